@@ -1,0 +1,208 @@
+"""The Bot subclass: owns the long-lived clients and the extension lifecycle.
+
+Everything expensive (database, HTTP session, OpenAI client) is created once in
+``setup_hook`` and released in ``close``; cogs borrow them from the bot and never
+create their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import pkgutil
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from . import __version__
+from .settings import Settings
+from .storage import BatchedWriter, Database, MetaRepository
+from .tree import MatineeTree
+
+__all__ = ["MatineeBot", "configure_endpoints", "discover_extensions", "matinee_intents"]
+
+log = logging.getLogger(__name__)
+
+SyncMode = Literal["auto", "force", "never"]
+ADMIN_GROUP_NAME = "matinee"
+
+
+def matinee_intents() -> discord.Intents:
+    """Only what the features need: no members or presence intent."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = True
+    intents.guild_reactions = True
+    intents.guild_polls = True
+    return intents
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at a different REST base or gateway (a proxy, or the test double).
+
+    discord.py keeps both as class attributes, so this is process-wide by design.
+    """
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def discover_extensions(package: str = "cogs") -> list[str]:
+    """Every module in ``cogs/``, except private helpers whose names start with ``_``."""
+    module = importlib.import_module(package)
+    return sorted(
+        f"{package}.{info.name}" for info in pkgutil.iter_modules(module.__path__) if not info.name.startswith("_")
+    )
+
+
+class MatineeBot(commands.Bot):
+    """Matinee's bot. ``sync`` chooses when application commands are pushed to Discord."""
+
+    db: Database
+    meta: MetaRepository
+    writer: BatchedWriter
+    http_session: aiohttp.ClientSession
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sync: SyncMode = "auto",
+        extensions: Iterable[str] | None = None,
+        **options: object,
+    ) -> None:
+        configure_endpoints(settings)
+        options.setdefault("intents", matinee_intents())
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            tree_cls=MatineeTree,
+            **options,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.sync_mode: SyncMode = sync
+        self.started_at = time.monotonic()
+        self.openai = None
+        self.failed_extensions: dict[str, str] = {}
+        self._extensions_to_load = list(extensions) if extensions is not None else None
+        self.admin_group = app_commands.Group(
+            name=ADMIN_GROUP_NAME,
+            description="Set up and run Matinee in this server",
+            guild_only=True,
+            default_permissions=discord.Permissions(manage_messages=True),
+        )
+        self.tree.add_command(self.admin_group)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        self.db = await Database.open(self.settings.database_path)
+        await self.db.migrate()
+        self.meta = MetaRepository(self.db)
+        self.writer = BatchedWriter(self.db)
+        self.writer.start()
+        self.http_session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30),
+            headers={"User-Agent": f"Matinee/{__version__} (+https://github.com/matinee-bot)"},
+        )
+        self.openai = self._create_openai_client()
+        await self._load_extensions()
+        await self.sync_commands(force=self.sync_mode == "force", enabled=self.sync_mode != "never")
+
+    def _create_openai_client(self):  # -> AsyncOpenAI | None
+        if not self.settings.llm_configured:
+            return None
+        from openai import AsyncOpenAI
+
+        key = self.settings.openai_api_key.reveal() if self.settings.openai_api_key else "not-needed"
+        return AsyncOpenAI(
+            api_key=key,
+            base_url=self.settings.openai_base_url,
+            timeout=self.settings.openai_timeout_seconds,
+            max_retries=self.settings.openai_max_retries,
+        )
+
+    async def _load_extensions(self) -> None:
+        names = self._extensions_to_load if self._extensions_to_load is not None else discover_extensions()
+        for name in names:
+            try:
+                await self.load_extension(name)
+            except Exception as exc:
+                # One broken feature must not take the others down with it.
+                self.failed_extensions[name] = repr(exc)
+                log.exception("extension %s failed to load; continuing without it", name)
+            else:
+                log.info("loaded extension %s", name)
+
+    async def close(self) -> None:
+        """Unload cogs (which stop their loops), then release every shared client."""
+        try:
+            await super().close()
+        finally:
+            writer = getattr(self, "writer", None)
+            if writer is not None:
+                await writer.close()
+            session = getattr(self, "http_session", None)
+            if session is not None and not session.closed:
+                await session.close()
+            if self.openai is not None:
+                await self.openai.close()
+                self.openai = None
+            db = getattr(self, "db", None)
+            if db is not None:
+                await db.close()
+
+    # -- admin command group ----------------------------------------------------------
+
+    def add_admin_command(self, command: app_commands.Command | app_commands.Group) -> None:
+        """Attach a subcommand (or subgroup) to ``/matinee``; cogs call this in ``cog_load``."""
+        self.admin_group.add_command(command, override=True)
+
+    def remove_admin_command(self, name: str) -> None:
+        self.admin_group.remove_command(name)
+
+    # -- command sync ---------------------------------------------------------------
+
+    def command_tree_hash(self, guild: discord.abc.Snowflake | None = None) -> str:
+        """A hash of exactly what a sync would send, so unchanged trees are never re-synced."""
+        payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands(guild=guild)]
+        payload.sort(key=lambda c: (c.get("type", 1), c["name"]))
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False, enabled: bool = True) -> bool:
+        """Sync when the tree changed since the last sync (or when forced).
+
+        With ``DEV_GUILD_ID`` set, commands are copied to that guild and synced
+        there, which Discord applies instantly; otherwise they sync globally.
+        Returns whether a sync happened.
+        """
+        if not enabled:
+            return False
+        guild = discord.Object(id=self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        key = f"command_tree_hash:{guild.id if guild else 'global'}"
+        digest = self.command_tree_hash(guild)
+        if not force and await self.meta.get(key) == digest:
+            log.info("application commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.meta.set(key, digest)
+        log.info("synced %d application commands %s", len(synced), f"to guild {guild.id}" if guild else "globally")
+        return True
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_at

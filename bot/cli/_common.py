@@ -1,0 +1,26 @@
+"""Shared start-up steps for CLI subcommands: settings, logging and clear failures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..logs import setup_logging
+from ..settings import Settings, SettingsError, load_settings
+
+__all__ = ["fail", "load_or_exit"]
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"matinee: {message}", file=sys.stderr)
+    return code
+
+
+def load_or_exit(env_file: str, *, require_token: bool = True) -> Settings:
+    """Load settings or end the program with exit code 2 and one clear line."""
+    try:
+        settings = load_settings(env_file=Path(env_file), require_token=require_token)
+    except SettingsError as exc:
+        raise SystemExit(fail(str(exc))) from None
+    setup_logging(settings.log_level, settings.secrets())
+    return settings

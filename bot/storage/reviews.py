@@ -1,0 +1,160 @@
+"""Reviews and their announcements.
+
+The reviews feature extends these repositories (feeds, the outbox); the read
+methods here are the contract other features (discussions, films, chat) use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import Announcement, Review
+from .database import Database
+from .fts import fts_prefix_query
+
+__all__ = ["AnnouncementRepository", "ReviewRepository"]
+
+_REVIEW_COLUMNS = (
+    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
+    "body_md, image_url, tags, spoilers, published_at, content_hash"
+)
+_ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
+
+
+class ReviewRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, review_id: int) -> Review | None:
+        row = await self._db.fetchone(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,))  # noqa: S608
+        return Review.from_row(row) if row else None
+
+    async def get_by_slug(self, slug: str) -> Review | None:
+        row = await self._db.fetchone(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE slug = ?", (slug,))  # noqa: S608
+        return Review.from_row(row) if row else None
+
+    async def find(self, slug_or_id: str) -> Review | None:
+        """Look a review up the way members and the CLI name it: by slug, or by numeric id."""
+        review = await self.get_by_slug(slug_or_id.strip())
+        if review is None and slug_or_id.strip().isdigit():
+            review = await self.get(int(slug_or_id.strip()))
+        return review
+
+    async def get_by_source_key(self, source: str, source_key: str) -> Review | None:
+        row = await self._db.fetchone(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE source = ? AND source_key = ?",  # noqa: S608
+            (source, source_key),
+        )
+        return Review.from_row(row) if row else None
+
+    async def upsert(self, **fields: Any) -> tuple[Review, bool]:
+        """Insert a review or update the one with the same (source, source_key).
+
+        Returns the stored review and whether anything changed (a new review, or
+        a different ``content_hash``), so callers know when to (re-)announce.
+        """
+        existing = await self.get_by_source_key(fields["source"], fields["source_key"])
+        if "tags" in fields and not isinstance(fields["tags"], str):
+            fields["tags"] = json.dumps(list(fields["tags"]))
+        if "spoilers" in fields:
+            fields["spoilers"] = int(bool(fields["spoilers"]))
+        if existing is None:
+            names = sorted(fields)
+            async with self._db.transaction() as conn:
+                await conn.execute(
+                    f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
+                    [fields[n] for n in names],
+                )
+            review = await self.get_by_source_key(fields["source"], fields["source_key"])
+            assert review is not None
+            return review, True
+        if fields.get("content_hash") == existing.content_hash:
+            return existing, False
+        names = sorted(n for n in fields if n not in {"source", "source_key", "slug"})
+        assignments = ", ".join(f"{n} = ?" for n in names)
+        await self._db.execute(
+            f"UPDATE reviews SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "  # noqa: S608
+            "WHERE id = ?",
+            [*(fields[n] for n in names), existing.id],
+        )
+        review = await self.get(existing.id)
+        assert review is not None
+        return review, True
+
+    async def slug_exists(self, slug: str) -> bool:
+        return await self._db.fetchval("SELECT 1 FROM reviews WHERE slug = ?", (slug,)) is not None
+
+    async def recent(self, limit: int = 25) -> list[Review]:
+        rows = await self._db.fetchall(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews "  # noqa: S608
+            "ORDER BY coalesce(published_at, created_at) DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [Review.from_row(r) for r in rows]
+
+    async def for_film(self, film_id: int) -> list[Review]:
+        rows = await self._db.fetchall(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE film_id = ? "  # noqa: S608
+            "ORDER BY coalesce(published_at, created_at) DESC",
+            (film_id,),
+        )
+        return [Review.from_row(r) for r in rows]
+
+    async def search(self, query: str, *, limit: int = 10, offset: int = 0) -> list[Review]:
+        """Full-text search over title, film and body; any member input is safe here."""
+        match = fts_prefix_query(query)
+        if match is None:
+            return await self.recent(limit) if offset == 0 else []
+        rows = await self._db.fetchall(
+            f"SELECT {', '.join('r.' + c.strip() for c in _REVIEW_COLUMNS.split(','))} "  # noqa: S608
+            "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
+            "WHERE reviews_fts MATCH ? ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0) LIMIT ? OFFSET ?",
+            (match, limit, offset),
+        )
+        return [Review.from_row(r) for r in rows]
+
+    async def count(self) -> int:
+        return int(await self._db.fetchval("SELECT count(*) FROM reviews"))
+
+
+class AnnouncementRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _fetch(self, where: str, params: Sequence[Any]) -> list[Announcement]:
+        rows = await self._db.fetchall(
+            f"SELECT {_ANNOUNCEMENT_COLUMNS} FROM announcements WHERE {where}",  # noqa: S608 - callers pass literals
+            params,
+        )
+        return [Announcement.from_row(r) for r in rows]
+
+    async def get(self, review_id: int, guild_id: int) -> Announcement | None:
+        found = await self._fetch("review_id = ? AND guild_id = ?", (review_id, guild_id))
+        return found[0] if found else None
+
+    async def for_review(self, review_id: int) -> list[Announcement]:
+        return await self._fetch("review_id = ? ORDER BY guild_id", (review_id,))
+
+    async def by_thread(self, thread_id: int) -> Announcement | None:
+        """The announcement whose discussion thread this is; None for threads of no review."""
+        found = await self._fetch("thread_id = ?", (thread_id,))
+        return found[0] if found else None
+
+    async def by_message(self, message_id: int) -> Announcement | None:
+        found = await self._fetch("message_id = ?", (message_id,))
+        return found[0] if found else None
+
+    async def with_threads(self) -> list[Announcement]:
+        """Every announcement that has a discussion thread (for backfill after downtime)."""
+        return await self._fetch("thread_id IS NOT NULL ORDER BY thread_id", ())
+
+    async def set_thread(self, review_id: int, guild_id: int, thread_id: int | None) -> None:
+        await self._db.execute(
+            "UPDATE announcements SET thread_id = ? WHERE review_id = ? AND guild_id = ?",
+            (thread_id, review_id, guild_id),
+        )
+
+    async def set_spoiler(self, thread_id: int, spoiler: bool) -> None:
+        await self._db.execute("UPDATE announcements SET spoiler = ? WHERE thread_id = ?", (int(spoiler), thread_id))

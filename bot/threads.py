@@ -1,0 +1,22 @@
+"""Naming of discussion threads, shared by the announcer (forum posts) and discussions."""
+
+from __future__ import annotations
+
+from .text import THREAD_NAME, clean_text, truncate
+
+__all__ = ["discussion_thread_name"]
+
+SPOILER_PREFIX = "⚠ Spoilers: "
+
+
+def discussion_thread_name(film: str, *, spoilers: bool = False) -> str:
+    """ "What did you think of <Film>?", within Discord's 100-character thread name limit.
+
+    The film name is shortened, never the question, so the thread still reads as an
+    invitation when the title is long.
+    """
+    prefix = SPOILER_PREFIX if spoilers else ""
+    head, tail = f"{prefix}What did you think of ", "?"
+    room = THREAD_NAME - len(head) - len(tail)
+    name = " ".join(clean_text(film).split()) or "this film"
+    return f"{head}{truncate(name, room)}{tail}"

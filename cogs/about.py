@@ -1,0 +1,48 @@
+"""``/matinee about``: what is running and what is configured."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.about import format_bytes, format_uptime, gather_about
+from bot.bot import MatineeBot
+
+EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
+
+
+class About(commands.Cog):
+    def __init__(self, bot: MatineeBot) -> None:
+        self.bot = bot
+        self.about_command = app_commands.Command(
+            name="about",
+            description="Matinee's version, uptime, integrations and database size",
+            callback=self.about,
+        )
+
+    async def cog_load(self) -> None:
+        self.bot.add_admin_command(self.about_command)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_admin_command(self.about_command.name)
+
+    async def about(self, interaction: discord.Interaction) -> None:
+        info = await gather_about(
+            self.bot.settings, self.bot.db, self.bot.uptime_seconds, list(self.bot.failed_extensions)
+        )
+        embed = discord.Embed(
+            title="Matinee", colour=EMBED_COLOUR, description="Hosting this server's film-review discussions."
+        )
+        embed.add_field(name="Version", value=info.version)
+        embed.add_field(name="Uptime", value=format_uptime(info.uptime_seconds))
+        embed.add_field(name="Database", value=format_bytes(info.database_bytes))
+        for name, state in info.integrations.items():
+            embed.add_field(name=name, value=state[:1024])
+        if info.failed_extensions:
+            embed.add_field(name="Not loaded", value=", ".join(info.failed_extensions)[:1024], inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: MatineeBot) -> None:
+    await bot.add_cog(About(bot))

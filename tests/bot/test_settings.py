@@ -1,0 +1,134 @@
+"""Settings: required and invalid values fail clearly, and secrets never show."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.logs import REDACTED, SecretRedactor
+from bot.settings import Secret, SettingsError, load_settings
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GAbcde.abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def load(**env: str):
+    return load_settings(env, env_file=None)
+
+
+def test_defaults_with_only_a_token() -> None:
+    settings = load(DISCORD_TOKEN=TOKEN)
+    assert settings.discord_token == Secret(TOKEN)
+    assert settings.database_path == Path("data/matinee.db")
+    assert settings.reviews_dir == Path("data/reviews")
+    assert settings.feed_poll_seconds == 300
+    assert settings.dev_guild_id is None
+    assert not settings.llm_configured
+    assert not settings.tmdb_configured
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_or_empty_token_is_named(value: str | None) -> None:
+    env = {} if value is None else {"DISCORD_TOKEN": value}
+    with pytest.raises(SettingsError) as excinfo:
+        load(**env)
+    assert "DISCORD_TOKEN" in str(excinfo.value)
+    assert ".env.example" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEV_GUILD_ID", "not-a-number"),
+        ("DEV_GUILD_ID", "-5"),
+        ("FEED_POLL_SECONDS", "soon"),
+        ("DISCORD_API_BASE", "ftp://example.org"),
+        ("DISCORD_GATEWAY_URL", "http://example.org"),
+        ("REVIEW_FEEDS", "https://ok.example/feed,file:///etc/passwd"),
+        ("LOG_LEVEL", "CHATTY"),
+        ("OPENAI_MODERATION", "perhaps"),
+    ],
+)
+def test_invalid_values_name_the_variable_not_the_value(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        load(DISCORD_TOKEN=TOKEN, **{name: value})
+    message = str(excinfo.value)
+    assert name in message
+    assert value not in message
+    assert TOKEN not in message
+
+
+def test_feed_list_and_dev_guild_are_parsed() -> None:
+    settings = load(
+        DISCORD_TOKEN=TOKEN,
+        REVIEW_FEEDS=" https://blog.example/feed/ , https://other.example/atom.xml",
+        DEV_GUILD_ID="1234",
+        OPENAI_BASE_URL="http://localhost:11434/v1",
+    )
+    assert settings.review_feeds == ("https://blog.example/feed", "https://other.example/atom.xml")
+    assert settings.dev_guild_id == 1234
+    assert settings.llm_configured
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nLOG_LEVEL=DEBUG\n")
+    settings = load_settings({"LOG_LEVEL": "WARNING"}, env_file=env_file)
+    assert settings.discord_token == Secret(TOKEN)
+    assert settings.log_level == "WARNING"
+
+
+def test_settings_are_immutable() -> None:
+    settings = load(DISCORD_TOKEN=TOKEN)
+    with pytest.raises(AttributeError):
+        settings.log_level = "DEBUG"  # type: ignore[misc]
+
+
+def test_secrets_are_masked_in_repr_str_and_format() -> None:
+    settings = load(DISCORD_TOKEN=TOKEN, OPENAI_API_KEY="sk-supersecretvalue", TMDB_API_KEY="tmdbsecret123")
+    for rendered in (repr(settings), str(settings), f"{settings}", f"{settings.discord_token}"):
+        assert TOKEN not in rendered
+        assert "sk-supersecretvalue" not in rendered
+        assert "tmdbsecret123" not in rendered
+    assert settings.openai_api_key.reveal() == "sk-supersecretvalue"
+    assert set(settings.secrets()) == {TOKEN, "sk-supersecretvalue", "tmdbsecret123"}
+
+
+def test_redactor_scrubs_secrets_and_authorization_headers(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redaction")
+    redactor = SecretRedactor([TOKEN, "sk-supersecretvalue"])
+    logger.addFilter(redactor)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="test.redaction"):
+            logger.debug("sending %s with key %s", TOKEN, "sk-supersecretvalue")
+            logger.debug("headers={'Authorization': 'Bot abc.def.ghi'}")
+            try:
+                raise RuntimeError(f"request failed for token {TOKEN}")
+            except RuntimeError:
+                logger.exception("boom")
+    finally:
+        logger.removeFilter(redactor)
+    text = caplog.text
+    assert TOKEN not in text
+    assert "sk-supersecretvalue" not in text
+    assert "abc.def.ghi" not in text
+    assert text.count(REDACTED) >= 4
+
+
+def test_cli_without_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={"PATH": "/usr/bin:/bin", "MATINEE_TEST": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
