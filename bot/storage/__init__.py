@@ -5,6 +5,7 @@ from .films import FilmRepository
 from .fts import fts_prefix_query, fts_tokens
 from .guilds import GuildSettings, GuildSettingsRepository
 from .meta import MetaRepository
+from .ratings import RatingRepository, RatingSummary
 from .reviews import AnnouncementRepository, ReviewRepository
 from .writer import BatchedWriter, WriterClosedError
 
@@ -18,6 +19,8 @@ __all__ = [
     "MetaRepository",
     "Migration",
     "MigrationError",
+    "RatingRepository",
+    "RatingSummary",
     "ReviewRepository",
     "StorageError",
     "WriterClosedError",

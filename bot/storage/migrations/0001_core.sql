@@ -154,3 +154,29 @@ CREATE TRIGGER comments_fts_au AFTER UPDATE OF content ON comments BEGIN
     INSERT INTO comments_fts (comments_fts, rowid, content) VALUES ('delete', old.message_id, old.content);
     INSERT INTO comments_fts (rowid, content) VALUES (new.message_id, new.content);
 END;
+
+-- Star-rating poll votes in discussion threads (answer_id 1..5 = ★..★★★★★).
+CREATE TABLE poll_votes (
+    message_id INTEGER NOT NULL,
+    review_id  INTEGER NOT NULL REFERENCES reviews (id) ON DELETE CASCADE,
+    guild_id   INTEGER NOT NULL,
+    user_id    INTEGER NOT NULL,
+    answer_id  INTEGER NOT NULL CHECK (answer_id BETWEEN 1 AND 10),
+    voted_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (message_id, user_id, answer_id)
+) STRICT;
+CREATE INDEX poll_votes_review ON poll_votes (review_id);
+CREATE INDEX poll_votes_user ON poll_votes (guild_id, user_id);
+
+-- Members' film ratings (0.5..5 stars). One per member per film per guild;
+-- source 'rate' (/rate) or 'poll' (a discussion-thread poll vote).
+CREATE TABLE film_ratings (
+    guild_id   INTEGER NOT NULL,
+    user_id    INTEGER NOT NULL,
+    film_id    INTEGER NOT NULL REFERENCES films (id) ON DELETE CASCADE,
+    stars      REAL NOT NULL CHECK (stars >= 0.5 AND stars <= 5.0),
+    source     TEXT NOT NULL DEFAULT 'rate' CHECK (source IN ('rate', 'poll')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (guild_id, user_id, film_id)
+) STRICT;
+CREATE INDEX film_ratings_film ON film_ratings (film_id, guild_id);

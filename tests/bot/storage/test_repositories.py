@@ -107,3 +107,18 @@ async def test_guild_settings_defaults_and_update(db: Database) -> None:
     assert [g.guild_id for g in await guilds.configured()] == [1]
     with pytest.raises(ValueError):
         await guilds.update(1, nonsense=2)
+
+
+async def test_ratings_poll_never_overrides_explicit_rate(db: Database) -> None:
+    from bot.storage import RatingRepository
+
+    film = await FilmRepository(db).add("2046", year=2004)
+    ratings = RatingRepository(db)
+    await ratings.set_rating(1, 7, film.id, 4.5, source="rate")
+    await ratings.set_rating(1, 7, film.id, 2.0, source="poll")
+    assert await ratings.get_rating(1, 7, film.id) == 4.5
+    await ratings.set_rating(1, 8, film.id, 3.0, source="poll")
+    summary = await ratings.summary(film.id, guild_id=1)
+    assert summary.votes == 2 and summary.average == pytest.approx(3.75)
+    await ratings.clear_rating(1, 7, film.id, source="poll")
+    assert await ratings.get_rating(1, 7, film.id) == 4.5

@@ -1,0 +1,66 @@
+"""Members' film ratings, from /rate and from discussion-thread polls.
+
+Poll votes count as ratings: a ★★★★ vote is a 4-star rating of the review's film.
+An explicit /rate always wins over a poll vote for the same member and film.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .database import Database
+
+__all__ = ["RatingRepository", "RatingSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class RatingSummary:
+    average: float | None
+    votes: int
+
+
+class RatingRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def set_rating(
+        self, guild_id: int, user_id: int, film_id: int, stars: float, *, source: str = "rate"
+    ) -> None:
+        """Record or replace a rating; a poll vote never overwrites an explicit /rate."""
+        await self._db.execute(
+            "INSERT INTO film_ratings (guild_id, user_id, film_id, stars, source) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id, film_id) DO UPDATE SET stars = excluded.stars, "
+            "source = excluded.source, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+            "WHERE excluded.source = 'rate' OR film_ratings.source = 'poll'",
+            (guild_id, user_id, film_id, stars, source),
+        )
+
+    async def clear_rating(self, guild_id: int, user_id: int, film_id: int, *, source: str | None = None) -> None:
+        """Remove a rating; with ``source`` only a rating from that source (a retracted poll vote)."""
+        if source is None:
+            await self._db.execute(
+                "DELETE FROM film_ratings WHERE guild_id = ? AND user_id = ? AND film_id = ?",
+                (guild_id, user_id, film_id),
+            )
+        else:
+            await self._db.execute(
+                "DELETE FROM film_ratings WHERE guild_id = ? AND user_id = ? AND film_id = ? AND source = ?",
+                (guild_id, user_id, film_id, source),
+            )
+
+    async def get_rating(self, guild_id: int, user_id: int, film_id: int) -> float | None:
+        return await self._db.fetchval(
+            "SELECT stars FROM film_ratings WHERE guild_id = ? AND user_id = ? AND film_id = ?",
+            (guild_id, user_id, film_id),
+        )
+
+    async def summary(self, film_id: int, guild_id: int | None = None) -> RatingSummary:
+        if guild_id is None:
+            row = await self._db.fetchone("SELECT avg(stars), count(*) FROM film_ratings WHERE film_id = ?", (film_id,))
+        else:
+            row = await self._db.fetchone(
+                "SELECT avg(stars), count(*) FROM film_ratings WHERE film_id = ? AND guild_id = ?",
+                (film_id, guild_id),
+            )
+        assert row is not None
+        return RatingSummary(average=row[0], votes=int(row[1]))
