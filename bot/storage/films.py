@@ -254,7 +254,8 @@ class FilmRepository:
             "ORDER BY rowid LIMIT :n) "
             f"UNION ALL SELECT * FROM (SELECT film_id, 2, rowid, {_BM25} FROM films_fts WHERE films_fts MATCH :words "
             "ORDER BY rowid LIMIT :n)) "
-            f"SELECT {_F_COLUMNS}, min(h.tier) AS tier, min(h.score) AS score FROM hits h JOIN films f ON f.id = h.film_id "
+            f"SELECT {_F_COLUMNS}, min(h.tier) AS tier, min(h.score) AS score "
+            "FROM hits h JOIN films f ON f.id = h.film_id "
             "GROUP BY f.id ORDER BY tier, f.vote_count DESC, score LIMIT :n"
         )
         rows = await self._db.fetchall(
@@ -363,6 +364,20 @@ class FilmRepository:
         assert film is not None
         return film
 
+    async def attach_tmdb_id(self, film_id: int, tmdb_id: int) -> bool:
+        """Link a local film to its TMDB entry, unless another film already has that id."""
+        changed = await self._db.execute(
+            "UPDATE films SET tmdb_id = ?1 WHERE id = ?2 AND tmdb_id IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM films WHERE tmdb_id = ?1)",
+            (tmdb_id, film_id),
+        )
+        return changed > 0
+
+    async def mark_fetched(self, film_id: int) -> None:
+        await self._db.execute(
+            "UPDATE films SET fetched_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", (film_id,)
+        )
+
     async def add_alt_titles(self, film_id: int, titles: Iterable[str]) -> None:
         titles = [t.strip() for t in titles if t and t.strip()]
         async with self._db.transaction() as conn:
@@ -430,7 +445,8 @@ class FilmRepository:
             )
             for statement in _RESOLVE:
                 await conn.execute(statement)
-            new_seqs = [r[0] for r in await conn.execute_fetchall("SELECT seq FROM temp.film_import WHERE film_id IS NULL")]
+            unresolved = await conn.execute_fetchall("SELECT seq FROM temp.film_import WHERE film_id IS NULL")
+            new_seqs = [r[0] for r in unresolved]
             # changes() counts the statement's own rows, not the index rows its triggers write.
             await conn.execute(_UPDATE_SQL)
             counts.updated = await _changes_of_last_statement(conn)
@@ -540,9 +556,14 @@ def _rank(rows: Sequence[Any], wanted: str) -> list[FilmHit]:
     for row in rows:
         film = Film.from_row(row)
         tier = int(row["tier"])
-        if tier > TIER_EXACT and wanted and wanted in (
-            normalize_title(film.title),
-            normalize_title(film.original_title or ""),
+        if (
+            tier > TIER_EXACT
+            and wanted
+            and wanted
+            in (
+                normalize_title(film.title),
+                normalize_title(film.original_title or ""),
+            )
         ):
             tier = TIER_EXACT
         hits.append(FilmHit(film=film, tier=tier, score=float(row["score"] or 0.0)))
