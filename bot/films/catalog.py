@@ -84,13 +84,15 @@ class FilmCatalog:
     async def autocomplete(self, query: str, limit: int = 25) -> list[FilmChoice]:
         """Up to ``limit`` (≤ 25) choices for what the member typed so far; never raises on input."""
         limit = max(1, min(int(limit), 25))
-        key = (normalize_title(query[:200]), limit)
+        normalized = normalize_title(query[:200])
+        # Empty input (popular films) and emoji-only input (nothing) must not share a cache slot.
+        key = (normalized if normalized or not query.strip() else "\x00", limit)
         now = self._clock()
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < _CACHE_SECONDS:
             self._cache.move_to_end(key)
             return cached[1]
-        if key[0]:
+        if normalized:
             films = [hit.film for hit in await self.films.search_hits(query[:200], limit=limit)]
         elif query.strip():
             films = []  # only emoji or punctuation: nothing searchable
