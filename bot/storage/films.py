@@ -287,7 +287,7 @@ class FilmRepository:
     async def correct_words(self, tokens: list[str]) -> list[list[str]] | None:
         """For each word, the spellings the catalog knows: itself, or its one-edit neighbours.
 
-        Returns None when some word has no known spelling at all (no typo fix can help).
+        Words with no known spelling are left out; returns None when no word is left.
         The last word may be a prefix ("expres" is fine while typing "express").
         """
         lookups: set[str] = set(tokens)
@@ -318,10 +318,11 @@ class FilmRepository:
             # The last word may be a correct prefix ("wors" of "worst") or a typo ("wors" for "wars").
             own = [token] if token in known or (is_last and last_is_prefix) else []
             group = own + candidates[:_ALTERNATIVES_PER_WORD]
-            if not group:
-                return None
-            groups.append(group)
-        return groups
+            if group:
+                groups.append(group)
+        # Words no title knows, even with one edit ("near" in 'NEAR("chungking" express)'),
+        # are dropped so the rest can still match; if nothing is left, no fix can help.
+        return groups or None
 
     async def suggest(self, query: str, *, limit: int = 5) -> list[Film]:
         """Films that share any word (or a corrected word) with ``query``, for "did you mean"."""
