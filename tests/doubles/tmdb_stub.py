@@ -100,7 +100,7 @@ class TmdbStub:
         app = web.Application()
         app.router.add_get("/3/search/movie", self._search)
         app.router.add_get("/3/movie/{id}", self._details)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)  # TMDB's own logs are not ours to check
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
