@@ -93,7 +93,7 @@ class FilmCatalog:
             self._cache.move_to_end(key)
             return cached[1]
         if normalized:
-            films = [hit.film for hit in await self.films.search_hits(query[:200], limit=limit)]
+            films = [hit.film for hit in await self.films.search_hits(query[:200], limit=limit, bm25=False)]
         elif query.strip():
             films = []  # only emoji or punctuation: nothing searchable
         else:

@@ -227,32 +227,37 @@ class FilmRepository:
         """Films matching ``query`` (any member input), best first; typos are tolerated."""
         return [hit.film for hit in await self.search_hits(query, limit=limit)]
 
-    async def search_hits(self, query: str, *, limit: int = 25, fuzzy: bool = True) -> list[FilmHit]:
+    async def search_hits(self, query: str, *, limit: int = 25, fuzzy: bool = True, bm25: bool = True) -> list[FilmHit]:
         """Ranked matches: exact title, then title prefix, then words anywhere, then typo fixes.
 
         Within a tier, more-voted films come first and bm25 breaks ties. One SQL
         statement per tier set, each FTS part bounded by ``LIMIT`` in rowid order,
         so the cost does not grow with the number of matching films.
+
+        ``bm25=False`` is for autocomplete: bm25 needs each term's document
+        frequency, which for a short prefix ("the") means reading its whole
+        doclist (~10 ms at 100k films); ties then go to the shorter title.
         """
         limit = max(1, min(int(limit), 100))
         tokens = search_tokens(query)
         if not tokens:
             return []
-        hits = await self._strict_hits(query, tokens, limit)
+        score = _BM25 if bm25 else "0.0"
+        hits = await self._strict_hits(query, tokens, limit, score)
         if not hits and fuzzy:
-            hits = await self._fuzzy_hits(tokens, limit)
+            hits = await self._fuzzy_hits(tokens, limit, score)
         return hits[:limit]
 
-    async def _strict_hits(self, query: str, tokens: list[str], limit: int) -> list[FilmHit]:
+    async def _strict_hits(self, query: str, tokens: list[str], limit: int, score: str) -> list[FilmHit]:
         exact = " ".join(query.split())[:300]
         sql = (
             "WITH hits (film_id, tier, ord, score) AS ("  # noqa: S608 - constant fragments only
             "SELECT * FROM (SELECT id, 0, 0, 0.0 FROM films WHERE title = :exact COLLATE NOCASE LIMIT :n) "
             "UNION ALL SELECT * FROM (SELECT film_id, 0, 0, 0.0 FROM film_titles WHERE title = :exact COLLATE NOCASE "
             "LIMIT :n) "
-            f"UNION ALL SELECT * FROM (SELECT film_id, 1, rowid, {_BM25} FROM films_fts WHERE films_fts MATCH :prefix "
+            f"UNION ALL SELECT * FROM (SELECT film_id, 1, rowid, {score} FROM films_fts WHERE films_fts MATCH :prefix "
             "ORDER BY rowid LIMIT :n) "
-            f"UNION ALL SELECT * FROM (SELECT film_id, 2, rowid, {_BM25} FROM films_fts WHERE films_fts MATCH :words "
+            f"UNION ALL SELECT * FROM (SELECT film_id, 2, rowid, {score} FROM films_fts WHERE films_fts MATCH :words "
             "ORDER BY rowid LIMIT :n)) "
             f"SELECT {_F_COLUMNS}, min(h.tier) AS tier, min(h.score) AS score "
             "FROM hits h JOIN films f ON f.id = h.film_id "
@@ -269,7 +274,7 @@ class FilmRepository:
         )
         return _rank(rows, normalize_title(query))
 
-    async def _fuzzy_hits(self, tokens: list[str], limit: int) -> list[FilmHit]:
+    async def _fuzzy_hits(self, tokens: list[str], limit: int, score: str) -> list[FilmHit]:
         groups = await self.correct_words(tokens)
         if groups is None:
             return []
@@ -278,7 +283,7 @@ class FilmRepository:
             return []
         rows = await self._db.fetchall(
             f"SELECT {_F_COLUMNS}, 3 AS tier, h.score AS score FROM ("  # noqa: S608
-            f"SELECT film_id, rowid AS ord, {_BM25} AS score FROM films_fts WHERE films_fts MATCH ? "
+            f"SELECT film_id, rowid AS ord, {score} AS score FROM films_fts WHERE films_fts MATCH ? "
             "ORDER BY rowid LIMIT ?) h JOIN films f ON f.id = h.film_id ORDER BY h.ord",
             (match, limit + 10),
         )
@@ -551,7 +556,7 @@ async def _add_terms(conn: Any, titles: Iterable[str]) -> None:
 def _rank(rows: Sequence[Any], wanted: str) -> list[FilmHit]:
     """Order rows by tier; an accent-insensitive exact title counts as exact.
 
-    Within a tier: more votes first, then better bm25 (more negative).
+    Within a tier: more votes first, then better bm25 (more negative), then the shorter title.
     """
     hits: list[FilmHit] = []
     for row in rows:
@@ -568,5 +573,5 @@ def _rank(rows: Sequence[Any], wanted: str) -> list[FilmHit]:
         ):
             tier = TIER_EXACT
         hits.append(FilmHit(film=film, tier=tier, score=float(row["score"] or 0.0)))
-    hits.sort(key=lambda h: (h.tier, -math.log1p(max(h.film.vote_count, 0)), h.score))
+    hits.sort(key=lambda h: (h.tier, -math.log1p(max(h.film.vote_count, 0)), h.score, len(h.film.title)))
     return hits
