@@ -224,8 +224,28 @@ class FilmRepository:
     # -- search ---------------------------------------------------------------------
 
     async def search(self, query: str, *, limit: int = 25) -> list[Film]:
-        """Films matching ``query`` (any member input), best first; typos are tolerated."""
-        return [hit.film for hit in await self.search_hits(query, limit=limit)]
+        """Films matching ``query`` (any member input), best first; typos are tolerated.
+
+        When the index finds nothing, a plain substring scan keeps the original
+        contract ("starts with or contains", e.g. "0%" in "Express 100%"). That
+        scan reads the whole table, so autocomplete (``search_hits``) never uses it.
+        """
+        hits = await self.search_hits(query, limit=limit)
+        if hits:
+            return [hit.film for hit in hits]
+        return await self._substring(query, limit=limit)
+
+    async def _substring(self, query: str, *, limit: int) -> list[Film]:
+        needle = " ".join(query.split())[:200]
+        if not needle:
+            return []
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self._db.fetchall(
+            f"SELECT {_FILM_COLUMNS} FROM films WHERE title LIKE ? ESCAPE '\\' "  # noqa: S608
+            "ORDER BY (title LIKE ? ESCAPE '\\') DESC, vote_count DESC, popularity DESC LIMIT ?",
+            (f"%{escaped}%", f"{escaped}%", max(1, min(int(limit), 100))),
+        )
+        return [Film.from_row(r) for r in rows]
 
     async def search_hits(self, query: str, *, limit: int = 25, fuzzy: bool = True, bm25: bool = True) -> list[FilmHit]:
         """Ranked matches: exact title, then title prefix, then words anywhere, then typo fixes.

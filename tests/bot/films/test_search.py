@@ -121,6 +121,7 @@ async def test_hostile_input_never_raises(catalog: FilmRepository, query: str) -
     hits = await catalog.search_hits(query, limit=25)
     assert len(hits) <= 25
     assert isinstance(await catalog.suggest(query), list)
+    assert len(await catalog.search(query, limit=25)) <= 25
 
 
 async def test_fts_syntax_words_are_plain_words(catalog: FilmRepository) -> None:
@@ -140,6 +141,12 @@ async def test_index_follows_updates_votes_and_deletes(db: Database, catalog: Fi
     await db.execute("DELETE FROM films WHERE id = ?", (film.id,))
     assert await titles(catalog, "night") == []
     assert await db.fetchval("SELECT count(*) FROM films_fts") == len(CATALOG) - 1
+
+
+async def test_search_keeps_the_substring_contract(catalog: FilmRepository) -> None:
+    await catalog.add("Express 100%", year=2001)
+    assert [f.title for f in await catalog.search("0%")] == ["Express 100%"]
+    assert await catalog.search_hits("0%") == []  # autocomplete never scans the table
 
 
 async def test_suggestions_for_unknown_titles(catalog: FilmRepository) -> None:
