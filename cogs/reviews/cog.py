@@ -112,6 +112,7 @@ class Reviews(commands.Cog):
         )
         self.tick = max(0.2, min(settings.feed_poll_seconds / 4, MAX_TICK_SECONDS))
         self._wake = asyncio.Event()
+        self._turn_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
         self.setup_command = app_commands.Command(
@@ -172,11 +173,12 @@ class Reviews(commands.Cog):
 
     async def run_once(self) -> None:
         """One turn: deliver what is pending (reconciling), read sources, deliver and edit."""
-        await self.delivery.deliver_pending()
-        results = [await self.service.scan_markdown(), *await self.service.poll_due()]
-        for result in results:
-            await self._handle(result)
-        await self.delivery.deliver_pending()
+        async with self._turn_lock:
+            await self.delivery.deliver_pending()
+            results = [await self.service.scan_markdown(), *await self.service.poll_due()]
+            for result in results:
+                await self._handle(result)
+            await self.delivery.deliver_pending()
 
     async def _handle(self, result: PollResult) -> None:
         for review in result.updated:
@@ -234,6 +236,7 @@ class Reviews(commands.Cog):
     ) -> None:
         assert interaction.guild is not None
         guild = interaction.guild
+        missing: list[str] = []
         me = guild.me
         if me is not None:
             perms = channel.permissions_for(me)
@@ -241,8 +244,6 @@ class Reviews(commands.Cog):
                                        ("Embed Links", perms.embed_links)) if not ok]  # fmt: skip
             if isinstance(channel, discord.ForumChannel) and not perms.create_public_threads:
                 missing.append("Create Posts")
-            if missing:
-                raise UserFacingError(f"I need {', '.join(missing)} in {channel.mention} first.")
         if ping_role is not None and (ping_role.is_default() or ping_role.managed):
             raise UserFacingError("Pick a regular role to ping (not @everyone or a bot's role).")
         await self.service.guilds.update(
@@ -255,6 +256,8 @@ class Reviews(commands.Cog):
         lines.append(f"Each announcement pings {ping_role.mention}." if ping_role else "No role is pinged.")
         if log_channel:
             lines.append(f"Feed problems are reported in {log_channel.mention}.")
+        if missing:
+            lines.append(f"⚠ I seem to lack {', '.join(missing)} there; announcements will fail until that's fixed.")
         await interaction.response.send_message(
             "\n".join(lines), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
