@@ -46,15 +46,22 @@ def _timestamp(value: str | None, style: str = "R") -> str:
 
 
 class ReviewModal(discord.ui.Modal, title="Post a review"):
-    film = discord.ui.TextInput(label="Film (and year)", placeholder="Chungking Express (1994)", max_length=200)
-    review_title = discord.ui.TextInput(
-        label="Title", placeholder="A love letter to loneliness", max_length=200, required=False
+    film = discord.ui.TextInput(
+        label="Film (and year)", placeholder="Chungking Express (1994)", max_length=200, custom_id="review:film"
     )
-    rating = discord.ui.TextInput(label="Rating (0–5)", placeholder="4.5 or ★★★★½", max_length=20, required=False)
-    body = discord.ui.TextInput(label="Review", style=discord.TextStyle.paragraph, max_length=4000)
+    review_title = discord.ui.TextInput(
+        label="Title", placeholder="A love letter to loneliness", max_length=200, required=False,
+        custom_id="review:title",
+    )  # fmt: skip
+    rating = discord.ui.TextInput(
+        label="Rating (0–5)", placeholder="4.5 or ★★★★½", max_length=20, required=False, custom_id="review:rating"
+    )
+    body = discord.ui.TextInput(
+        label="Review", style=discord.TextStyle.paragraph, max_length=4000, custom_id="review:body"
+    )
 
     def __init__(self, cog: Reviews) -> None:
-        super().__init__(timeout=900)
+        super().__init__(timeout=900, custom_id="matinee:review-post")
         self.cog = cog
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
