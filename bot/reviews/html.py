@@ -47,7 +47,7 @@ _TRACKER_HINTS = (
     "blank.gif", "1x1", "doubleclick", "analytics", "counter", "gravatar.com/avatar", "emoji",
 )  # fmt: skip
 _ESCAPE_RE = re.compile(r"([\\*_~`|\[\]<>])")
-_LINE_START_RE = re.compile(r"^(\s*)(#{1,6}\s|>|-\s|\+\s|\d+\.\s)", re.MULTILINE)
+_LINE_START_RE = re.compile(r"^(?:#{1,6}\s|-\s|\+\s|\d+\.\s)")
 
 
 def escape_markdown(text: str) -> str:
@@ -249,9 +249,14 @@ class _Converter(HTMLParser):
         text = re.sub(r"\s+", " ", data)
         if not text.strip() and (not self.out or self._text_so_far().endswith(("\n", " "))):
             return
-        if self._text_so_far().endswith("\n"):
+        so_far = self._text_so_far()
+        at_line_start = not so_far or so_far.endswith("\n") or so_far.endswith("\x00QS\x00")
+        if at_line_start:
             text = text.lstrip()
-        self._emit(escape_markdown(text))
+        text = escape_markdown(text)
+        if at_line_start and _LINE_START_RE.match(text):
+            text = "\\" + text  # "# x", "- x", "1. x" typed as text must not become a heading or a list
+        self._emit(text)
 
 
 def _apply_quotes(text: str) -> str:
@@ -281,9 +286,6 @@ def html_to_markdown(html: str, base_url: str | None = None) -> HtmlDocument:
         pass
     # Unclosed tags at the end of a document: close open links/lists gracefully.
     text = _apply_quotes(converter._text_so_far())
-    text = _LINE_START_RE.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(1) else m.group(0), text)
-    # Our own list bullets and quotes were added after escaping; undo the escape for them.
-    text = re.sub(r"^\\(> |- |\d+\. )", r"\1", text, flags=re.MULTILINE)
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     text = neutralize_mentions(clean_text(text))
