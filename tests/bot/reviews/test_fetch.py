@@ -102,5 +102,5 @@ async def test_timeout_and_unreachable_host_are_feed_errors(server: FeedServer, 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(FeedFetchError, match="cannot connect|network error"):
+    with pytest.raises(FeedFetchError, match=r"cannot connect|network error"):
         await FeedFetcher(session).fetch(f"http://127.0.0.1:{port}/feed")
