@@ -210,7 +210,7 @@ class ReviewService:
             else:
                 newer.append((index, draft))
         # Oldest first: by date; undated entries by reverse feed position (feeds list newest first).
-        newer.sort(key=lambda item: (item[1].published_at or now, -item[0]))
+        newer.sort(key=lambda item: (min(item[1].published_at or now, now), -item[0]))
         batch = newer if limit is None else newer[:limit]
         result.waiting = len(newer) - len(batch)
         targets = await self.targets_for(source, feed=feed)
@@ -278,11 +278,15 @@ class ReviewService:
             await self.feeds.mark_initialized(feed.id)
             for sub in await self.feeds.subscriptions_of_feed(feed.id):
                 await self._backfill(feed, sub)
+        # With a backlog waiting, the next read must not be conditional: the unchanged document would get
+        # a 304 and the waiting entries would never come in.
+        backlog = result.waiting > 0
         await self.feeds.record_success(
             feed.id, now=started, next_poll=self._next_poll(started),
-            etag=fetched.etag, last_modified=fetched.last_modified, title=parsed.title,
+            etag=None if backlog else fetched.etag, last_modified=None if backlog else fetched.last_modified,
+            title=parsed.title,
         )  # fmt: skip
-        if result.waiting:
+        if backlog:
             await self.feeds.poll_soon(feed.id)  # the rest of the backlog on the next loop turn
         result.feed = await self.feeds.get(feed.id)
         if result.announced or result.updated:

@@ -246,3 +246,24 @@ async def test_discord_review_goes_to_its_own_guild_only(service) -> None:
         await service.post_discord_review(GUILD_B, author="Bea", film="Heat", title="", rating="11", body="x")
     with pytest.raises(UserFacingError, match="setup"):
         await service.post_discord_review(99, author="Bea", film="Heat", title="", rating="", body="x")
+
+
+async def test_backlog_is_fetched_unconditionally_so_a_304_cannot_strand_it(db, clock, tmp_path) -> None:
+    import aiohttp
+
+    from bot.reviews.fetch import FeedFetcher
+    from tests.doubles.feed_server import FeedServer
+
+    async with FeedServer() as server, aiohttp.ClientSession() as session:
+        svc = ReviewService(db, FeedFetcher(session), clock=clock)
+        await svc.guilds.update(GUILD_A, announce_channel_id=CHANNEL_A)
+        server.serve("/feed", rss_feed([item(1)]))
+        feed, _, _ = await svc.add_feed(GUILD_A, server.url("/feed"), channel_id=None)
+        server.serve("/feed", rss_feed([item(n) for n in range(8, 0, -1)]))
+        announced = []
+        for _ in range(3):
+            announced += (await svc.poll_feed(await svc.feeds.get(feed.id))).announced
+        assert [r.title for r in announced] == [f"Film {n}: Notes" for n in range(2, 9)]
+        # Once the backlog is gone, conditional GETs resume (the server answers 304).
+        await svc.poll_feed(await svc.feeds.get(feed.id))
+        assert (await svc.poll_feed(await svc.feeds.get(feed.id))).not_modified
