@@ -116,3 +116,43 @@ async def test_hostile_and_broken_feeds_are_contained(double: DiscordDouble, wor
                                    url=url)  # fmt: skip
         assert expected in answer["content"], answer
     await run_bot.stop(bot)
+
+
+async def test_a_feed_failing_for_long_is_disabled_and_the_log_channel_told(
+    double: DiscordDouble, world, run_bot, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    import bot.reviews.service as service_module
+
+    # Compress "10 failures over a day" into test time: no minimum span, backoff capped at 50 ms.
+    monkeypatch.setattr(service_module, "DISABLE_AFTER", dt.timedelta(0))
+    monkeypatch.setattr(service_module, "MAX_BACKOFF", dt.timedelta(milliseconds=50))
+    log_channel = await double.add_text_channel(world.guild_id, "bot-log")
+    feeds.serve("/flaky.xml", rss_feed([BASE], title="Flaky Blog"))
+    feeds.serve("/steady.xml", rss_feed([BASE], title="Steady Blog"))
+    bot = await run_bot(**FAST)
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
+                      channel=world.text_channel_id, log_channel=int(log_channel["id"]))  # fmt: skip
+    for path in ("/flaky.xml", "/steady.xml"):
+        answer = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
+                                   url=feeds.url(path))  # fmt: skip
+        assert "Following" in answer["content"]
+    feeds.serve("/flaky.xml", "upstream exploded", status=500)
+    await double.wait_until(lambda: bot_posts(double, int(log_channel["id"])), timeout=30)
+    [notice] = bot_posts(double, int(log_channel["id"]))
+    assert "Flaky Blog" in notice["content"] and "HTTP 500" in notice["content"]
+    assert "/matinee feed add" in notice["content"] and notice["mention_everyone"] is False
+
+    # The steady feed keeps going.
+    feeds.serve("/steady.xml", rss_feed([{**BASE, "title": "Steady: New Post", "guid": "new",
+                                          "date": "Tue, 07 Jan 2025 10:00:00 +0000"}, BASE]))  # fmt: skip
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
+    assert bot_posts(double, world.text_channel_id)[0]["embeds"][0]["title"] == "Steady: New Post"
+    listing = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed list")
+    flaky = next(f["value"] for f in listing["embeds"][0]["fields"] if "flaky" in f["value"])
+    assert "disabled" in flaky
+    # Exactly one notice, however long the bot keeps running.
+    await settle(bot)
+    assert len(bot_posts(double, int(log_channel["id"]))) == 1
+    await run_bot.stop(bot)
