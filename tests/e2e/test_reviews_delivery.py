@@ -189,3 +189,34 @@ async def test_bad_rating_in_the_modal_gets_a_clear_message(double: DiscordDoubl
     await settle(bot)
     assert bot_posts(double, world.text_channel_id) == []
     await run_bot.stop(bot)
+
+
+async def test_feed_commands_autocomplete_remove_list_and_permissions(
+    double: DiscordDouble, world, run_bot, feeds: FeedServer
+) -> None:
+    feeds.serve("/feed/", rss_feed(ITEMS))
+    bot = await run_bot(**FAST)
+    await _setup(double, world.guild_id, world.text_channel_id, world.admin_id)
+    # Manage Server is checked at run time.
+    refused = await run_command(double, world.guild_id, world.text_channel_id, world.member_id, "matinee feed add",
+                                url=feeds.url("/feed/"))  # fmt: skip
+    assert "Manage Server" in refused["content"]
+    answer = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
+                               url=feeds.url("/feed/"), channel=world.forum_channel_id)  # fmt: skip
+    assert "2 existing review(s) recorded" in answer["content"]
+    choices = await double.autocomplete_choices(world.guild_id, world.text_channel_id, world.admin_id,
+                                                "matinee feed remove", {"feed": "film"}, "feed")  # fmt: skip
+    assert [c["name"] for c in choices] == [f"The Film Blog — {feeds.url('/feed/')}"]
+    listing = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed list")
+    [field] = listing["embeds"][0]["fields"]
+    assert "2 entries" in field["value"] and f"<#{world.forum_channel_id}>" in field["value"]
+    assert "Last fetch <t:" in field["value"] and "next poll <t:" in field["value"]
+    removed = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed remove",
+                                feed=choices[0]["value"])  # fmt: skip
+    assert "Stopped following" in removed["content"]
+    again = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed remove",
+                              feed=choices[0]["value"])  # fmt: skip
+    assert "doesn't follow" in again["content"]
+    listing = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed list")
+    assert "follows no feeds" in listing["content"]
+    await run_bot.stop(bot)
