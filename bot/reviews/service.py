@@ -45,7 +45,7 @@ from ..storage import (
 from ..text import clean_text, neutralize_mentions
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, parse_feed
-from .fetch import FeedFetcher, FeedFetchError, validate_feed_url
+from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .films import guess_film, identify_film
 from .markdown import MarkdownScanner
 
@@ -248,20 +248,20 @@ class ReviewService:
 
         return list(await asyncio.gather(*(one(f) for f in due)))
 
-    async def poll_feed(self, feed: Feed) -> PollResult:
+    async def poll_feed(self, feed: Feed, *, prefetched: FetchResult | None = None) -> PollResult:
         lock = self._feed_locks.setdefault(feed.id, asyncio.Lock())
         async with lock:
             fresh = await self.feeds.get(feed.id)
             if fresh is None:
                 return PollResult(source=feed.source, error="feed removed")
-            return await self._poll_locked(fresh)
+            return await self._poll_locked(fresh, prefetched)
 
-    async def _poll_locked(self, feed: Feed) -> PollResult:
+    async def _poll_locked(self, feed: Feed, prefetched: FetchResult | None = None) -> PollResult:
         if self.fetcher is None:
             raise RuntimeError("no fetcher configured")
         started = self.now()
         try:
-            fetched = await self.fetcher.fetch(
+            fetched = prefetched or await self.fetcher.fetch(
                 feed.url, etag=feed.etag if feed.initialized else None,
                 last_modified=feed.last_modified if feed.initialized else None,
             )  # fmt: skip
@@ -353,6 +353,7 @@ class ReviewService:
         if existing is None and len(await self.feeds.feeds_of_guild(guild_id)) >= MAX_FEEDS_PER_GUILD:
             raise UserFacingError(f"This server already follows {MAX_FEEDS_PER_GUILD} feeds; remove one first.")
         result: PollResult | None = None
+        fetched: FetchResult | None = None
         if existing is None or not existing.initialized or existing.disabled:
             # Read it before subscribing, so a typo'd URL gets an answer now instead of silent failures.
             probe = existing or Feed(id=0, url=url)
@@ -373,7 +374,7 @@ class ReviewService:
             if new:
                 await self._backfill(feed, sub)
         else:
-            result = await self.poll_feed(feed)
+            result = await self.poll_feed(feed, prefetched=fetched)  # the document we just read
         return (await self.feeds.get(feed.id)) or feed, result, new
 
     async def remove_feed(self, guild_id: int, feed_id: int) -> Feed:

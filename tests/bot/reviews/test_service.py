@@ -90,6 +90,7 @@ async def test_first_fetch_records_everything_and_announces_nothing(service, fet
     assert new and first is not None and first.recorded == 3 and first.announced == []
     assert await service.feeds.entry_count(feed.id) == 3
     assert await pending_by_guild(service) == {}
+    assert fetcher.calls == [URL]  # the probe's document is the first read: one request, not two
 
 
 async def test_backfill_announces_only_the_newest_n_oldest_first(service, fetcher) -> None:
