@@ -119,9 +119,7 @@ async def test_fan_out_to_many_guilds_runs_concurrently_within_the_global_rate_l
     await settle(bot)
     assert all(len(bot_posts(double, g.channel_id)) == 1 for g in guilds)
     assert not [r for r in double.requests if r.status == 429]
-    # Concurrent, not one guild after another: some sends overlapped in time.
-    sends = sorted(double.find_requests("POST", r"/channels/\d+/messages$"), key=lambda r: r.timestamp)
-    assert len(sends) == len(guilds)
+    assert len(double.find_requests("POST", r"/channels/\d+/messages$")) == len(guilds)  # one send per guild
     await run_bot.stop(bot)
 
 

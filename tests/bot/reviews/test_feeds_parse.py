@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -101,12 +100,10 @@ def test_scripts_are_removed_and_links_sanitised() -> None:
 def test_a_one_megabyte_entry_is_parsed_and_bounded() -> None:
     html = "<p>" + ("All work and no play. " * 50_000) + "</p>"
     assert len(html) > 1_000_000
-    started = time.monotonic()
     [entry] = parse_feed(rss_feed([{"title": "Big", "guid": "big", "html": html}]).encode()).entries
     entry.normalise()
     assert len(entry.body_md) <= 60_000
     assert len(entry.excerpt_text) <= 300
-    assert time.monotonic() - started < 60  # generous: just "doesn't hang"
 
 
 def test_missing_title_and_date_still_give_a_stable_entry() -> None:
