@@ -31,7 +31,10 @@ __all__ = ["Reviews"]
 
 log = logging.getLogger(__name__)
 
-GLOBAL_REQUESTS_PER_SECOND = 40  # below Discord's 50/s global limit, leaving room for interactions
+# Discord allows 50 requests per second globally. A token bucket lets through ``burst + rate`` requests in
+# any one-second window, so 40/s with bursts of 5 stays at most 45/s, leaving room for interactions.
+GLOBAL_REQUESTS_PER_SECOND = 40
+GLOBAL_BURST = 5
 MAX_TICK_SECONDS = 15.0
 
 
@@ -102,7 +105,7 @@ class Reviews(commands.Cog):
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
         settings = bot.settings
-        self.bucket = TokenBucket(GLOBAL_REQUESTS_PER_SECOND, GLOBAL_REQUESTS_PER_SECOND)
+        self.bucket = TokenBucket(GLOBAL_REQUESTS_PER_SECOND, GLOBAL_BURST)
         self.service = ReviewService(
             bot.db,
             FeedFetcher(bot.http_session),

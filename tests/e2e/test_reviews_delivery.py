@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from bot.bot import MatineeBot
-from bot.storage import OutboxRepository
+from bot.reviews.delivery import DEFAULT_CONCURRENCY
+from bot.storage import GuildSettingsRepository, OutboxRepository
 from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.reviews_support import FAST, bot_posts, feeds, forum_posts, run_command, second_guild, settle
@@ -107,19 +108,40 @@ async def test_fan_out_to_many_guilds_runs_concurrently_within_the_global_rate_l
     double: DiscordDouble, world, run_bot, feeds: FeedServer
 ) -> None:
     feeds.serve("/feed/", rss_feed(ITEMS[1:]))
-    double.enforce_global_rate_limit(50)
-    guilds = [await second_guild(double, forum=False) for _ in range(12)]
+    guilds = [await second_guild(double, forum=False) for _ in range(60)]
     bot = await run_bot(review_feeds=(feeds.url("/feed/"),), **FAST)
+    settings = GuildSettingsRepository(bot.db)
     for g in guilds:
-        await _setup(double, g.guild_id, g.channel_id, g.admin_id)
+        await settings.update(g.guild_id, announce_channel_id=g.channel_id)
     await settle(bot)  # first read of the builtin feed: recorded, not announced
     assert not any(bot_posts(double, g.channel_id) for g in guilds)
+
+    # Measure how many sends Discord sees in flight at once.
+    in_flight, peak = 0, 0
+    route = next(r for r in double._routes if r.handler.__name__ == "_r_post_message")
+    original = route.handler
+
+    async def counting(*args):
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.02)
+            return await original(*args)
+        finally:
+            in_flight -= 1
+
+    route.handler = counting
+    double.clear_requests()
+    double.enforce_global_rate_limit(50)  # Discord's global limit: more than 50 requests in a second get 429s
     feeds.serve("/feed/", rss_feed(ITEMS))
-    await double.wait_until(lambda: all(bot_posts(double, g.channel_id) for g in guilds), timeout=20)
+    await double.wait_until(lambda: all(bot_posts(double, g.channel_id) for g in guilds), timeout=30)
     await settle(bot)
+    route.handler = original
     assert all(len(bot_posts(double, g.channel_id)) == 1 for g in guilds)
-    assert not [r for r in double.requests if r.status == 429]
     assert len(double.find_requests("POST", r"/channels/\d+/messages$")) == len(guilds)  # one send per guild
+    assert 1 < peak <= DEFAULT_CONCURRENCY  # concurrent, not one guild after another; and bounded
+    assert [r for r in double.requests if r.status == 429] == []  # the token bucket kept us under the limit
     await run_bot.stop(bot)
 
 

@@ -160,3 +160,15 @@ async def test_token_bucket_acquire_waits_for_a_token() -> None:
     await bucket.acquire()
     await asyncio.wait_for(bucket.acquire(), timeout=5)  # waits ~5 ms, then succeeds
     assert not bucket.try_acquire()
+
+
+def test_token_bucket_admits_at_most_capacity_plus_rate_in_any_second() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=40, capacity=5, clock=lambda: now[0])
+    granted = []
+    for step in range(3000):  # 3 s of someone trying every millisecond
+        now[0] = step / 1000
+        if bucket.try_acquire():
+            granted.append(now[0])
+    worst = max(sum(1 for t in granted if start <= t < start + 1) for start in granted)
+    assert worst <= 45 and len(granted) >= 120
