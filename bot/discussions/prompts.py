@@ -66,9 +66,8 @@ def template_prompts(review: Review, count: int = 3) -> list[str]:
     film = film_name(review)
     prompts: list[str] = []
     if review.rating is not None:
-        prompts.append(
-            f"The review gives it {_stars(review.rating)} ({review.rating:g}/5). Too generous, too harsh, or about right?"
-        )
+        stars = f"{_stars(review.rating)} ({review.rating:g}/5)"
+        prompts.append(f"The review gives it {stars}. Too generous, too harsh, or about right?")
     themes = [t for t in (clean_text(t).strip() for t in review.tags) if t][:2]
     if themes:
         joined = " and ".join(themes)

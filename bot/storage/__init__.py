@@ -1,7 +1,7 @@
 """The storage layer: every SQL statement in Matinee lives in this package."""
 
-from .database import Database, Migration, MigrationError, StorageError, load_migrations
 from .comments import CommentRepository, DiscussionThread, DiscussionThreadRepository
+from .database import Database, Migration, MigrationError, StorageError, load_migrations
 from .films import FilmRepository
 from .fts import fts_prefix_query, fts_tokens
 from .guilds import GuildSettings, GuildSettingsRepository
