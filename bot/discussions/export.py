@@ -220,8 +220,10 @@ def build_document(
         "rating_summary": {
             "poll": poll_summary(poll_counts, poll_final),
             "members": (
-                {"average": round(member_rating[0], 2) if member_rating[0] is not None else None,
-                 "votes": member_rating[1]}
+                {
+                    "average": round(member_rating[0], 2) if member_rating[0] is not None else None,
+                    "votes": member_rating[1],
+                }
                 if member_rating is not None
                 else None
             ),
