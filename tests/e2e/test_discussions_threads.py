@@ -45,8 +45,9 @@ async def test_announcement_opens_thread_with_prompts_and_poll(double: DiscordDo
 
     announcement = await AnnouncementRepository(bot.db).get(opened.review.id, world.guild_id)
     assert announcement.thread_id == thread_id
-    row = await bot.db.fetchone("SELECT review_id, thread_id FROM discussion_polls WHERE message_id = ?",
-                                (int(opened.opening["id"]),))
+    row = await bot.db.fetchone(
+        "SELECT review_id, thread_id FROM discussion_polls WHERE message_id = ?", (int(opened.opening["id"]),)
+    )
     assert tuple(row) == (opened.review.id, thread_id)
 
     # The same event again (a retried dispatch) opens nothing twice.
@@ -63,9 +64,9 @@ async def test_spoiler_review_gets_spoiler_thread_and_guild_archive_setting(
     record = await double.invoke_command(
         world.guild_id, world.text_channel_id, world.admin_id, "matinee archive-after", {"minutes": 1440}
     )
-    assert "1 days" in (await record.wait_response())["data"]["content"] or "1 day" in record.response["data"][
-        "content"
-    ]
+    assert (
+        "1 days" in (await record.wait_response())["data"]["content"] or "1 day" in record.response["data"]["content"]
+    )
     opened = await open_thread(bot, double, world, spoilers=True)
     create = double.find_requests("POST", rf"/channels/{world.text_channel_id}/messages/{opened.thread_id}/threads$")
     assert create[0].json["name"] == "⚠ Spoilers: What did you think of Chungking Express?"
@@ -84,13 +85,15 @@ async def test_staff_toggle_spoilers_renames_thread_and_edits_opening(double: Di
     everyone = next(r for r in double.roles[world.guild_id] if r["id"] == str(world.guild_id))
     everyone["permissions"] = str(int(everyone["permissions"]) & ~MANAGE_THREADS)
 
-    refused = await double.invoke_command(world.guild_id, opened.thread_id, world.member_id, "discussion spoilers",
-                                          {"state": "on"})
+    refused = await double.invoke_command(
+        world.guild_id, opened.thread_id, world.member_id, "discussion spoilers", {"state": "on"}
+    )
     assert (await refused.wait_response())["data"]["flags"] & EPHEMERAL
     assert "Manage Threads" in refused.response["data"]["content"]
 
-    record = await double.invoke_command(world.guild_id, opened.thread_id, world.admin_id, "discussion spoilers",
-                                         {"state": "on"})
+    record = await double.invoke_command(
+        world.guild_id, opened.thread_id, world.admin_id, "discussion spoilers", {"state": "on"}
+    )
     followup = await record.wait_followup()
     assert "spoiler thread" in followup["content"]
     assert double.channels[opened.thread_id]["name"] == "⚠ Spoilers: What did you think of Chungking Express?"
@@ -98,8 +101,9 @@ async def test_staff_toggle_spoilers_renames_thread_and_edits_opening(double: Di
     assert "Spoiler thread" in opening["content"]
     assert (await AnnouncementRepository(bot.db).by_thread(opened.thread_id)).spoiler
 
-    record = await double.invoke_command(world.guild_id, opened.thread_id, world.admin_id, "discussion spoilers",
-                                         {"state": "off"})
+    record = await double.invoke_command(
+        world.guild_id, opened.thread_id, world.admin_id, "discussion spoilers", {"state": "off"}
+    )
     await record.wait_followup()
     assert double.channels[opened.thread_id]["name"] == "What did you think of Chungking Express?"
     assert "Spoiler thread" not in double.get_message(opened.thread_id, int(opened.opening["id"]))["content"]
@@ -108,18 +112,27 @@ async def test_staff_toggle_spoilers_renames_thread_and_edits_opening(double: Di
 
 async def test_admin_opens_and_reopens_a_thread_by_hand(double: DiscordDouble, world, run_bot) -> None:
     bot = await run_bot()
-    review = await store_review(bot, slug="in-the-mood", source_key="mood.md", title="In the Mood for Love",
-                                film_title="In the Mood for Love", film_year=2000)
-    choices = await double.autocomplete_choices(world.guild_id, world.text_channel_id, world.admin_id,
-                                                "discussion open", {"review": "mood"}, "review")
+    review = await store_review(
+        bot,
+        slug="in-the-mood",
+        source_key="mood.md",
+        title="In the Mood for Love",
+        film_title="In the Mood for Love",
+        film_year=2000,
+    )
+    choices = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.admin_id, "discussion open", {"review": "mood"}, "review"
+    )
     assert choices == [{"name": "In the Mood for Love", "value": str(review.id)}]
 
-    refused = await double.invoke_command(world.guild_id, world.forum_channel_id, world.member_id,
-                                          "discussion open", {"review": str(review.id)})
+    refused = await double.invoke_command(
+        world.guild_id, world.forum_channel_id, world.member_id, "discussion open", {"review": str(review.id)}
+    )
     assert "Manage Server" in (await refused.wait_response())["data"]["content"]
 
-    record = await double.invoke_command(world.guild_id, world.forum_channel_id, world.admin_id,
-                                         "discussion open", {"review": str(review.id)})
+    record = await double.invoke_command(
+        world.guild_id, world.forum_channel_id, world.admin_id, "discussion open", {"review": str(review.id)}
+    )
     await record.wait_followup(timeout=10)
     announcement = await AnnouncementRepository(bot.db).get(review.id, world.guild_id)
     assert announcement is not None and announcement.state == "sent" and announcement.thread_id
@@ -131,8 +144,9 @@ async def test_admin_opens_and_reopens_a_thread_by_hand(double: DiscordDouble, w
     # Archived, then re-opened by hand: unarchived, no second opening message.
     thread["thread_metadata"]["archived"] = True
     await double.dispatch("THREAD_UPDATE", thread)
-    record = await double.invoke_command(world.guild_id, world.forum_channel_id, world.admin_id,
-                                         "discussion open", {"review": review.slug})
+    record = await double.invoke_command(
+        world.guild_id, world.forum_channel_id, world.admin_id, "discussion open", {"review": review.slug}
+    )
     await record.wait_followup(timeout=10)
     assert thread["thread_metadata"]["archived"] is False
     assert sum(1 for m in double.messages_in(announcement.thread_id) if m.get("poll")) == 1
