@@ -102,9 +102,7 @@ class PollRepository:
             )
 
     async def results(self, message_id: int) -> dict[int, int]:
-        rows = await self._db.fetchall(
-            "SELECT answer_id, votes FROM poll_results WHERE message_id = ?", (message_id,)
-        )
+        rows = await self._db.fetchall("SELECT answer_id, votes FROM poll_results WHERE message_id = ?", (message_id,))
         return {int(r[0]): int(r[1]) for r in rows}
 
     async def review_counts(self, review_id: int, guild_id: int | None = None) -> tuple[dict[int, int], bool]:
