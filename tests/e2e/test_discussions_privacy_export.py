@@ -146,7 +146,7 @@ def assert_safe_html(html: str) -> None:
 
 async def test_admin_export_sends_files_in_all_formats(double: DiscordDouble, world, run_bot) -> None:
     bot = await run_bot()
-    opened, first = await _thread_with_hostile_comments(bot, double, world)
+    opened, _first = await _thread_with_hostile_comments(bot, double, world)
 
     refused = await double.invoke_command(
         world.guild_id,
@@ -192,7 +192,7 @@ async def test_admin_export_sends_files_in_all_formats(double: DiscordDouble, wo
 
 async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_path: Path) -> None:
     bot = await run_bot()
-    opened, first = await _thread_with_hostile_comments(bot, double, world)
+    opened, _first = await _thread_with_hostile_comments(bot, double, world)
     await run_bot.stop(bot)
     env_file = tmp_path / "cli.env"
     env_file.write_text(f"DATABASE_PATH={run_bot.database_path}\n")
@@ -236,7 +236,7 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
 
 async def test_summary_without_llm_gives_statistics(double: DiscordDouble, world, run_bot) -> None:
     bot = await run_bot()
-    opened, first = await _thread_with_hostile_comments(bot, double, world)
+    opened, _first = await _thread_with_hostile_comments(bot, double, world)
     record = await double.invoke_command(world.guild_id, opened.thread_id, world.member_id, "discussion summary")
     followup = await record.wait_followup(timeout=10)
     text = followup["content"]
