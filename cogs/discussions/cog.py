@@ -489,6 +489,15 @@ class Discussions(commands.Cog):
         if review is None:
             raise UserFacingError("This thread's review is no longer stored.")
         await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.apply_spoiler(thread, review, spoiler)
+        await interaction.followup.send(
+            "This is now a spoiler thread." if spoiler else "This thread is now spoiler-free.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def apply_spoiler(self, thread: discord.Thread, review: Review, spoiler: bool) -> None:
+        """Mark or unmark a spoiler thread: stored flag, thread name and the opening message's notice."""
         await self.announcements.set_spoiler(thread.id, spoiler)
         self.index.set_spoiler(thread.id, spoiler)
         name = thread_name(review, spoilers=spoiler)
@@ -503,11 +512,23 @@ class Discussions(commands.Cog):
                     await opening.edit(content=content, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
                 log.warning("could not update the opening message of thread %s: %s", thread.id, exc)
-        await interaction.followup.send(
-            "This is now a spoiler thread." if spoiler else "This thread is now spoiler-free.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+
+    @commands.Cog.listener()
+    async def on_review_updated(self, review: Review) -> None:
+        """A review's front matter now says "spoilers": its threads become spoiler threads."""
+        if not review.spoilers:
+            return  # turning spoilers off stays a staff decision (/discussion spoilers off)
+        for announcement in await self.announcements.for_review(review.id):
+            if announcement.thread_id is None or announcement.spoiler:
+                continue
+            guild = self.bot.get_guild(announcement.guild_id)
+            thread = await self._get_thread(guild, announcement.thread_id) if guild is not None else None
+            if thread is None:
+                continue
+            try:
+                await self.apply_spoiler(thread, review, True)
+            except discord.HTTPException as exc:
+                log.warning("could not mark thread %s as a spoiler thread: %s", thread.id, exc)
 
     @discussion.command(name="summary", description="What members think of the film in this thread")
     async def summary_command(self, interaction: discord.Interaction) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.storage import AnnouncementRepository
+from bot.storage import AnnouncementRepository, ReviewRepository
 from tests.doubles.discord_double import DiscordDouble
-from tests.e2e._discussions import announce_in_text_channel, open_thread, store_review
+from tests.e2e._discussions import announce_in_text_channel, open_thread, review_fields, store_review, wait_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -164,4 +164,47 @@ async def test_text_channel_announcement_without_review_thread_is_ignored_safely
     cog = bot.get_cog("Discussions")
     assert await cog.open_discussion(review, announcement) is None
     assert (await AnnouncementRepository(bot.db).get(review.id, world.guild_id)).thread_id is None
+    await run_bot.stop(bot)
+
+
+async def test_forum_post_from_the_announcer_gets_the_opening_message(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    review = await store_review(bot)
+    forum = bot.get_channel(world.forum_channel_id)
+    # What the announcer does for a forum: the post (review embed as starter), then record it.
+    created = await forum.create_thread(
+        name="What did you think of Chungking Express?", content="review card", auto_archive_duration=10080
+    )
+    announcement = await AnnouncementRepository(bot.db).record_sent(
+        review.id, world.guild_id, forum.id, created.message.id, thread_id=created.thread.id
+    )
+    bot.dispatch("review_announced", review, announcement)
+    opening = await double.wait_until(
+        lambda: next((m for m in double.messages_in(created.thread.id) if m.get("poll")), None), timeout=10
+    )
+    assert opening["content"].startswith("**What did you think of Chungking Express?**")
+    assert double.find_requests("POST", r"/messages/\d+/threads$") == []  # no second thread
+    assert double.find_requests("PATCH", rf"/channels/{created.thread.id}$") == []  # name already right
+
+    member_post = await double.post_message(created.thread.id, world.member_id, "Forum comment")
+    rows = await wait_rows(bot, double, "SELECT message_id, review_id FROM comments", count=1)
+    assert tuple(rows[0]) == (int(member_post["id"]), review.id)
+
+    # The review's front matter later says "spoilers": the thread becomes a spoiler thread.
+    updated, _ = await ReviewRepository(bot.db).upsert(**review_fields(spoilers=True, content_hash="v2"))
+    bot.dispatch("review_updated", updated)
+    await double.wait_until(lambda: double.channels[created.thread.id]["name"].startswith("⚠ Spoilers"), timeout=10)
+    await double.wait_until(
+        lambda: "Spoiler thread" in double.get_message(created.thread.id, int(opening["id"]))["content"], timeout=10
+    )
+    await run_bot.stop(bot)
+
+
+async def test_export_autocomplete_lists_reviews(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    review = await store_review(bot)
+    choices = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.admin_id, "matinee export", {"review": "chungk"}, "review"
+    )
+    assert choices == [{"name": review.title, "value": str(review.id)}]
     await run_bot.stop(bot)
