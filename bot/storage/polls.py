@@ -57,6 +57,15 @@ class PollRepository:
         )
         return [PollInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
+    async def expired_open_polls(self, now_iso: str) -> list[PollInfo]:
+        """Polls past their expiry whose final counts we never received (we were down)."""
+        rows = await self._db.fetchall(
+            "SELECT message_id, review_id, guild_id, thread_id, 0 FROM discussion_polls "
+            "WHERE finalized_at IS NULL AND expires_at IS NOT NULL AND expires_at < ? ORDER BY message_id",
+            (now_iso,),
+        )
+        return [PollInfo(r[0], r[1], r[2], r[3], False) for r in rows]
+
     # -- votes (batched) ----------------------------------------------------------
 
     async def add_vote(self, message_id: int, review_id: int, guild_id: int, user_id: int, answer_id: int) -> None:

@@ -109,6 +109,9 @@ class Discussions(commands.Cog):
 
     async def cog_load(self) -> None:
         await self.index.load()
+        # Cursors as they stood before we connect: live messages arriving right after READY
+        # must not move the first backfill's starting point past what was said while we were down.
+        self._snapshot = await self.threads.cursors()
         self.bot.add_admin_command(self.export_command)
         self.bot.add_admin_command(self.archive_command)
 
@@ -358,26 +361,15 @@ class Discussions(commands.Cog):
 
     async def _collect_missed_poll_results(self) -> None:
         """Polls that ended while we were down: read their final counts once."""
-        # Kept small on purpose: only polls of open threads we can see, and only past expiry.
-        now = dt.datetime.now(dt.UTC)
-        for thread_id in self.index.thread_ids:
-            record = await self.threads.get(thread_id)
-            if record is None or not record.opening_message_id:
-                continue
-            info = await self.polls.get_poll(record.opening_message_id)
-            if info is None or info.finalized:
-                continue
-            thread = self.bot.get_channel(thread_id)
-            if not isinstance(thread, discord.Thread):
-                continue
+        for info in await self.polls.expired_open_polls(iso(dt.datetime.now(dt.UTC)) or ""):
             try:
-                message = await thread.fetch_message(info.message_id)
-            except discord.HTTPException:
+                message = await self.bot.get_partial_messageable(info.thread_id).fetch_message(info.message_id)
+            except discord.HTTPException as exc:
+                log.info("could not read the ended poll %s: %s", info.message_id, exc)
                 continue
             poll = message.poll
-            if poll is None or not poll.is_finalised() or (poll.expires_at and poll.expires_at > now):
-                continue
-            await self.poll_service.finalize(info.message_id, {a.id: a.vote_count for a in poll.answers})
+            if poll is not None and poll.is_finalised():
+                await self.poll_service.finalize(info.message_id, {a.id: a.vote_count for a in poll.answers})
 
     @commands.Cog.listener()
     async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:

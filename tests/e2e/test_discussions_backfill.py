@@ -68,3 +68,25 @@ async def test_archived_thread_is_backfilled_when_unarchived(double: DiscordDoub
     rows = await wait_rows(bot, double, "SELECT message_id FROM comments", count=1)
     assert rows[0][0] == int(quiet["id"])
     await run_bot.stop(bot)
+
+
+async def test_poll_that_ended_while_stopped_gets_its_final_counts(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    poll_id = int(opened.opening["id"])
+    await double.poll_vote(opened.thread_id, poll_id, world.member_id, 3)
+    await wait_rows(bot, double, "SELECT 1 FROM poll_votes", count=1)
+    await run_bot.stop(bot)
+
+    await double.end_poll(opened.thread_id, poll_id)  # nobody is listening
+    # A week went by: the stored expiry is now in the past.
+    import aiosqlite
+
+    async with aiosqlite.connect(run_bot.database_path) as conn:
+        await conn.execute("UPDATE discussion_polls SET expires_at = '2000-01-01T00:00:00.000Z'")
+        await conn.commit()
+
+    bot = await run_bot()
+    rows = await wait_rows(bot, double, "SELECT answer_id, votes FROM poll_results WHERE votes > 0", count=1)
+    assert tuple(rows[0]) == (3, 1)
+    await run_bot.stop(bot)
