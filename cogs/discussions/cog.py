@@ -148,9 +148,12 @@ class Discussions(commands.Cog):
                 return None
             settings = await self.guild_settings.get(guild.id)
             archive = normalise_archive_minutes(settings.auto_archive_minutes)
-            spoiler = announcement.spoiler or review.spoilers
+            known = await self.threads.get(announcement.thread_id) if announcement.thread_id else None
+            opened_before = known is not None and known.opening_message_id is not None
+            # Once a thread is open, staff decide about spoilers (/discussion spoilers); a re-open keeps it.
+            spoiler = announcement.spoiler if opened_before else (announcement.spoiler or review.spoilers)
             name = thread_name(review, spoilers=spoiler)
-            thread = await self._thread_for(guild, review, announcement, name, archive)
+            thread = await self._thread_for(guild, review, announcement, name, archive, adjust=not opened_before)
             if thread is None:
                 return None
             if spoiler and not announcement.spoiler:
@@ -166,13 +169,27 @@ class Discussions(commands.Cog):
             return thread
 
     async def _thread_for(
-        self, guild: discord.Guild, review: Review, announcement: Announcement, name: str, archive: int
+        self,
+        guild: discord.Guild,
+        review: Review,
+        announcement: Announcement,
+        name: str,
+        archive: int,
+        *,
+        adjust: bool = True,
     ) -> discord.Thread | None:
+        """The review's thread: created from the announcement in a text channel, else the existing one.
+
+        An existing thread (a forum post made by the announcer) gets our name and
+        auto-archive setting when ``adjust`` is set, i.e. the first time we open it.
+        """
         if announcement.thread_id is not None:
             thread = await self._get_thread(guild, announcement.thread_id)
             if thread is None:
                 log.warning("thread %s of review %s is gone", announcement.thread_id, review.id)
                 return None
+            if not adjust:
+                return thread
             changes: dict[str, object] = {}
             if thread.name != name:
                 changes["name"] = name
@@ -442,6 +459,11 @@ class Discussions(commands.Cog):
                 self.index.add(existing)
                 opened = await self.open_discussion(review, existing)
                 return opened or thread
+        if existing is not None and existing.thread_id is None and existing.message_id is not None:
+            # Announced, but the thread was never made (a failure at the time): try again from it.
+            retried = await self.open_discussion(review, existing)
+            if retried is not None:
+                return retried
         channel = interaction.channel
         spoiler = review.spoilers
         name = thread_name(review, spoilers=spoiler)
