@@ -12,17 +12,9 @@ from cogs.discussions.render import build_poll, emoji_key, iso, normalise_archiv
 
 
 def test_archive_minutes_snap_to_what_discord_accepts() -> None:
-    assert [normalise_archive_minutes(m) for m in (None, 0, 1, 60, 700, 1440, 5000, 10080, 99999)] == [
-        10080,
-        10080,
-        60,
-        60,
-        1440,
-        1440,
-        4320,
-        10080,
-        10080,
-    ]
+    samples = (None, 0, 1, 60, 700, 1440, 5000, 10080, 99999)
+    expected = [10080, 10080, 60, 60, 60, 1440, 4320, 10080, 10080]
+    assert [normalise_archive_minutes(m) for m in samples] == expected
 
 
 def test_spoiler_notice_is_added_once_and_removed() -> None:
