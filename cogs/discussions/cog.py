@@ -166,6 +166,9 @@ class Discussions(commands.Cog):
             if record is not None and record.opening_message_id:
                 return thread  # already opened (a repeated event or a re-open)
             await self._post_opening(thread, review, guild.id, spoiler)
+            if announcement.thread_id is not None:
+                # A forum post existed before we knew it was a review thread: catch its first replies.
+                self._schedule_backfill(guild.id, thread.id)
             return thread
 
     async def _thread_for(
@@ -396,21 +399,25 @@ class Discussions(commands.Cog):
             return
         if await self.index.thread(payload.thread_id) is None:
             return
-        running = self._thread_backfills.get(payload.thread_id)
+        self._schedule_backfill(payload.guild_id, payload.thread_id)
+
+    def _schedule_backfill(self, guild_id: int, thread_id: int) -> None:
+        running = self._thread_backfills.get(thread_id)
         if running is not None and not running.done():
             return
-        self._thread_backfills[payload.thread_id] = asyncio.create_task(
-            self._backfill_unarchived(payload.guild_id, payload.thread_id)
-        )
+        self._thread_backfills[thread_id] = asyncio.create_task(self._backfill_one(guild_id, thread_id))
 
-    async def _backfill_unarchived(self, guild_id: int, thread_id: int) -> None:
-        guild = self.bot.get_guild(guild_id)
-        thread = await self._get_thread(guild, thread_id) if guild is not None else None
-        if thread is None:
-            return
-        after = await self.threads.last_message_id(thread_id) or thread_id
-        await self._backfill_thread(thread, after)
-        self._thread_backfills.pop(thread_id, None)
+    async def _backfill_one(self, guild_id: int, thread_id: int) -> None:
+        try:
+            guild = self.bot.get_guild(guild_id)
+            thread = await self._get_thread(guild, thread_id) if guild is not None else None
+            if thread is not None:
+                after = await self.threads.last_message_id(thread_id) or thread_id
+                await self._backfill_thread(thread, after)
+        except Exception:
+            log.exception("backfill of thread %s failed", thread_id)
+        finally:
+            self._thread_backfills.pop(thread_id, None)
 
     # -- commands: /discussion ---------------------------------------------------------------
 

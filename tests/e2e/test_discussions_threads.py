@@ -176,6 +176,7 @@ async def test_forum_post_from_the_announcer_gets_the_opening_message(double: Di
     created = await forum.create_thread(
         name="What did you think of Chungking Express?", content="review card", auto_archive_duration=10080
     )
+    early = await double.post_message(created.thread.id, world.member_id, "First!")  # before we know the thread
     announcement = await AnnouncementRepository(bot.db).record_sent(
         review.id, world.guild_id, forum.id, created.message.id, thread_id=created.thread.id
     )
@@ -188,8 +189,8 @@ async def test_forum_post_from_the_announcer_gets_the_opening_message(double: Di
     assert double.find_requests("PATCH", rf"/channels/{created.thread.id}$") == []  # name already right
 
     member_post = await double.post_message(created.thread.id, world.member_id, "Forum comment")
-    rows = await wait_rows(bot, double, "SELECT message_id, review_id FROM comments", count=1)
-    assert tuple(rows[0]) == (int(member_post["id"]), review.id)
+    rows = await wait_rows(bot, double, "SELECT message_id, review_id FROM comments ORDER BY message_id", count=2)
+    assert [tuple(r) for r in rows] == [(int(early["id"]), review.id), (int(member_post["id"]), review.id)]
 
     # The review's front matter later says "spoilers": the thread becomes a spoiler thread.
     updated, _ = await ReviewRepository(bot.db).upsert(**review_fields(spoilers=True, content_hash="v2"))
