@@ -156,3 +156,42 @@ def test_file_names_never_escape(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     with pytest.raises(UserFacingError, match="directory"):
         resolve_output("dir", "a.json", tmp_path)
+
+
+def test_member_html_fuzz_with_hostile_fragments() -> None:
+    """Random mixes of hostile fragments and Markdown never yield a tag or attribute we did not add."""
+    import random
+
+    pieces = [
+        *HOSTILE,
+        "**",
+        "*",
+        "_",
+        "||",
+        "`",
+        "```",
+        "[",
+        "](",
+        ")",
+        "<",
+        ">",
+        '"',
+        "'",
+        "&",
+        "\n",
+        "https://a.example/x",
+        "javascript:",
+        "onerror=",
+        " ",
+        "text",
+    ]
+    rng = random.Random(1234)
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        out = render_member_html(text)
+        assert "\x00" not in out
+        for tag, attrs in tags_of(out):
+            assert tag in {"a", "strong", "em", "u", "del", "code", "pre", "span", "br"}, (text, out)
+            assert set(attrs) <= {"href", "rel", "class"}, (text, out)
+            if "href" in attrs:
+                assert attrs["href"].startswith(("http://", "https://")), (text, out)
