@@ -88,6 +88,14 @@ class PollRepository:
         )
         return [int(r[0]) for r in rows]
 
+    async def votes(self, message_id: int) -> dict[int, set[int]]:
+        """Every stored vote of a poll: user id → the answers they chose."""
+        rows = await self._db.fetchall("SELECT user_id, answer_id FROM poll_votes WHERE message_id = ?", (message_id,))
+        found: dict[int, set[int]] = {}
+        for user_id, answer_id in rows:
+            found.setdefault(int(user_id), set()).add(int(answer_id))
+        return found
+
     async def live_counts(self, message_id: int) -> dict[int, int]:
         rows = await self._db.fetchall(
             "SELECT answer_id, count(*) FROM poll_votes WHERE message_id = ? GROUP BY answer_id", (message_id,)

@@ -358,6 +358,9 @@ class Discussions(commands.Cog):
         stored = 0
         for plan in await plan_backfill(self.threads, open_threads, snapshot):
             stored += await self._backfill_thread(open_threads[plan.thread_id], plan.after_id)
+        if reason == "ready":  # a RESUME replays missed events, votes included; a new session does not
+            for thread in open_threads.values():
+                await self._reconcile_poll_votes(thread)
         await self._collect_missed_poll_results()
         if stored:
             log.info("backfill (%s): stored %d messages from %d open threads", reason, stored, len(open_threads))
@@ -378,6 +381,29 @@ class Discussions(commands.Cog):
             log.warning("could not backfill thread %s: %s", thread.id, exc)
         self.backfilled_messages += stored
         return stored
+
+    async def _reconcile_poll_votes(self, thread: discord.Thread) -> None:
+        """Votes cast or retracted while we were down: read the open poll's voters and catch up."""
+        record = await self.threads.get(thread.id)
+        if record is None or not record.opening_message_id:
+            return
+        info = await self.polls.get_poll(record.opening_message_id)
+        if info is None or info.finalized:
+            return
+        try:
+            message = await thread.fetch_message(info.message_id)
+            if message.poll is None or message.poll.is_finalised():
+                return
+            current: dict[int, int] = {}
+            for answer in message.poll.answers:
+                async for voter in answer.voters(limit=None):
+                    current[voter.id] = answer.id
+        except discord.HTTPException as exc:
+            log.info("could not read the voters of poll %s: %s", info.message_id, exc)
+            return
+        changes = await self.poll_service.reconcile(info.message_id, current)
+        if changes:
+            log.info("poll %s: caught up with %d vote changes made while disconnected", info.message_id, changes)
 
     async def _collect_missed_poll_results(self) -> None:
         """Polls that ended while we were down: read their final counts once."""

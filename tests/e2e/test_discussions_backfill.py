@@ -90,3 +90,22 @@ async def test_poll_that_ended_while_stopped_gets_its_final_counts(double: Disco
     rows = await wait_rows(bot, double, "SELECT answer_id, votes FROM poll_results WHERE votes > 0", count=1)
     assert tuple(rows[0]) == (3, 1)
     await run_bot.stop(bot)
+
+
+async def test_votes_cast_while_stopped_are_caught_up(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    poll_id = int(opened.opening["id"])
+    await double.poll_vote(opened.thread_id, poll_id, world.admin_id, 2)
+    await wait_rows(bot, double, "SELECT 1 FROM poll_votes", count=1)
+    await run_bot.stop(bot)
+
+    await double.poll_vote(opened.thread_id, poll_id, world.member_id, 5)  # nobody is listening
+    await double.poll_vote(opened.thread_id, poll_id, world.admin_id, 2, add=False)
+
+    bot = await run_bot()
+    # Stale votes are removed before missing ones are added, so once the new vote is there, we're done.
+    await wait_rows(bot, double, "SELECT 1 FROM poll_votes WHERE user_id = ?", (world.member_id,), count=1)
+    rows = await bot.db.fetchall("SELECT user_id, answer_id FROM poll_votes")
+    assert [tuple(r) for r in rows] == [(world.member_id, 5)]
+    await run_bot.stop(bot)

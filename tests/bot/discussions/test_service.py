@@ -137,3 +137,20 @@ async def test_backfill_plan_uses_cursor_snapshot_or_thread_start(env) -> None:
     assert [(p.thread_id, p.after_id) for p in plans] == [(THREAD, 400), (555, 555)]
     plans = await plan_backfill(threads, [THREAD], snapshot={THREAD: 300})
     assert plans[0].after_id == 300
+
+
+async def test_reconcile_applies_only_the_differences(env) -> None:
+    db, writer, review, film = env.db, env.writer, env.review, env.film
+    polls = PollRepository(db, writer)
+    ratings = RatingRepository(db)
+    await polls.record_poll(910, review.id, GUILD, THREAD, None)
+    votes = PollService(polls, ReviewRepository(db), ratings)
+    await votes.vote(910, 1, 2, added=True)
+    await votes.vote(910, 2, 3, added=True)
+    assert await votes.reconcile(910, {2: 3, 3: 4, 1: 5}) == 3  # 1: 2→5 (remove + add), 3: new
+    assert await polls.votes(910) == {1: {5}, 2: {3}, 3: {4}}
+    assert await ratings.get_rating(GUILD, 1, film.id) == 5.0
+    assert await votes.reconcile(910, {2: 3}) == 2
+    assert await polls.votes(910) == {2: {3}}
+    assert await ratings.get_rating(GUILD, 3, film.id) is None
+    assert await votes.reconcile(910, {2: 3}) == 0
