@@ -1,8 +1,8 @@
-"""Discussions cog: a thin adapter between Discord and the services in ``bot.discussions``.
+"""Discussions cog: a thin adapter between Discord's gateway events and ``bot.discussions``.
 
-Gateway events (messages, raw edits/deletes/reactions/poll votes, thread updates,
-ready/resumed) become calls on the comment and poll services; slash commands call
-the exporter, the summariser and the privacy service.
+Announcements open threads; messages, raw edits/deletes/reactions and poll votes
+become calls on the comment and poll services; ready/resumed/disconnect and thread
+updates drive the backfill. Slash commands are in ``commands.py``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 LLM_TIMEOUT_CAP = 10.0
 THREAD_ALREADY_EXISTS = 160004
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 BACKFILL_PAGE = 100
 
 
