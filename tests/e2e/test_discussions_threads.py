@@ -210,3 +210,37 @@ async def test_export_autocomplete_lists_reviews(double: DiscordDouble, world, r
     )
     assert choices == [{"name": review.title, "value": str(review.id)}]
     await run_bot.stop(bot)
+
+
+async def test_model_failure_or_junk_falls_back_to_template_prompts(
+    double: DiscordDouble, world, run_bot, openai_stub
+) -> None:
+    bot = await run_bot(openai_base_url=openai_stub.base_url)
+    openai_stub.queue_error(500)
+    opened = await open_thread(bot, double, world)
+    content = double.find_requests("POST", rf"/channels/{opened.thread_id}/messages$")[0].json["content"]
+    assert "• The review gives it ★★★★½ (4.5/5)." in content
+    assert len(openai_stub.requests) == 1  # no retries: a short, single attempt
+
+    openai_stub.queue_text("Sure! @everyone")  # not a list of prompts
+    second = await open_thread(bot, double, world, slug="fallen-angels", source_key="fa.md", film_title="Fallen Angels")
+    content = double.find_requests("POST", rf"/channels/{second.thread_id}/messages$")[0].json["content"]
+    assert "@everyone" not in content and "• The review gives it" in content
+    await run_bot.stop(bot)
+
+
+async def test_thread_creation_refused_by_discord_is_logged_not_fatal(
+    double: DiscordDouble, world, run_bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await run_bot()
+    review = await store_review(bot)
+    announcement = await announce_in_text_channel(bot, world, review)
+    double.inject_fault("POST", r"/messages/\d+/threads$", 403)
+    cog = bot.get_cog("Discussions")
+    assert await cog.open_discussion(review, announcement) is None
+    assert "could not create the thread" in caplog.text
+    # Once the permission is fixed, the same announcement opens normally.
+    thread = await cog.open_discussion(review, announcement)
+    assert thread is not None and thread.id == announcement.message_id
+    assert any(m.get("poll") for m in double.messages_in(thread.id))
+    await run_bot.stop(bot)
