@@ -28,12 +28,14 @@ from ..storage.polls import PollInfo
 from ..text import clean_text
 
 __all__ = [
+    "BackfillPlan",
     "CommentService",
     "DiscussionIndex",
     "IncomingMessage",
     "PollService",
     "ThreadRef",
     "is_deleted_account",
+    "plan_backfill",
 ]
 
 log = logging.getLogger(__name__)

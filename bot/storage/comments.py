@@ -27,10 +27,10 @@ _COLUMNS = (
 
 # An upsert, so a backfill re-reading a message we already have refreshes it
 # (edits and reactions made while we were away) instead of failing. A comment
-# marked deleted stays deleted.
+# marked deleted stays deleted; the author's name stays the one they had when posting.
 _UPSERT = (
     f"INSERT INTO comments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "  # noqa: S608
-    "ON CONFLICT (message_id) DO UPDATE SET author_name = excluded.author_name, content = excluded.content, "
+    "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
     "edited_at = excluded.edited_at, attachments = excluded.attachments, reactions = excluded.reactions "
     "WHERE comments.deleted = 0"
 )
