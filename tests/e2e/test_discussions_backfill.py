@@ -109,3 +109,19 @@ async def test_votes_cast_while_stopped_are_caught_up(double: DiscordDouble, wor
     rows = await bot.db.fetchall("SELECT user_id, answer_id FROM poll_votes")
     assert [tuple(r) for r in rows] == [(world.member_id, 5)]
     await run_bot.stop(bot)
+
+
+async def test_resumed_session_replays_events_and_backfills_the_rest(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    tid = opened.thread_id
+    resumes = double.resume_count
+    double.hold_connections()
+    await double.disconnect()  # resumable: the client will RESUME
+    replayed = await double.post_message(tid, world.member_id, "buffered for RESUME")
+    lost = await double.post_message(tid, world.admin_id, "an event Discord never delivered", dispatch=False)
+    double.release_connections()
+    await double.wait_until(lambda: double.resume_count > resumes, timeout=15)
+    rows = await wait_rows(bot, double, "SELECT message_id FROM comments ORDER BY message_id", count=2, timeout=15)
+    assert [r[0] for r in rows] == [int(replayed["id"]), int(lost["id"])]
+    await run_bot.stop(bot)
