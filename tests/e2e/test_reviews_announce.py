@@ -7,7 +7,16 @@ import pytest
 from bot.bot import MatineeBot
 from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, atom_feed, rss_feed
-from tests.e2e.reviews_support import FAST, bot_posts, feeds, forum_posts, run_command, second_guild, settle
+from tests.e2e.reviews_support import (
+    FAST,
+    announcement_sends,
+    bot_posts,
+    feeds,
+    forum_posts,
+    run_command,
+    second_guild,
+    settle,
+)
 
 pytestmark = pytest.mark.e2e
 __all__ = ["feeds"]
@@ -108,10 +117,10 @@ async def test_wordpress_feed_announced_once_per_guild_then_restart_edit_and_no_
 
     # Restart: nothing is posted again.
     await run_bot.stop(bot)
-    posts_before = len(double.find_requests("POST", r"/channels/\d+/(messages|threads)$"))
+    posts_before = announcement_sends(double, world.text_channel_id, other.channel_id)
     bot = await run_bot(**FAST)
     await settle(bot)
-    assert len(double.find_requests("POST", r"/channels/\d+/(messages|threads)$")) == posts_before
+    assert announcement_sends(double, world.text_channel_id, other.channel_id) == posts_before
     assert len(bot_posts(double, world.text_channel_id)) == 1 and len(forum_posts(double, other.channel_id)) == 1
 
     # An edited entry edits both posts in place (PATCH), never a second post.
@@ -120,7 +129,7 @@ async def test_wordpress_feed_announced_once_per_guild_then_restart_edit_and_no_
     await double.wait_for_request("PATCH", rf"/channels/{world.text_channel_id}/messages/\d+", timeout=15)
     await double.wait_for_request("PATCH", rf"/channels/{forum[0]['id']}/messages/{forum[0]['id']}", timeout=15)
     await settle(bot)
-    assert len(double.find_requests("POST", r"/channels/\d+/(messages|threads)$")) == posts_before
+    assert announcement_sends(double, world.text_channel_id, other.channel_id) == posts_before
     assert bot_posts(double, world.text_channel_id)[0]["embeds"][0]["title"].endswith("(updated)")
     updated = [args[0] for name, args in events if name == "review_updated"]
     assert len(updated) == 1 and updated[0].title.endswith("(updated)")

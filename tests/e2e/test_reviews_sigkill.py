@@ -20,7 +20,16 @@ from bot.storage import Database
 from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.conftest import TEST_TOKEN
-from tests.e2e.reviews_support import FAST, bot_posts, feeds, forum_posts, run_command, second_guild, settle
+from tests.e2e.reviews_support import (
+    FAST,
+    announcement_sends,
+    bot_posts,
+    feeds,
+    forum_posts,
+    run_command,
+    second_guild,
+    settle,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 __all__ = ["feeds"]
@@ -30,7 +39,6 @@ OLD = {"title": "Rear Window: Neighbours", "link": "https://blog.example/rear-wi
        "date": "Mon, 06 Jan 2025 10:00:00 +0000"}  # fmt: skip
 NEW = {"title": "Vertigo: Falling for Madeleine", "link": "https://blog.example/vertigo/", "guid": "v",
        "date": "Tue, 07 Jan 2025 10:00:00 +0000"}  # fmt: skip
-SENDS = r"/channels/\d+/(messages|threads)$"
 
 
 def hold_responses(double: DiscordDouble, release: asyncio.Event) -> list:
@@ -104,12 +112,12 @@ async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(
             route.handler = original
     assert process.returncode == -signal.SIGKILL
     assert await pending_count(run_bot.database_path) == 2  # Discord has both posts; we recorded neither
-    sends_before = len(double.find_requests("POST", SENDS))
+    sends_before = announcement_sends(double, world.text_channel_id, other.channel_id)
 
     bot = await run_bot(review_feeds=(url,), **FAST)
     await settle(bot)
     assert await pending_count(run_bot.database_path) == 0
-    assert len(double.find_requests("POST", SENDS)) == sends_before  # adopted, not re-sent
+    assert announcement_sends(double, world.text_channel_id, other.channel_id) == sends_before  # adopted, not re-sent
     assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [NEW["title"]]
     assert [p["embeds"][0]["title"] for p in forum_posts(double, other.channel_id)] == [NEW["title"]]
     await run_bot.stop(bot)
