@@ -26,6 +26,7 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UserFacingError
 from ..models import Review
@@ -70,6 +71,14 @@ POLL_CONCURRENCY = 4
 MARKDOWN_SOURCE = "markdown"
 DISCORD_SOURCE = "discord"
 _MARKDOWN_INITIALIZED = "reviews.markdown_initialized"
+
+
+def loggable_url(url: str) -> str:
+    """A feed URL without its query string or credentials: private feeds carry tokens there."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 @dataclass
@@ -298,7 +307,8 @@ class ReviewService:
         updated = await self.feeds.record_failure(
             feed.id, now=now, error=error[:300], next_poll=self._next_poll(now, feed.failure_count + 1)
         )
-        log.warning("feed %s (%s) failed (%d in a row): %s", feed.id, feed.url, updated.failure_count, error)
+        log.warning("feed %s (%s) failed (%d in a row): %s", feed.id, loggable_url(feed.url), updated.failure_count,
+                    error)  # fmt: skip
         result = PollResult(source=feed.source, feed=updated, error=error)
         first = dt.datetime.fromisoformat(updated.first_failure_at.replace("Z", "+00:00")) if (
             updated.first_failure_at) else now  # fmt: skip

@@ -86,3 +86,15 @@ def test_normalise_cleans_and_clamps() -> None:
     before = draft.content_hash
     draft.rating = 4.0
     assert draft.content_hash != before
+
+
+def test_overlong_urls_are_dropped_rather_than_breaking_the_embed() -> None:
+    draft = ReviewDraft(source_key="k", title="T", url="https://x.example/" + "a" * 3000,
+                        image_url="https://x.example/" + "b" * 3000).normalise()  # fmt: skip
+    assert draft.url is None and draft.image_url is None
+
+
+def test_feed_urls_are_logged_without_tokens() -> None:
+    from bot.reviews.service import loggable_url
+
+    assert loggable_url("https://user:pw@blog.example:8443/feed/?token=s3cret#x") == "https://blog.example:8443/feed/"
