@@ -213,7 +213,8 @@ class Reviews(commands.Cog):
     async def _tell_disabled(self, feed: Feed, channels: list[int]) -> None:
         label = discord.utils.escape_markdown(truncate(feed.label, 200))
         text = (
-            f"I stopped reading the feed **{label}** (<{loggable_url(feed.url)}>) after {feed.failure_count} failed attempts "
+            f"I stopped reading the feed **{label}** (<{loggable_url(feed.url)}>) after {feed.failure_count} failed "
+            "attempts "
             f"since {_timestamp(feed.first_failure_at, 'f')}. Last error: {truncate(feed.last_error or '?', 300)}.\n"
             "Fix the feed, then add it again with `/matinee feed add` to resume."
         )
