@@ -174,11 +174,13 @@ class ReviewService:
 
     async def _update(self, draft: ReviewDraft, existing: Review, source: str) -> Review | None:
         """Store an edited entry; returns the review when anything visible changed."""
-        await self._identify(draft)
-        draft.normalise(now=self.now())
-        if existing.published_at and draft.published_at is None:
-            # An entry that lost its date keeps the one it had (and isn't an "edit").
+        now = self.now()
+        if existing.published_at and (draft.published_at is None or draft.published_at > now):
+            # An entry that lost its date, or is still future-dated (stored clamped to when we first saw it),
+            # keeps the date it had; otherwise every poll would look like an edit.
             draft.published_at = dt.datetime.fromisoformat(existing.published_at.replace("Z", "+00:00"))
+        await self._identify(draft)
+        draft.normalise(now=now)
         if draft.content_hash == existing.content_hash:
             return None
         review, changed = await self.reviews.upsert(**draft.fields(source=source))
@@ -188,14 +190,12 @@ class ReviewService:
                      limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
         """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
         result = PollResult(source=source, feed=feed)
-        known: dict[str, Review] = {}
         fresh: list[tuple[int, ReviewDraft]] = []
         for index, draft in enumerate(drafts):
             if not draft.source_key:
                 continue
             existing = await self.reviews.get_by_source_key(source, draft.source_key)
             if existing is not None:
-                known[draft.source_key] = existing
                 updated = await self._update(draft, existing, source)
                 if updated is not None:
                     result.updated.append(updated)

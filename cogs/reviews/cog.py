@@ -169,7 +169,10 @@ class Reviews(commands.Cog):
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
-        await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+        try:
+            await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+        except Exception:
+            log.exception("could not register REVIEW_FEEDS; continuing with the feeds already known")
         while not self.bot.is_closed():
             try:
                 await self.run_once()

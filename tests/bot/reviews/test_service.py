@@ -268,3 +268,16 @@ async def test_backlog_is_fetched_unconditionally_so_a_304_cannot_strand_it(db, 
         # Once the backlog is gone, conditional GETs resume (the server answers 304).
         await svc.poll_feed(await svc.feeds.get(feed.id))
         assert (await svc.poll_feed(await svc.feeds.get(feed.id))).not_modified
+
+
+async def test_future_dated_entry_is_announced_once_and_not_seen_as_edited_every_poll(service, fetcher, clock) -> None:
+    fetcher.set(URL, [item(1)])
+    feed, _, _ = await service.add_feed(GUILD_A, URL, channel_id=None)
+    future = {**item(2), "date": "Fri, 01 Jan 2100 00:00:00 +0000"}
+    fetcher.set(URL, [future, item(1)])
+    [review] = (await service.poll_feed(feed)).announced
+    assert review.published_at.startswith("2026-01-01")  # clamped to when it was first seen
+    for _ in range(3):
+        clock.now += dt.timedelta(minutes=10)
+        result = await service.poll_feed(await service.feeds.get(feed.id))
+        assert result.updated == [] and result.announced == []
