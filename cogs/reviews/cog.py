@@ -258,6 +258,8 @@ class Reviews(commands.Cog):
                                        ("Embed Links", perms.embed_links)) if not ok]  # fmt: skip
             if isinstance(channel, discord.ForumChannel) and not perms.create_public_threads:
                 missing.append("Create Posts")
+            if ping_role is not None and not ping_role.mentionable and not perms.mention_everyone:
+                missing.append(f"Mention Everyone (to ping the non-mentionable {ping_role.mention})")
         if ping_role is not None and (ping_role.is_default() or ping_role.managed):
             raise UserFacingError("Pick a regular role to ping (not @everyone or a bot's role).")
         await self.service.guilds.update(
@@ -268,8 +270,9 @@ class Reviews(commands.Cog):
         )
         lines = [f"Reviews will be announced in {channel.mention}."]
         lines.append(f"Each announcement pings {ping_role.mention}." if ping_role else "No role is pinged.")
-        if log_channel:
-            lines.append(f"Feed problems are reported in {log_channel.mention}.")
+        lines.append(
+            f"Feed problems are reported in {log_channel.mention}." if log_channel else "No log channel is set."
+        )
         if missing:
             lines.append(f"⚠ I seem to lack {', '.join(missing)} there; announcements will fail until that's fixed.")
         await interaction.response.send_message(
