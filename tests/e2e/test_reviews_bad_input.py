@@ -156,3 +156,35 @@ async def test_a_feed_failing_for_long_is_disabled_and_the_log_channel_told(
     await settle(bot)
     assert len(bot_posts(double, int(log_channel["id"]))) == 1
     await run_bot.stop(bot)
+
+
+async def test_discord_errors_on_send_neither_lose_nor_duplicate_and_forbidden_is_reported(
+    double: DiscordDouble, world, run_bot, feeds: FeedServer
+) -> None:
+    other_channel = await double.add_text_channel(world.guild_id, "no-access")
+    log_channel = await double.add_text_channel(world.guild_id, "bot-log")
+    feeds.serve("/a.xml", rss_feed([BASE]))
+    feeds.serve("/b.xml", rss_feed([BASE]))
+    bot = await run_bot(**FAST)
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
+                      channel=world.text_channel_id, log_channel=int(log_channel["id"]))  # fmt: skip
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
+                      url=feeds.url("/a.xml"))  # fmt: skip
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
+                      url=feeds.url("/b.xml"), channel=int(other_channel["id"]))  # fmt: skip
+    # Discord says 429 once and 500 once for the announcement channel, and 403 forever for the other one.
+    double.inject_fault("POST", rf"^/channels/{world.text_channel_id}/messages$", 429, times=1, retry_after=0.05)
+    double.inject_fault("POST", rf"^/channels/{world.text_channel_id}/messages$", 500, times=1)
+    double.inject_fault("POST", rf"^/channels/{other_channel['id']}/messages$", 403, times=None)
+    new = {**BASE, "title": "Heat: Pacino and De Niro", "guid": "heat", "date": "Tue, 07 Jan 2025 10:00:00 +0000"}
+    feeds.serve("/a.xml", rss_feed([new, BASE]))
+    feeds.serve("/b.xml", rss_feed([{**new, "title": "Alien: The Nostromo"}, BASE]))
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
+    await double.wait_until(lambda: bot_posts(double, int(log_channel["id"])), timeout=15)
+    await settle(bot)
+    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == ["Heat: Pacino and De Niro"]
+    [notice] = bot_posts(double, int(log_channel["id"]))
+    assert "Alien: The Nostromo" in notice["content"] and "403" in notice["content"]
+    assert bot_posts(double, int(other_channel["id"])) == []
+    assert bot.is_ready() and not bot.is_closed()
+    await run_bot.stop(bot)
