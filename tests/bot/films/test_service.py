@@ -138,8 +138,9 @@ async def test_require_film_resolves_picks_digit_titles_and_reports_misses(servi
         await service.require_film("heat alien")
     assert "No film found" in raised.value.message
     assert "Heat (1995)" in raised.value.message and "Alien (1979)" in raised.value.message
-    with pytest.raises(NotFoundError):
-        await service.require_film("🎬")
+    for odd in ("🎬", "²", "١٢", "-0", "9" * 40):
+        with pytest.raises(NotFoundError):
+            await service.require_film(odd)
 
 
 async def test_autocomplete_caches_and_invalidates(service: FilmService, db: Database) -> None:
