@@ -203,6 +203,11 @@ async def test_top_leaderboard_pages_with_buttons(double: DiscordDouble, world, 
     lonely = await films.find_by_title("Lonely Film")
     await ratings.set_rating(world.guild_id, 100, lonely.id, 5.0)  # one vote: below the threshold
 
+    genres = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.member_id, "top", {"genre": "dr"}, "genre"
+    )
+    assert genres == [{"name": "Drama", "value": "Drama"}]
+
     record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "top", {})
     data = (await record.wait_response())["data"]
     embed = data["embeds"][0]
