@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Review
-from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, truncate
+from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, star_rating, truncate
 from .llm import complete, fence
 
 __all__ = [
@@ -49,18 +49,13 @@ def film_name(review: Review) -> str:
     return review.film_title or review.title
 
 
-def _stars(rating: float) -> str:
-    whole = int(rating)
-    return "★" * whole + ("½" if rating - whole >= 0.5 else "")
-
-
 def template_prompts(review: Review, count: int = 3) -> list[str]:
     """Spoiler-free prompts from the review's rating, themes and film; deterministic per review."""
     film = film_name(review)
     prompts: list[str] = []
     if review.rating is not None:
-        stars = f"{_stars(review.rating)} ({review.rating:g}/5)"
-        prompts.append(f"The review gives it {stars}. Too generous, too harsh, or about right?")
+        rating = f"{star_rating(review.rating)} ({review.rating:g}/5)"
+        prompts.append(f"The review gives it {rating}. Too generous, too harsh, or about right?")
     themes = [t for t in (clean_text(t).strip() for t in review.tags) if t][:2]
     if themes:
         joined = " and ".join(themes)

@@ -13,7 +13,7 @@ from typing import Any
 from ..storage.feeds import utc_iso
 from ..text import EMBED_TITLE, clean_text, excerpt, truncate
 
-__all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify", "stars"]
+__all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify"]
 
 MAX_BODY_CHARS = 60_000  # the stored body (search, chat); embeds only ever show the excerpt
 EXCERPT_CHARS = 300
@@ -55,14 +55,6 @@ def parse_rating(value: Any, *, scale: float = 5.0) -> float | None:
     if number != number or number < 0 or number > scale:  # NaN or out of range
         return None
     return round(number * 2) / 2
-
-
-def stars(rating: float | None) -> str:
-    """★★★½ for 3.5; half stars are shown as ½ (the Letterboxd convention)."""
-    if rating is None:
-        return ""
-    halves = round(rating * 2)
-    return "★" * (halves // 2) + ("½" if halves % 2 else "") or "½"
 
 
 def plain_preview(markdown: str) -> str:

@@ -7,8 +7,7 @@ import datetime as dt
 import discord
 
 from bot.models import Review
-from bot.reviews.draft import stars
-from bot.text import clean_text, fit_embed, neutralize_mentions, truncate
+from bot.text import clean_text, fit_embed, neutralize_mentions, star_rating, truncate
 
 __all__ = ["EMBED_COLOUR", "build_review_embed", "ping_for", "review_embed_matches"]
 
@@ -39,7 +38,7 @@ def build_review_embed(review: Review, *, forum: bool = False) -> discord.Embed:
     if review.film_title:
         fields.append(("Film", review.film_label))
     if review.rating is not None:
-        fields.append(("Rating", f"{stars(review.rating)} ({review.rating:g}/5)"))
+        fields.append(("Rating", f"{star_rating(review.rating)} ({review.rating:g}/5)"))
     title, description, fitted, footer, author = fit_embed(
         review.title, description, fields, FORUM_FOOTER_TEXT if forum else FOOTER_TEXT, review.author or ""
     )
