@@ -10,8 +10,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..storage.feeds import utc_iso
 from ..text import EMBED_TITLE, clean_text, excerpt, truncate
+from ..timestamps import utc_iso
 
 __all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify"]
 

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..models import Review
+from ..timestamps import utc_iso  # re-exported: bot.storage.utc_iso is public
 from .database import Database
 
 __all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "utc_iso"]
@@ -23,12 +24,6 @@ _REVIEW_COLUMNS = (
     "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
     "body_md, image_url, tags, spoilers, published_at, content_hash"
 )
-
-
-def utc_iso(when: dt.datetime) -> str:
-    """The timestamp format every table uses (sortable as text): 2026-01-31T12:00:00.000Z."""
-    when = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def feed_source(feed_id: int) -> str:
