@@ -13,16 +13,13 @@ from dataclasses import dataclass
 from ..models import Review
 from ..timestamps import utc_iso  # re-exported: bot.storage.utc_iso is public
 from .database import Database
+from .reviews import _REVIEW_COLUMNS
 
 __all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "utc_iso"]
 
 _FEED_COLUMNS = (
     "id, url, builtin, title, etag, last_modified, initialized, last_fetch_at, last_success_at, last_error, "
     "failure_count, first_failure_at, next_poll_at, disabled_at"
-)
-_REVIEW_COLUMNS = (
-    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
-    "body_md, image_url, tags, spoilers, published_at, content_hash"
 )
 
 

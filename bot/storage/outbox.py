@@ -18,14 +18,9 @@ from typing import Any
 
 from ..models import Announcement, Review
 from .database import Database
+from .reviews import _ANNOUNCEMENT_COLUMNS, _REVIEW_COLUMNS
 
 __all__ = ["OutboxRepository", "PendingAnnouncement", "Target", "new_nonce"]
-
-_REVIEW_COLUMNS = (
-    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
-    "body_md, image_url, tags, spoilers, published_at, content_hash"
-)
-_ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
 
 
 def new_nonce() -> str:
