@@ -246,7 +246,3 @@ class FeedRepository:
             (source, limit),
         )
         return [Review.from_row(r) for r in reversed(rows)]
-
-    async def known_keys(self, source: str) -> set[str]:
-        rows = await self._db.fetchall("SELECT source_key FROM reviews WHERE source = ?", (source,))
-        return {r[0] for r in rows}
