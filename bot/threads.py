@@ -25,4 +25,4 @@ def discussion_thread_name(film: str, *, spoilers: bool = False) -> str:
 
 def review_thread_name(review: Review, *, spoilers: bool) -> str:
     """The discussion thread's name for a review; the announcer (forum posts) and discussions share it."""
-    return discussion_thread_name(review.film_title or review.title, spoilers=spoilers)
+    return discussion_thread_name(review.film_name, spoilers=spoilers)

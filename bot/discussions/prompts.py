@@ -22,7 +22,6 @@ __all__ = [
     "OpeningMessage",
     "PollSpec",
     "build_opening",
-    "film_name",
     "llm_prompts",
     "parse_prompts",
     "poll_spec",
@@ -45,13 +44,9 @@ _GENERIC = (
 )
 
 
-def film_name(review: Review) -> str:
-    return review.film_title or review.title
-
-
 def template_prompts(review: Review, count: int = 3) -> list[str]:
     """Spoiler-free prompts from the review's rating, themes and film; deterministic per review."""
-    film = film_name(review)
+    film = review.film_name
     prompts: list[str] = []
     if review.rating is not None:
         rating = f"{star_rating(review.rating)} ({review.rating:g}/5)"
@@ -95,7 +90,7 @@ _SYSTEM = (
 
 async def llm_prompts(client: Any, model: str, review: Review, *, timeout: float) -> list[str] | None:
     """Prompts from the model, or None (caller falls back to templates)."""
-    facts = [f"Film: {film_name(review)}" + (f" ({review.film_year})" if review.film_year else "")]
+    facts = [f"Film: {review.film_label}"]
     if review.rating is not None:
         facts.append(f"Reviewer's rating: {review.rating:g}/5")
     if review.tags:
@@ -115,7 +110,7 @@ class PollSpec:
 
 def poll_spec(review: Review) -> PollSpec:
     head, tail = "How many stars would you give ", "?"
-    name = truncate(" ".join(clean_text(film_name(review)).split()), POLL_QUESTION_LIMIT - len(head) - len(tail))
+    name = truncate(" ".join(clean_text(review.film_name).split()), POLL_QUESTION_LIMIT - len(head) - len(tail))
     return PollSpec(f"{head}{name}{tail}", POLL_ANSWERS, POLL_DURATION_HOURS)
 
 
@@ -129,7 +124,7 @@ class OpeningMessage:
 
 def build_opening(review: Review, prompts: Sequence[str], *, spoiler: bool, from_model: bool) -> OpeningMessage:
     """The thread's first message: the question, a spoiler notice if needed, the prompts."""
-    question = neutralize_mentions(f"**What did you think of {' '.join(clean_text(film_name(review)).split())}?**")
+    question = neutralize_mentions(f"**What did you think of {' '.join(clean_text(review.film_name).split())}?**")
     lines = [truncate(question, 300)]
     if spoiler:
         lines.append(SPOILER_NOTICE)

@@ -16,7 +16,7 @@ from ..models import Comment, Review
 from ..text import MESSAGE_LIMIT, clean_text, excerpt, neutralize_mentions, truncate
 from .export import poll_summary
 from .llm import complete, fence
-from .prompts import POLL_ANSWERS, film_name
+from .prompts import POLL_ANSWERS
 
 __all__ = ["DiscussionSummary", "llm_summary", "spoiler_wrap", "statistics_summary", "summarise"]
 
@@ -42,7 +42,7 @@ def statistics_summary(review: Review, comments: Sequence[Comment], poll_counts:
     live = [c for c in comments if not c.deleted]
     participants = {c.author_id or f"anon:{c.author_name}" for c in live}
     poll = poll_summary(poll_counts, final=False)
-    lines = [f"**What members think of {neutralize_mentions(clean_text(film_name(review)))}**"]
+    lines = [f"**What members think of {neutralize_mentions(clean_text(review.film_name))}**"]
     lines.append(f"{len(live)} comments from {len(participants)} participants.")
     if poll["votes"]:
         lines.append(f"Rating poll: average {poll['average']:.2f}/5 from {poll['votes']} votes")
@@ -80,7 +80,7 @@ def _model_input(review: Review, comments: Sequence[Comment]) -> str:
             break
         lines.append(line)
         used += len(line)
-    return f"Film: {film_name(review)}\n\n" + fence("comments", "\n".join(lines))
+    return f"Film: {review.film_name}\n\n" + fence("comments", "\n".join(lines))
 
 
 async def llm_summary(
@@ -120,6 +120,6 @@ async def summarise(
     if client is not None:
         text = await llm_summary(client, model, review, comments, timeout=timeout)
         if text:
-            header = f"**Discussion summary: {neutralize_mentions(clean_text(film_name(review)))}**\n"
+            header = f"**Discussion summary: {neutralize_mentions(clean_text(review.film_name))}**\n"
             return DiscussionSummary(finish(header + text, spoiler=spoiler), True)
     return DiscussionSummary(finish(statistics_summary(review, comments, poll_counts), spoiler=spoiler), False)
