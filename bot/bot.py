@@ -66,6 +66,23 @@ def discover_extensions(package: str = "cogs") -> list[str]:
     )
 
 
+class AdminGroup(app_commands.Group):
+    """``/matinee``: staff commands, checked twice.
+
+    Discord hides the group from members without Manage Messages
+    (``default_permissions``), but server admins can override that in their
+    Integrations settings, so every invocation is checked again here. Commands
+    that need more (Manage Server) add their own run-time check.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        if not interaction.permissions.manage_messages:
+            raise app_commands.MissingPermissions(["manage_messages"])
+        return True
+
+
 class MatineeBot(commands.Bot):
     """Matinee's bot. ``sync`` chooses when application commands are pushed to Discord."""
 
@@ -97,7 +114,7 @@ class MatineeBot(commands.Bot):
         self.openai = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions_to_load = list(extensions) if extensions is not None else None
-        self.admin_group = app_commands.Group(
+        self.admin_group = AdminGroup(
             name=ADMIN_GROUP_NAME,
             description="Set up and run Matinee in this server",
             guild_only=True,
@@ -168,7 +185,7 @@ class MatineeBot(commands.Bot):
 
     def add_admin_command(self, command: app_commands.Command | app_commands.Group) -> None:
         """Attach a subcommand (or subgroup) to ``/matinee``; cogs call this in ``cog_load``."""
-        self.admin_group.add_command(command, override=True)
+        self.admin_group.add_command(command)
 
     def remove_admin_command(self, name: str) -> None:
         self.admin_group.remove_command(name)

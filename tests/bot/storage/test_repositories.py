@@ -93,7 +93,7 @@ async def test_films_search_and_exact_match(db: Database) -> None:
     films = FilmRepository(db)
     await films.add("Chungking Express", year=1994, directors=["Wong Kar-wai"])
     await films.add("Express 100%", year=2001)
-    assert [f.title for f in await films.search("express")][0] == "Express 100%"
+    assert (await films.search("express"))[0].title == "Express 100%"
     match = await films.find_by_title("chungking express", 1994)
     assert match is not None and match.directors == ("Wong Kar-wai",) and match.label == "Chungking Express (1994)"
     assert [f.title for f in await films.search("0%")] == ["Express 100%"]
