@@ -6,8 +6,11 @@ about the answer itself lives in the service.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 
 import discord
 from discord import app_commands
@@ -27,6 +30,7 @@ __all__ = ["Chat"]
 log = logging.getLogger(__name__)
 
 DMS_OFF = "Chat in direct messages is turned off on this Matinee. Talk to me in the server instead!"
+UNLOAD_GRACE_SECONDS = 3.0
 CONVERSATIONAL_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -37,6 +41,7 @@ class Chat(commands.Cog):
         self.bot = bot
         self.counter = TokenCounter()
         self.service = ChatService(bot.db, bot.settings, bot.openai, counter=self.counter)
+        self._in_flight: set[asyncio.Task[object]] = set()
         self.persona_command = app_commands.Command(
             name="persona",
             description="Set how Matinee talks in this server (its chat persona), or reset it",
@@ -50,6 +55,31 @@ class Chat(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot.remove_admin_command(self.persona_command.name)
+        # Let replies in flight finish (they write memory and usage), but never hang shutdown.
+        current = asyncio.current_task()
+        pending = [t for t in self._in_flight if t is not current and not t.done()]
+        if pending:
+            _, still_running = await asyncio.wait(pending, timeout=UNLOAD_GRACE_SECONDS)
+            for task in still_running:
+                task.cancel()
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    @commands.Cog.listener()
+    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
+        """Matinee has no prefix commands; "@Matinee hello" is chat, not an unknown command."""
+        if isinstance(error, commands.CommandNotFound):
+            return
+        log.error("prefix command error", exc_info=(type(error), error, error.__traceback__))
 
     # ------------------------------------------------------------------ messages
     def _addressed(self, message: discord.Message) -> bool:
@@ -81,7 +111,8 @@ class Chat(commands.Cog):
             return
         request = self._request_from_message(message)
         try:
-            await self.service.respond(request, target)
+            with self._tracked():
+                await self.service.respond(request, target)
         except Exception:
             log.exception("chat reply failed in channel %s", message.channel.id)
             await self._notice(target, "Something went wrong on my side while answering. Please try again.")
@@ -145,7 +176,8 @@ class Chat(commands.Cog):
                 embeds=fallback_embeds(answer, question), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
             )
             return
-        await self.service.respond(request, InteractionTarget(interaction, ephemeral=ephemeral))
+        with self._tracked():
+            await self.service.respond(request, InteractionTarget(interaction, ephemeral=ephemeral))
 
     # ------------------------------------------------------------------ /matinee persona
     @app_commands.describe(
