@@ -46,3 +46,43 @@ async def test_mention_in_review_thread_sends_review_and_recent_comments(double,
     reply = bot_messages(double, thread.thread_id)[0]
     assert reply["message_reference"]["message_id"]
     assert text.startswith("The pineapple tins")
+
+
+async def test_reply_to_the_bot_continues_without_a_mention(double, world, run_bot, openai_stub) -> None:
+    await start_chat_bot(run_bot, openai_stub, edit_interval=0.05)
+    openai_stub.queue_text("Try Fallen Angels next.")
+    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} what next?")
+    await wait_reply_text(double, world.text_channel_id, lambda t: t == "Try Fallen Angels next.")
+    bot_reply = bot_messages(double, world.text_channel_id)[0]
+
+    openai_stub.queue_text("It's the companion piece.")
+    await double.post_message(world.text_channel_id, world.member_id, "why that one?", reference=int(bot_reply["id"]))
+    await wait_reply_text(double, world.text_channel_id, lambda t: "companion piece" in t)
+    # A plain message that neither mentions nor replies to the bot is left alone.
+    await double.post_message(world.text_channel_id, world.member_id, "thanks all")
+    assert len(completion_requests(openai_stub)) == 2
+
+
+async def test_ask_streams_into_the_interaction(double, world, run_bot, openai_stub) -> None:
+    await start_chat_bot(run_bot, openai_stub, edit_interval=0.05)
+    openai_stub.queue_text("In the Mood for Love, without a doubt.")
+    record = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.member_id, "ask", {"question": "Best Wong Kar-wai?"}
+    )
+    assert (await record.wait_response())["type"] == 5
+    first = await record.wait_followup()
+    await double.wait_until(lambda: record.followups[0]["content"] == "In the Mood for Love, without a doubt.")
+    assert first["id"] == record.followups[0]["id"]
+    request = completion_requests(openai_stub)[0]["json"]
+    assert "Best Wong Kar-wai?" in request["messages"][-1]["content"]
+
+
+async def test_moderation_flags_input_before_the_model_sees_it(double, world, run_bot, openai_stub) -> None:
+    await start_chat_bot(run_bot, openai_stub, edit_interval=0.05, openai_moderation=True)
+    openai_stub.flag_moderation(["nastyword"])
+    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} nastyword you")
+    text = await wait_reply_text(double, world.text_channel_id, lambda t: bool(t))
+
+    assert "rather not respond" in text
+    assert completion_requests(openai_stub) == []
+    assert [r["path"] for r in openai_stub.requests] == ["/v1/moderations"]
