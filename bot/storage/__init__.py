@@ -2,10 +2,12 @@
 
 from .comments import CommentRepository, DiscussionThread, DiscussionThreadRepository
 from .database import Database, Migration, MigrationError, StorageError, load_migrations
+from .feeds import Feed, FeedRepository, Subscription, feed_source, utc_iso
 from .films import FilmRepository
 from .fts import fts_prefix_query, fts_tokens
 from .guilds import GuildSettings, GuildSettingsRepository
 from .meta import MetaRepository
+from .outbox import OutboxRepository, PendingAnnouncement, Target
 from .polls import PollInfo, PollRepository
 from .ratings import RatingRepository, RatingSummary
 from .reviews import AnnouncementRepository, ReviewRepository
@@ -18,20 +20,28 @@ __all__ = [
     "Database",
     "DiscussionThread",
     "DiscussionThreadRepository",
+    "Feed",
+    "FeedRepository",
     "FilmRepository",
     "GuildSettings",
     "GuildSettingsRepository",
     "MetaRepository",
     "Migration",
     "MigrationError",
+    "OutboxRepository",
+    "PendingAnnouncement",
     "PollInfo",
     "PollRepository",
     "RatingRepository",
     "RatingSummary",
     "ReviewRepository",
     "StorageError",
+    "Subscription",
+    "Target",
     "WriterClosedError",
+    "feed_source",
     "fts_prefix_query",
     "fts_tokens",
     "load_migrations",
+    "utc_iso",
 ]
