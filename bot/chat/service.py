@@ -104,6 +104,7 @@ class ChatRequest:
     quoted_author: str | None = None
     remember: bool = True
     check_rate_limit: bool = True
+    message_id: int | None = None  # the member's own message, left out of the thread's comments
 
 
 @dataclass(slots=True)
@@ -262,6 +263,7 @@ class ChatService:
                 self.retrieval.recent_comments(request.thread_id or 0, limit=THREAD_COMMENTS),
             )
             spoiler = announcement.spoiler
+            thread_comments = [c for c in thread_comments if c.message_id != request.message_id]
             if review is not None and review.film_id is not None:
                 film = await self.films.get(review.film_id)
         more_history = len(history) > HISTORY_LIMIT

@@ -134,6 +134,7 @@ class Chat(commands.Cog):
             place=_place(channel),
             quoted_text=quoted_text,
             quoted_author=quoted_author,
+            message_id=message.id,
         )
 
     async def _notice(self, target: ChannelTarget, text: str) -> None:
