@@ -291,6 +291,25 @@ class ChatService:
         """What /ask shows when no model is configured: matching reviews and a film card."""
         context, _ = await self.gather_context(request)
         hits = list(context.review_hits)
+        if context.review is not None:  # in a review thread, its own review comes first
+            r = context.review
+            hits.insert(
+                0,
+                ReviewHit(
+                    r.id,
+                    r.slug,
+                    r.title,
+                    r.url,
+                    r.author,
+                    r.film_title,
+                    r.film_year,
+                    r.film_id,
+                    r.rating,
+                    r.spoilers,
+                    r.excerpt,
+                    "",
+                ),
+            )
         film = context.film
         if film is None:
             matches = await self.films.search(clean_text(request.content).strip()[:200], limit=1)
