@@ -311,12 +311,12 @@ class ChatService:
                 ),
             )
         film = context.film
+        if film is None:  # the film of the best-matching review, else a title match
+            film_id = next((h.film_id for h in hits if h.film_id is not None), None)
+            film = await self.films.get(film_id) if film_id is not None else None
         if film is None:
             matches = await self.films.search(clean_text(request.content).strip()[:200], limit=1)
             film = matches[0] if matches else None
-        if film is None:
-            film_id = next((h.film_id for h in hits if h.film_id is not None), None)
-            film = await self.films.get(film_id) if film_id is not None else None
         return FallbackAnswer(note=FALLBACK_NOTE, reviews=hits[:RETRIEVED_REVIEWS], film=film)
 
     # ------------------------------------------------------------------ respond
