@@ -53,6 +53,7 @@ __all__ = [
     "excerpt",
     "fit_embed",
     "neutralize_mentions",
+    "one_line",
     "split_message",
     "star_rating",
     "truncate",
@@ -471,6 +472,14 @@ def star_rating(rating: float | None) -> str:
         return ""
     halves = round(rating * 2)
     return "★" * (halves // 2) + ("½" if halves % 2 else "") or "½"
+
+
+def one_line(text: str) -> str:
+    """``clean_text``, then every run of whitespace (newlines too) as one space, ends trimmed.
+
+    For titles, names and other fields shown on a single line (thread names, poll questions).
+    """
+    return " ".join(clean_text(text).split())
 
 
 # --------------------------------------------------------------------------- embeds

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Review
-from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, star_rating, truncate
+from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, one_line, star_rating, truncate
 from .llm import complete, fence
 
 __all__ = [
@@ -110,7 +110,7 @@ class PollSpec:
 
 def poll_spec(review: Review) -> PollSpec:
     head, tail = "How many stars would you give ", "?"
-    name = truncate(" ".join(clean_text(review.film_name).split()), POLL_QUESTION_LIMIT - len(head) - len(tail))
+    name = truncate(one_line(review.film_name), POLL_QUESTION_LIMIT - len(head) - len(tail))
     return PollSpec(f"{head}{name}{tail}", POLL_ANSWERS, POLL_DURATION_HOURS)
 
 
@@ -124,7 +124,7 @@ class OpeningMessage:
 
 def build_opening(review: Review, prompts: Sequence[str], *, spoiler: bool, from_model: bool) -> OpeningMessage:
     """The thread's first message: the question, a spoiler notice if needed, the prompts."""
-    question = neutralize_mentions(f"**What did you think of {' '.join(clean_text(review.film_name).split())}?**")
+    question = neutralize_mentions(f"**What did you think of {one_line(review.film_name)}?**")
     lines = [truncate(question, 300)]
     if spoiler:
         lines.append(SPOILER_NOTICE)

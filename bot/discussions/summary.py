@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Comment, Review
-from ..text import MESSAGE_LIMIT, clean_text, excerpt, neutralize_mentions, truncate
+from ..text import MESSAGE_LIMIT, clean_text, excerpt, neutralize_mentions, one_line, truncate
 from .export import poll_summary
 from .llm import complete, fence
 from .prompts import POLL_ANSWERS
@@ -35,7 +35,7 @@ def _reaction_total(comment: Comment) -> int:
 
 
 def _safe_line(text: str, limit: int) -> str:
-    return neutralize_mentions(excerpt(" ".join(clean_text(text).split()), limit))
+    return neutralize_mentions(excerpt(one_line(text), limit))
 
 
 def statistics_summary(review: Review, comments: Sequence[Comment], poll_counts: Mapping[int, int]) -> str:
@@ -75,7 +75,7 @@ def _model_input(review: Review, comments: Sequence[Comment]) -> str:
     for comment in comments:
         if comment.deleted or not comment.content.strip():
             continue
-        line = f"{clean_text(comment.author_name)[:60]}: {' '.join(clean_text(comment.content).split())[:600]}"
+        line = f"{clean_text(comment.author_name)[:60]}: {one_line(comment.content)[:600]}"
         if used + len(line) > MODEL_INPUT_BUDGET:
             break
         lines.append(line)

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..text import EMBED_TITLE, clean_text, excerpt, truncate
+from ..text import EMBED_TITLE, clean_text, excerpt, one_line, truncate
 from ..timestamps import utc_iso
 
 __all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify"]
@@ -85,11 +85,11 @@ class ReviewDraft:
     def normalise(self, *, now: dt.datetime | None = None) -> ReviewDraft:
         """Clean every display field and clamp what could break Discord or the database."""
         now = now or dt.datetime.now(dt.UTC)
-        self.title = truncate(" ".join(clean_text(self.title or "").split()), EMBED_TITLE) or "Untitled review"
-        self.author = truncate(" ".join(clean_text(self.author).split()), 256) if self.author else None
+        self.title = truncate(one_line(self.title or ""), EMBED_TITLE) or "Untitled review"
+        self.author = truncate(one_line(self.author), 256) if self.author else None
         self.author = self.author or None
         if self.film_title:
-            self.film_title = truncate(" ".join(clean_text(self.film_title).split()), 200) or None
+            self.film_title = truncate(one_line(self.film_title), 200) or None
         if self.film_year is not None and not 1870 <= self.film_year <= now.year + 5:
             self.film_year = None
         self.body_md = truncate(clean_text(self.body_md or "").strip(), MAX_BODY_CHARS)
@@ -98,7 +98,7 @@ class ReviewDraft:
             self.url = None
         if self.image_url and len(self.image_url) > MAX_URL_CHARS:
             self.image_url = None
-        self.tags = [t for t in dict.fromkeys(" ".join(clean_text(str(t)).split())[:50] for t in self.tags) if t][:25]
+        self.tags = [t for t in dict.fromkeys(one_line(str(t))[:50] for t in self.tags) if t][:25]
         if self.published_at is not None:
             if self.published_at.tzinfo is None:
                 self.published_at = self.published_at.replace(tzinfo=dt.UTC)
