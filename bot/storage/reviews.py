@@ -20,6 +20,7 @@ _REVIEW_COLUMNS = (
     "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
     "body_md, image_url, tags, spoilers, published_at, content_hash"
 )
+_R_COLUMNS = ", ".join("r." + c.strip() for c in _REVIEW_COLUMNS.split(","))  # for queries joining reviews AS r
 _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
 
 
@@ -108,7 +109,7 @@ class ReviewRepository:
         if match is None:
             return await self.recent(limit) if offset == 0 else []
         rows = await self._db.fetchall(
-            f"SELECT {', '.join('r.' + c.strip() for c in _REVIEW_COLUMNS.split(','))} "  # noqa: S608
+            f"SELECT {_R_COLUMNS} "  # noqa: S608
             "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
             "WHERE reviews_fts MATCH ? ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0) LIMIT ? OFFSET ?",
             (match, limit, offset),
