@@ -10,7 +10,6 @@ Discord confirmed the post.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 from ..models import Announcement, Review
 from .database import Database
-from .reviews import _ANNOUNCEMENT_COLUMNS, _REVIEW_COLUMNS
+from .reviews import _ANNOUNCEMENT_COLUMNS, _REVIEW_COLUMNS, _review_values
 
 __all__ = ["OutboxRepository", "PendingAnnouncement", "Target", "new_nonce"]
 
@@ -41,15 +40,6 @@ class PendingAnnouncement:
     announcement: Announcement
     attempts: int
     created_at: str
-
-
-def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    values = dict(fields)
-    if "tags" in values and not isinstance(values["tags"], str):
-        values["tags"] = json.dumps(list(values["tags"]))
-    if "spoilers" in values:
-        values["spoilers"] = int(bool(values["spoilers"]))
-    return values
 
 
 class OutboxRepository:
