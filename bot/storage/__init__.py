@@ -1,5 +1,6 @@
 """The storage layer: every SQL statement in Matinee lives in this package."""
 
+from .comments import CommentRepository, DiscussionThread, DiscussionThreadRepository
 from .database import Database, Migration, MigrationError, StorageError, load_migrations
 from .feeds import Feed, FeedRepository, Subscription, feed_source, utc_iso
 from .films import FilmRepository
@@ -7,6 +8,7 @@ from .fts import fts_prefix_query, fts_tokens
 from .guilds import GuildSettings, GuildSettingsRepository
 from .meta import MetaRepository
 from .outbox import OutboxRepository, PendingAnnouncement, Target
+from .polls import PollInfo, PollRepository
 from .ratings import RatingRepository, RatingSummary
 from .reviews import AnnouncementRepository, ReviewRepository
 from .writer import BatchedWriter, WriterClosedError
@@ -14,9 +16,12 @@ from .writer import BatchedWriter, WriterClosedError
 __all__ = [
     "AnnouncementRepository",
     "BatchedWriter",
+    "CommentRepository",
     "Database",
     "Feed",
     "FeedRepository",
+    "DiscussionThread",
+    "DiscussionThreadRepository",
     "FilmRepository",
     "GuildSettings",
     "GuildSettingsRepository",
@@ -25,6 +30,8 @@ __all__ = [
     "MigrationError",
     "OutboxRepository",
     "PendingAnnouncement",
+    "PollInfo",
+    "PollRepository",
     "RatingRepository",
     "RatingSummary",
     "ReviewRepository",
