@@ -63,6 +63,8 @@ def quiet_logs() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("discord", "bot", "cogs", "aiosqlite", "openai", "httpx", "aiohttp"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # discord.py warns on every 429 it retries; the fan-out figure counts those itself.
+    logging.getLogger("discord.http").setLevel(logging.ERROR)
 
 
 async def migrated_database(path: Path) -> None:
