@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
     if args.out is None:
-        args.out = Path(tempfile.mkstemp(prefix="BENCHMARKS-smoke-", suffix=".md")[1]) if args.smoke else (
-            REPO_ROOT / "BENCHMARKS.md"
+        args.out = (
+            Path(tempfile.mkstemp(prefix="BENCHMARKS-smoke-", suffix=".md")[1])
+            if args.smoke
+            else (REPO_ROOT / "BENCHMARKS.md")
         )
     machine = machine_info()
     started = time.monotonic()

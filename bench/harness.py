@@ -48,21 +48,29 @@ class Stat:
     max: float
     runs: int
     unit: str
+    integer: bool = False  # counts (rows, requests, bytes) print without decimals
 
     @classmethod
     def of(cls, samples: Sequence[float], unit: str) -> Stat:
         if not samples:
             raise ValueError("a Stat needs at least one sample")
-        return cls(statistics.median(samples), min(samples), max(samples), len(samples), unit)
+        integer = all(float(s).is_integer() for s in samples)
+        return cls(statistics.median(samples), min(samples), max(samples), len(samples), unit, integer)
 
     def fmt(self) -> str:
-        if self.runs == 1:
-            return f"{_num(self.median)} {self.unit}".strip()
-        return f"{_num(self.median)} {self.unit} ({_num(self.min)}–{_num(self.max)})".replace(" (", " (", 1).strip()
+        num = _count if self.integer else _num
+        text = f"{num(self.median)} {self.unit}".strip()
+        if self.runs > 1:
+            text += f" ({num(self.min)}–{num(self.max)})"
+        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Stat:
         return cls(**data)
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 def _num(value: float) -> str:
@@ -92,6 +100,7 @@ class Row:
     verdict: str
     method: str = ""
     details: list[str] = field(default_factory=list)
+    ratio_style: str = "times"  # "times" (0.55×) or "percent" (3.7%)
 
     @classmethod
     def not_measured(cls, figure: str, name: str, target: str, reason: str, method: str = "") -> Row:
@@ -214,7 +223,12 @@ def render_markdown(
         baseline = _cell(row.baseline)
         if row.baseline is not None and row.baseline_name:
             baseline = f"{baseline} ({row.baseline_name})"
-        ratio = "—" if row.ratio is None else f"{row.ratio:.2f}×"
+        if row.ratio is None:
+            ratio = "—"
+        elif row.ratio_style == "percent":
+            ratio = f"{row.ratio * 100:.1f}%"
+        else:
+            ratio = f"{row.ratio:.2f}×"
         cells = [row.figure, row.name, _cell(row.value), baseline, ratio, row.target, row.verdict]
         lines.append("| " + " | ".join(escape(c) for c in cells) + " |")
     lines += ["", "## Method", ""]

@@ -85,9 +85,41 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 _WORDS = (
-    "the film its score camera light slow final scene actor cast ending plot love city night rain music "
-    "colour frame story dream memory heart war road house family train sea mirror silence ghost summer"
-).split()
+    "the",
+    "film",
+    "its",
+    "score",
+    "camera",
+    "light",
+    "slow",
+    "final",
+    "scene",
+    "actor",
+    "cast",
+    "ending",
+    "plot",
+    "love",
+    "city",
+    "night",
+    "rain",
+    "music",
+    "colour",
+    "frame",
+    "story",
+    "dream",
+    "memory",
+    "heart",
+    "war",
+    "road",
+    "house",
+    "family",
+    "train",
+    "sea",
+    "mirror",
+    "silence",
+    "ghost",
+    "summer",
+)
 
 
 def sentence(rng: random.Random, low: int = 6, high: int = 30) -> str:

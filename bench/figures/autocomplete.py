@@ -10,7 +10,9 @@ non-ASCII, FTS syntax.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import itertools
 import sqlite3
 import tempfile
 import time
@@ -37,17 +39,31 @@ NOTES = [
     "`films` for the display columns — over the same queries in the same process.",
 ]
 SIZES = {
-    "full": {"films": 100_000, "queries": 2_000, "runs": 3, "large_films": 1_000_000, "large_queries": 300,
-             "large_runs": 3, "budget_seconds": 280},
-    "smoke": {"films": 2_000, "queries": 60, "runs": 2, "large_films": 4_000, "large_queries": 30, "large_runs": 2,
-              "budget_seconds": 60},
+    "full": {
+        "films": 100_000,
+        "queries": 2_000,
+        "runs": 3,
+        "large_films": 1_000_000,
+        "large_queries": 300,
+        "large_runs": 3,
+        "budget_seconds": 280,
+    },
+    "smoke": {
+        "films": 2_000,
+        "queries": 60,
+        "runs": 2,
+        "large_films": 4_000,
+        "large_queries": 30,
+        "large_runs": 2,
+        "budget_seconds": 60,
+    },
 }
 PLANNED = [
     ("2a", "Autocomplete p50, 100k films", "report"),
     ("2b", "Autocomplete p99, 100k films", "≤ 10 ms and ≤ 1.5× raw"),
     ("2c", "Autocomplete p99, 1M films", "report"),
 ]
-IMPORT_BATCH = 5_000
+IMPORT_BATCH = 20_000
 RAW_SQL = (
     "SELECT f.id, f.title, f.year, f.directors FROM "
     "(SELECT film_id, rowid AS ord FROM films_fts WHERE films_fts MATCH ? ORDER BY rowid LIMIT 25) h "
@@ -79,18 +95,25 @@ async def load_catalog(database: Path, count: int) -> float:
         raise FeatureMissing("FilmRepository has no import_batch (feature/films not merged)")
     model = load_model()
     db = await Database.open(database)
+    # Loading is set-up, not the measured path: a big page cache and no fsync make the 1M-film build
+    # several times faster without changing the index that gets built.
+    for pragma in ("PRAGMA synchronous = OFF", "PRAGMA cache_size = -262144", "PRAGMA wal_autocheckpoint = 0"):
+        await db.fetchall(pragma)
     started = time.perf_counter()
     try:
         repo = repo_cls(db)
-        batch = []
-        for record in _records(model, count):
-            batch.append(record)
-            if len(batch) >= IMPORT_BATCH:
-                await repo.import_batch(batch)
-                batch = []
-        if batch:
+        records = _records(model, count)
+
+        def next_batch() -> list:
+            return list(itertools.islice(records, IMPORT_BATCH))
+
+        # Generate the next batch in a worker thread while SQLite (which releases the GIL) indexes this one.
+        pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
+        while batch := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
             await repo.import_batch(batch)
         total = await db.fetchval("SELECT count(*) FROM films")
+        await db.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         await db.close()
     if total != count:
@@ -186,10 +209,8 @@ def time_raw(database: Path, queries: list[str], runs: int) -> tuple[list[float]
             for expr in expressions:
                 t0 = time.perf_counter()
                 if expr:
-                    try:
+                    with contextlib.suppress(sqlite3.OperationalError):
                         conn.execute(RAW_SQL, (expr,)).fetchall()
-                    except sqlite3.OperationalError:
-                        pass
                 samples.append((time.perf_counter() - t0) * 1000)
             p50s.append(percentile(samples, 50))
             p99s.append(percentile(samples, 99))
@@ -221,12 +242,25 @@ async def run(sizes: dict) -> list[Row]:
         b50, b99 = Stat.of(raw50, "ms"), Stat.of(raw99, "ms")
         r50 = p50.median / b50.median if b50.median else None
         r99 = p99.median / b99.median if b99.median else None
-        rows.append(Row("2a", PLANNED[0][1], p50, b50, "raw FTS5", r50, PLANNED[0][2], "reported",
-                        method=f"{label} over {sizes['films']:,} films, {len(queries):,} queries × "
-                               f"{sizes['runs']} runs; catalog import took {load_seconds:.1f} s."))
+        rows.append(
+            Row(
+                "2a",
+                PLANNED[0][1],
+                p50,
+                b50,
+                "raw FTS5",
+                r50,
+                PLANNED[0][2],
+                "reported",
+                method=f"{label} over {sizes['films']:,} films, {len(queries):,} queries × "
+                f"{sizes['runs']} runs; catalog import took {load_seconds:.1f} s.",
+            )
+        )
         ok = p99.median <= 10.0 and r99 is not None and r99 <= 1.5 and not errors
-        details = [f"p99 ≤ 10 ms: {'yes' if p99.median <= 10 else 'no'}; "
-                   f"ratio ≤ 1.5: {'yes' if r99 is not None and r99 <= 1.5 else 'no'}"]
+        details = [
+            f"p99 ≤ 10 ms: {'yes' if p99.median <= 10 else 'no'}; "
+            f"ratio ≤ 1.5: {'yes' if r99 is not None and r99 <= 1.5 else 'no'}"
+        ]
         details += _error_details(errors, len(queries))
         rows.append(Row("2b", PLANNED[1][1], p99, b99, "raw FTS5", r99, PLANNED[1][2], verdict(ok), details=details))
         database.unlink()
@@ -240,10 +274,20 @@ async def run(sizes: dict) -> list[Row]:
         svc50, svc99, label = await time_service(database, queries, sizes["large_runs"], errors)
         p99 = Stat.of(svc99, "ms")
         b99 = Stat.of(raw99, "ms")
-        rows.append(Row("2c", PLANNED[2][1], p99, b99, "raw FTS5", p99.median / b99.median if b99.median else None,
-                        PLANNED[2][2], "reported",
-                        method=f"{label} over {sizes['large_films']:,} films (IMDb's movie-title scale), "
-                               f"{len(queries)} queries × {sizes['large_runs']} runs (fewer queries to fit the "
-                               f"bench's time budget); catalog import took {load_seconds:.1f} s.",
-                        details=_error_details(errors, len(queries))))
+        rows.append(
+            Row(
+                "2c",
+                PLANNED[2][1],
+                p99,
+                b99,
+                "raw FTS5",
+                p99.median / b99.median if b99.median else None,
+                PLANNED[2][2],
+                "reported",
+                method=f"{label} over {sizes['large_films']:,} films (IMDb's movie-title scale), "
+                f"{len(queries)} queries × {sizes['large_runs']} runs (fewer queries to fit the "
+                f"bench's time budget); catalog import took {load_seconds:.1f} s.",
+                details=_error_details(errors, len(queries)),
+            )
+        )
     return rows

@@ -65,8 +65,12 @@ def _successful_posts(double: DiscordDouble, start: int) -> list:
     return [
         r
         for r in double.requests[start:]
-        if r.method == "POST" and r.route and "/messages" in r.route and "/channels/" in r.path
-        and r.status is not None and 200 <= r.status < 300
+        if r.method == "POST"
+        and r.route
+        and "/messages" in r.route
+        and "/channels/" in r.path
+        and r.status is not None
+        and 200 <= r.status < 300
     ]
 
 
@@ -132,14 +136,40 @@ async def run(sizes: dict) -> list[Row]:
     made_stat = Stat.of(requests_made, "requests")
     pct = Stat.of(rate_429, "%")
     return [
-        Row("3a", PLANNED[0][1], total_stat, floor_stat, "requests ÷ 50/s", ratio.median, PLANNED[0][2],
+        Row(
+            "3a",
+            PLANNED[0][1],
+            total_stat,
+            floor_stat,
+            "requests ÷ 50/s",
+            ratio.median,
+            PLANNED[0][2],
             verdict(ratio.median <= 1.15),
             method=f"{guild_count:,} guilds, {sizes['runs']} runs (one new review each) on one running bot; "
-                   f"ratio is the median of the per-run ratios ({ratio.fmt()}).",
-            details=[f"announcements recorded as sent in the outbox: {sent:,} of {expected:,}"]),
-        Row("3b", PLANNED[1][1], limited_stat, made_stat, "requests made", pct.median / 100, PLANNED[1][2],
+            f"ratio is the median of the per-run ratios ({ratio.fmt()}).",
+            details=[f"announcements recorded as sent in the outbox: {sent:,} of {expected:,}"],
+        ),
+        Row(
+            "3b",
+            PLANNED[1][1],
+            limited_stat,
+            made_stat,
+            "requests made",
+            pct.median / 100,
+            PLANNED[1][2],
             verdict(pct.max < 1.0),
-            method=f"429s the double answered during the run ({pct.fmt()} of requests; verdict uses the worst run)."),
-        Row("3c", PLANNED[2][1], made_stat, None, "", made_stat.median / guild_count, PLANNED[2][2], "reported",
-            method="Every REST request the bot made during the run; ratio = requests per guild."),
+            method=f"429s the double answered during the run ({pct.fmt()} of requests; verdict uses the worst run).",
+            ratio_style="percent",
+        ),
+        Row(
+            "3c",
+            PLANNED[2][1],
+            made_stat,
+            None,
+            "",
+            made_stat.median / guild_count,
+            PLANNED[2][2],
+            "reported",
+            method="Every REST request the bot made during the run; ratio = requests per guild.",
+        ),
     ]

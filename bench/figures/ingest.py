@@ -10,6 +10,7 @@ the batched writer commits them. The bench only *observes* commits, by wrapping
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import sqlite3
 import tempfile
@@ -105,10 +106,12 @@ async def _prepare_world(double: DiscordDouble, conn: sqlite3.Connection, sizes:
     threads = []
     announcements = []
     for review_id in review_ids:
-        starter = await double.post_message(int(channel["id"]), int(double.bot_user["id"]), f"review {review_id}",
-                                            dispatch=False)
-        thread = await double.add_thread(int(channel["id"]), f"What did you think of film {review_id}?",
-                                         message_id=int(starter["id"]))
+        starter = await double.post_message(
+            int(channel["id"]), int(double.bot_user["id"]), f"review {review_id}", dispatch=False
+        )
+        thread = await double.add_thread(
+            int(channel["id"]), f"What did you think of film {review_id}?", message_id=int(starter["id"])
+        )
         threads.append((review_id, gid, int(thread["id"])))
         announcements.append((review_id, gid, int(channel["id"]), int(starter["id"]), int(thread["id"])))
     seed_announcements(conn, announcements)
@@ -152,10 +155,8 @@ async def _wait_for_commits(clock: CommitClock, *, stall_seconds: float) -> None
             seen, last_progress = len(clock.committed), time.monotonic()
         elif time.monotonic() - last_progress > stall_seconds:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(clock.done.wait(), 0.25)
-        except TimeoutError:
-            pass
 
 
 async def one_e2e_run(sizes: dict, tmp: Path) -> dict:
@@ -168,15 +169,14 @@ async def one_e2e_run(sizes: dict, tmp: Path) -> dict:
         conn.close()
         async with running_bot(double, database) as bot:
             await _settle(double)
-            template_msg = await double.post_message(threads[0][2], int(authors[0]["user"]["id"]), "x",
-                                                     dispatch=False)
+            template_msg = await double.post_message(threads[0][2], int(authors[0]["user"]["id"]), "x", dispatch=False)
             template = double._gateway_message(template_msg)
             send = _frame_sender(double)
             clock.install()
             try:
                 first_sent = time.perf_counter()
                 for i in range(sizes["messages"]):
-                    review_id, gid, thread_id = threads[i % len(threads)]
+                    review_id, _guild, thread_id = threads[i % len(threads)]
                     author = authors[i % len(authors)]
                     payload = copy.copy(template)
                     mid = make_snowflake()
@@ -258,9 +258,19 @@ def _comment_store(db: Database, writer: BatchedWriter):
     async def store(row: tuple) -> None:
         await repo.store(
             Comment(
-                message_id=row[0], review_id=row[1], guild_id=row[2], thread_id=row[3], author_id=row[4],
-                author_name=row[5], content=row[6], created_at=row[7], edited_at=row[8], reply_to_id=row[9],
-                attachments=(), reactions={}, deleted=False,
+                message_id=row[0],
+                review_id=row[1],
+                guild_id=row[2],
+                thread_id=row[3],
+                author_id=row[4],
+                author_name=row[5],
+                content=row[6],
+                created_at=row[7],
+                edited_at=row[8],
+                reply_to_id=row[9],
+                attachments=(),
+                reactions={},
+                deleted=False,
             )
         )
 
@@ -301,23 +311,56 @@ async def run(sizes: dict) -> list[Row]:
             rows_out.append(Row.not_measured(fid, name, target, e2e_error or "no run completed"))
     else:
         thr = Stat.of([r["throughput"] for r in e2e], "msg/s")
-        rows_out.append(Row("1a", PLANNED[0][1], thr, raw, "raw executemany", ratio_of(thr, raw), PLANNED[0][2],
-                            verdict(thr.median >= 5000),
-                            method=f"{n:,} messages over {sizes['threads']} review threads, "
-                                   f"{sizes['authors']} authors; {len(e2e)} runs."))
-        rows_out.append(Row("1b", PLANNED[1][1], Stat.of([r["p50"] for r in e2e], "ms"), None, "", None,
-                            PLANNED[1][2], "reported"))
-        rows_out.append(Row("1c", PLANNED[2][1], Stat.of([r["p99"] for r in e2e], "ms"), None, "", None,
-                            PLANNED[2][2], "reported"))
-    rows_out.append(Row("1d", PLANNED[3][1], stage, raw, "raw executemany", stage_ratio, PLANNED[3][2],
-                        verdict(stage_ratio is not None and stage_ratio >= 0.5),
-                        method=f"{n:,} concurrent `store()` calls awaited together on a fresh database; "
-                               "ratio = stage rows/s ÷ raw rows/s (higher is better)."))
+        rows_out.append(
+            Row(
+                "1a",
+                PLANNED[0][1],
+                thr,
+                raw,
+                "raw executemany",
+                ratio_of(thr, raw),
+                PLANNED[0][2],
+                verdict(thr.median >= 5000),
+                method=f"{n:,} messages over {sizes['threads']} review threads, "
+                f"{sizes['authors']} authors; {len(e2e)} runs.",
+            )
+        )
+        rows_out.append(
+            Row("1b", PLANNED[1][1], Stat.of([r["p50"] for r in e2e], "ms"), None, "", None, PLANNED[1][2], "reported")
+        )
+        rows_out.append(
+            Row("1c", PLANNED[2][1], Stat.of([r["p99"] for r in e2e], "ms"), None, "", None, PLANNED[2][2], "reported")
+        )
+    rows_out.append(
+        Row(
+            "1d",
+            PLANNED[3][1],
+            stage,
+            raw,
+            "raw executemany",
+            stage_ratio,
+            PLANNED[3][2],
+            verdict(stage_ratio is not None and stage_ratio >= 0.5),
+            method=f"{n:,} concurrent `store()` calls awaited together on a fresh database; "
+            "ratio = stage rows/s ÷ raw rows/s (higher is better).",
+        )
+    )
     if e2e:
         present = Stat.of([r["present"] for r in e2e], "rows")
         ok = all(r["present"] == n for r in e2e)
-        rows_out.append(Row("1e", PLANNED[4][1], present, None, "", None, f"all {n:,}", verdict(ok),
-                            method="`SELECT count(*)` of the burst's message ids after the bot closed, every run."))
+        rows_out.append(
+            Row(
+                "1e",
+                PLANNED[4][1],
+                present,
+                None,
+                "",
+                None,
+                f"all {n:,}",
+                verdict(ok),
+                method="`SELECT count(*)` of the burst's message ids after the bot closed, every run.",
+            )
+        )
     else:
         rows_out.append(Row.not_measured("1e", PLANNED[4][1], f"all {n:,}", e2e_error or "no run completed"))
     return rows_out
