@@ -231,6 +231,14 @@ def render_markdown(
             ratio = f"{row.ratio:.2f}×"
         cells = [row.figure, row.name, _cell(row.value), baseline, ratio, row.target, row.verdict]
         lines.append("| " + " | ".join(escape(c) for c in cells) + " |")
+    misses = [r for r in rows if r.verdict == "miss"]
+    gaps = [r for r in rows if r.verdict.startswith("not measured")]
+    lines += ["", "## Misses and gaps", ""]
+    if not misses and not gaps:
+        lines.append("Every figure met its target.")
+    lines += [f"- **{r.figure} {r.name}** missed its target ({r.target}): {_cell(r.value)}." for r in misses]
+    lines += [f"- **{r.figure} {r.name}**: {r.verdict}." for r in gaps]
+    lines += ["", "The README's *Performance* section gives the reason and the next step for each.", ""]
     lines += ["", "## Method", ""]
     seen: set[str] = set()
     for row in rows:
