@@ -28,12 +28,14 @@ from ..storage.polls import PollInfo
 from ..text import clean_text
 
 __all__ = [
+    "BackfillPlan",
     "CommentService",
     "DiscussionIndex",
     "IncomingMessage",
     "PollService",
     "ThreadRef",
     "is_deleted_account",
+    "plan_backfill",
 ]
 
 log = logging.getLogger(__name__)
@@ -318,6 +320,22 @@ class PollService:
             await self._ratings.set_rating(info.guild_id, user_id, review.film_id, float(answers[-1]), source="poll")
         else:
             await self._ratings.clear_rating(info.guild_id, user_id, review.film_id, source="poll")
+
+    async def reconcile(self, message_id: int, current: Mapping[int, int]) -> int:
+        """Bring stored votes in line with Discord's (user → answer), e.g. votes cast while we were down.
+
+        Goes through :meth:`vote`, so ratings follow. Returns how many changes were applied.
+        """
+        stored = await self._polls.votes(message_id)
+        changes = 0
+        for user_id, answers in stored.items():
+            for answer_id in answers:
+                if current.get(user_id) != answer_id:
+                    changes += await self.vote(message_id, user_id, answer_id, added=False)
+        for user_id, answer_id in current.items():
+            if answer_id not in stored.get(user_id, set()):
+                changes += await self.vote(message_id, user_id, answer_id, added=True)
+        return changes
 
     async def finalize(self, message_id: int, counts: Mapping[int, int]) -> bool:
         """Record Discord's final counts when the poll has ended."""

@@ -17,6 +17,7 @@ __all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "sl
 
 MAX_BODY_CHARS = 60_000  # the stored body (search, chat); embeds only ever show the excerpt
 EXCERPT_CHARS = 300
+MAX_URL_CHARS = 2000
 
 
 def slugify(text: str, *, limit: int = 60) -> str:
@@ -100,6 +101,11 @@ class ReviewDraft:
         if self.film_year is not None and not 1870 <= self.film_year <= now.year + 5:
             self.film_year = None
         self.body_md = truncate(clean_text(self.body_md or "").strip(), MAX_BODY_CHARS)
+        # Discord refuses embeds with absurd URLs; a review without a link beats one that can't be posted.
+        if self.url and len(self.url) > MAX_URL_CHARS:
+            self.url = None
+        if self.image_url and len(self.image_url) > MAX_URL_CHARS:
+            self.image_url = None
         self.tags = [t for t in dict.fromkeys(" ".join(clean_text(str(t)).split())[:50] for t in self.tags) if t][:25]
         if self.published_at is not None:
             if self.published_at.tzinfo is None:

@@ -47,7 +47,7 @@ _TRACKER_HINTS = (
     "blank.gif", "1x1", "doubleclick", "analytics", "counter", "gravatar.com/avatar", "emoji",
 )  # fmt: skip
 _ESCAPE_RE = re.compile(r"([\\*_~`|\[\]<>])")
-_LINE_START_RE = re.compile(r"^(\s*)(#{1,6}\s|>|-\s|\+\s|\d+\.\s)", re.MULTILINE)
+_LINE_START_RE = re.compile(r"^(?:#{1,6}\s|-\s|\+\s|\d+\.\s)")
 
 
 def escape_markdown(text: str) -> str:
@@ -120,27 +120,52 @@ class _Converter(HTMLParser):
         self.links: list[tuple[str | None, int]] = []  # (href, index in out where link text starts)
         self.heading = False
         self.images: list[str] = []
+        self.has_text = False
 
     # -- output helpers --------------------------------------------------------------
+    # The output is a list of chunks and the helpers only ever look at its tail, so a
+    # hostile 1 MB document of tiny tags converts in linear time.
 
     def _text_so_far(self) -> str:
         return "".join(self.out)
 
+    def _tail(self, size: int = 16) -> str:
+        """The last ``size``-odd characters of the output."""
+        parts: list[str] = []
+        length = 0
+        for chunk in reversed(self.out):
+            parts.append(chunk)
+            length += len(chunk)
+            if length >= size:
+                break
+        return "".join(reversed(parts))
+
+    def _pop_trailing(self, chars: str) -> str:
+        """Remove trailing ``chars`` from the output and return them."""
+        removed: list[str] = []
+        while self.out:
+            last = self.out[-1]
+            kept = last.rstrip(chars)
+            if kept:
+                if len(kept) != len(last):
+                    removed.append(last[len(kept) :])
+                    self.out[-1] = kept
+                break
+            removed.append(self.out.pop())
+        return "".join(reversed(removed))
+
     def _break(self, count: int = 2) -> None:
         """Make sure the output ends with ``count`` newlines (a paragraph or a line break)."""
-        text = self._text_so_far()
-        if not text.strip():
+        if not self.has_text:
             return
-        stripped = text.rstrip(" ")
-        existing = len(stripped) - len(stripped.rstrip("\n"))
-        if existing < count:
-            self.out = [stripped + "\n" * (count - existing)]
-        else:
-            self.out = [stripped]
+        existing = self._pop_trailing(" \t\n").count("\n")
+        self.out.append("\n" * max(count, existing))
 
     def _emit(self, text: str) -> None:
-        if self.skip_depth:
+        if self.skip_depth or not text:
             return
+        if not self.has_text and text.strip():
+            self.has_text = True
         self.out.append(text)
 
     # -- HTMLParser callbacks ---------------------------------------------------------
@@ -213,8 +238,8 @@ class _Converter(HTMLParser):
             self._close_inline("`")
         elif tag == "pre" and self.pre:
             self.pre -= 1
-            text = self._text_so_far().rstrip("\n")
-            self.out = [text + "\n```"]
+            self._pop_trailing("\n")
+            self.out.append("\n```")
             self._break()
         elif tag == "blockquote" and self.quote:
             self.quote -= 1
@@ -232,13 +257,14 @@ class _Converter(HTMLParser):
 
     def _close_inline(self, marker: str) -> None:
         """Close an emphasis marker, or drop the opener if nothing was inside it."""
-        text = self._text_so_far()
-        if text.endswith(marker):  # empty <strong></strong>
-            self.out = [text[: -len(marker)]]
-            return
-        trailing = len(text) - len(text.rstrip())
-        # Discord needs the closer right after a non-space character.
-        self.out = [text.rstrip() + marker + text[len(text) - trailing :]] if trailing else [text + marker]
+        # Discord needs the closer right after a non-space character: move trailing space outside.
+        trailing = self._pop_trailing(" \t\n")
+        if self.out and self.out[-1].endswith(marker):  # empty <strong></strong>
+            self.out[-1] = self.out[-1][: -len(marker)]
+        else:
+            self.out.append(marker)
+        if trailing:
+            self.out.append(trailing)
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
@@ -247,11 +273,16 @@ class _Converter(HTMLParser):
             self._emit(data.replace("```", "ˋˋˋ"))
             return
         text = re.sub(r"\s+", " ", data)
-        if not text.strip() and (not self.out or self._text_so_far().endswith(("\n", " "))):
+        tail = self._tail()
+        if not text.strip() and (not tail or tail.endswith(("\n", " "))):
             return
-        if self._text_so_far().endswith("\n"):
+        at_line_start = not tail or tail.endswith("\n") or tail.endswith("\x00QS\x00")
+        if at_line_start:
             text = text.lstrip()
-        self._emit(escape_markdown(text))
+        text = escape_markdown(text)
+        if at_line_start and _LINE_START_RE.match(text):
+            text = "\\" + text  # "# x", "- x", "1. x" typed as text must not become a heading or a list
+        self._emit(text)
 
 
 def _apply_quotes(text: str) -> str:
@@ -281,9 +312,6 @@ def html_to_markdown(html: str, base_url: str | None = None) -> HtmlDocument:
         pass
     # Unclosed tags at the end of a document: close open links/lists gracefully.
     text = _apply_quotes(converter._text_so_far())
-    text = _LINE_START_RE.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(1) else m.group(0), text)
-    # Our own list bullets and quotes were added after escaping; undo the escape for them.
-    text = re.sub(r"^\\(> |- |\d+\. )", r"\1", text, flags=re.MULTILINE)
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     text = neutralize_mentions(clean_text(text))

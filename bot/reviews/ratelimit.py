@@ -4,6 +4,9 @@ discord.py retries 429s, but a bot that relies on 429s gets its requests
 delayed and, past a threshold, Cloudflare-banned. Discord's global limit is 50
 requests per second per bot; the announcer takes one token per REST call from
 this bucket so a fan-out to hundreds of guilds stays under it by construction.
+
+Note that a bucket admits ``capacity + rate`` requests in any one-second window
+(a full bucket, then a second of refill), so both numbers count toward the limit.
 """
 
 from __future__ import annotations

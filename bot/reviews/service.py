@@ -26,6 +26,7 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UserFacingError
 from ..models import Review
@@ -45,7 +46,7 @@ from ..storage import (
 from ..text import clean_text, neutralize_mentions
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, parse_feed
-from .fetch import FeedFetcher, FeedFetchError, validate_feed_url
+from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .films import guess_film, identify_film
 from .markdown import MarkdownScanner
 
@@ -70,6 +71,14 @@ POLL_CONCURRENCY = 4
 MARKDOWN_SOURCE = "markdown"
 DISCORD_SOURCE = "discord"
 _MARKDOWN_INITIALIZED = "reviews.markdown_initialized"
+
+
+def loggable_url(url: str) -> str:
+    """A feed URL without its query string or credentials: private feeds carry tokens there."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 @dataclass
@@ -165,11 +174,13 @@ class ReviewService:
 
     async def _update(self, draft: ReviewDraft, existing: Review, source: str) -> Review | None:
         """Store an edited entry; returns the review when anything visible changed."""
-        await self._identify(draft)
-        draft.normalise(now=self.now())
-        if existing.published_at and draft.published_at is None:
-            # An entry that lost its date keeps the one it had (and isn't an "edit").
+        now = self.now()
+        if existing.published_at and (draft.published_at is None or draft.published_at > now):
+            # An entry that lost its date, or is still future-dated (stored clamped to when we first saw it),
+            # keeps the date it had; otherwise every poll would look like an edit.
             draft.published_at = dt.datetime.fromisoformat(existing.published_at.replace("Z", "+00:00"))
+        await self._identify(draft)
+        draft.normalise(now=now)
         if draft.content_hash == existing.content_hash:
             return None
         review, changed = await self.reviews.upsert(**draft.fields(source=source))
@@ -179,14 +190,12 @@ class ReviewService:
                      limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
         """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
         result = PollResult(source=source, feed=feed)
-        known: dict[str, Review] = {}
         fresh: list[tuple[int, ReviewDraft]] = []
         for index, draft in enumerate(drafts):
             if not draft.source_key:
                 continue
             existing = await self.reviews.get_by_source_key(source, draft.source_key)
             if existing is not None:
-                known[draft.source_key] = existing
                 updated = await self._update(draft, existing, source)
                 if updated is not None:
                     result.updated.append(updated)
@@ -210,7 +219,7 @@ class ReviewService:
             else:
                 newer.append((index, draft))
         # Oldest first: by date; undated entries by reverse feed position (feeds list newest first).
-        newer.sort(key=lambda item: (item[1].published_at or now, -item[0]))
+        newer.sort(key=lambda item: (min(item[1].published_at or now, now), -item[0]))
         batch = newer if limit is None else newer[:limit]
         result.waiting = len(newer) - len(batch)
         targets = await self.targets_for(source, feed=feed)
@@ -248,20 +257,20 @@ class ReviewService:
 
         return list(await asyncio.gather(*(one(f) for f in due)))
 
-    async def poll_feed(self, feed: Feed) -> PollResult:
+    async def poll_feed(self, feed: Feed, *, prefetched: FetchResult | None = None) -> PollResult:
         lock = self._feed_locks.setdefault(feed.id, asyncio.Lock())
         async with lock:
             fresh = await self.feeds.get(feed.id)
             if fresh is None:
                 return PollResult(source=feed.source, error="feed removed")
-            return await self._poll_locked(fresh)
+            return await self._poll_locked(fresh, prefetched)
 
-    async def _poll_locked(self, feed: Feed) -> PollResult:
+    async def _poll_locked(self, feed: Feed, prefetched: FetchResult | None = None) -> PollResult:
         if self.fetcher is None:
             raise RuntimeError("no fetcher configured")
         started = self.now()
         try:
-            fetched = await self.fetcher.fetch(
+            fetched = prefetched or await self.fetcher.fetch(
                 feed.url, etag=feed.etag if feed.initialized else None,
                 last_modified=feed.last_modified if feed.initialized else None,
             )  # fmt: skip
@@ -278,11 +287,15 @@ class ReviewService:
             await self.feeds.mark_initialized(feed.id)
             for sub in await self.feeds.subscriptions_of_feed(feed.id):
                 await self._backfill(feed, sub)
+        # With a backlog waiting, the next read must not be conditional: the unchanged document would get
+        # a 304 and the waiting entries would never come in.
+        backlog = result.waiting > 0
         await self.feeds.record_success(
             feed.id, now=started, next_poll=self._next_poll(started),
-            etag=fetched.etag, last_modified=fetched.last_modified, title=parsed.title,
+            etag=None if backlog else fetched.etag, last_modified=None if backlog else fetched.last_modified,
+            title=parsed.title,
         )  # fmt: skip
-        if result.waiting:
+        if backlog:
             await self.feeds.poll_soon(feed.id)  # the rest of the backlog on the next loop turn
         result.feed = await self.feeds.get(feed.id)
         if result.announced or result.updated:
@@ -294,7 +307,8 @@ class ReviewService:
         updated = await self.feeds.record_failure(
             feed.id, now=now, error=error[:300], next_poll=self._next_poll(now, feed.failure_count + 1)
         )
-        log.warning("feed %s (%s) failed (%d in a row): %s", feed.id, feed.url, updated.failure_count, error)
+        log.warning("feed %s (%s) failed (%d in a row): %s", feed.id, loggable_url(feed.url), updated.failure_count,
+                    error)  # fmt: skip
         result = PollResult(source=feed.source, feed=updated, error=error)
         first = dt.datetime.fromisoformat(updated.first_failure_at.replace("Z", "+00:00")) if (
             updated.first_failure_at) else now  # fmt: skip
@@ -349,6 +363,7 @@ class ReviewService:
         if existing is None and len(await self.feeds.feeds_of_guild(guild_id)) >= MAX_FEEDS_PER_GUILD:
             raise UserFacingError(f"This server already follows {MAX_FEEDS_PER_GUILD} feeds; remove one first.")
         result: PollResult | None = None
+        fetched: FetchResult | None = None
         if existing is None or not existing.initialized or existing.disabled:
             # Read it before subscribing, so a typo'd URL gets an answer now instead of silent failures.
             probe = existing or Feed(id=0, url=url)
@@ -369,7 +384,7 @@ class ReviewService:
             if new:
                 await self._backfill(feed, sub)
         else:
-            result = await self.poll_feed(feed)
+            result = await self.poll_feed(feed, prefetched=fetched)  # the document we just read
         return (await self.feeds.get(feed.id)) or feed, result, new
 
     async def remove_feed(self, guild_id: int, feed_id: int) -> Feed:

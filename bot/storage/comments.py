@@ -27,16 +27,14 @@ _COLUMNS = (
 
 # An upsert, so a backfill re-reading a message we already have refreshes it
 # (edits and reactions made while we were away) instead of failing. A comment
-# marked deleted stays deleted.
+# marked deleted stays deleted; the author's name stays the one they had when posting.
 _UPSERT = (
     f"INSERT INTO comments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "  # noqa: S608
-    "ON CONFLICT (message_id) DO UPDATE SET author_name = excluded.author_name, content = excluded.content, "
+    "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
     "edited_at = excluded.edited_at, attachments = excluded.attachments, reactions = excluded.reactions "
     "WHERE comments.deleted = 0"
 )
-_EDIT = (
-    "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
-)
+_EDIT = "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
 _SOFT_DELETE = (
     "UPDATE comments SET deleted = 1, content = '', attachments = '[]', reactions = '{}' WHERE message_id = ?"
 )
@@ -150,11 +148,15 @@ class CommentRepository:
         )
 
     async def count_by_author(self, author_id: int, guild_id: int | None = None) -> int:
+        """The member's live comments (tombstones of deleted messages are not counted, but are erased too)."""
         if guild_id is None:
-            value = await self._db.fetchval("SELECT count(*) FROM comments WHERE author_id = ?", (author_id,))
+            value = await self._db.fetchval(
+                "SELECT count(*) FROM comments WHERE author_id = ? AND deleted = 0", (author_id,)
+            )
         else:
             value = await self._db.fetchval(
-                "SELECT count(*) FROM comments WHERE author_id = ? AND guild_id = ?", (author_id, guild_id)
+                "SELECT count(*) FROM comments WHERE author_id = ? AND guild_id = ? AND deleted = 0",
+                (author_id, guild_id),
             )
         return int(value)
 
@@ -165,9 +167,7 @@ class CommentRepository:
         if guild_id is None:
             await self._writer.write("DELETE FROM comments WHERE author_id = ?", (author_id,))
         else:
-            await self._writer.write(
-                "DELETE FROM comments WHERE author_id = ? AND guild_id = ?", (author_id, guild_id)
-            )
+            await self._writer.write("DELETE FROM comments WHERE author_id = ? AND guild_id = ?", (author_id, guild_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,15 @@ class PollRepository:
         )
         return [PollInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
+    async def expired_open_polls(self, now_iso: str) -> list[PollInfo]:
+        """Polls past their expiry whose final counts we never received (we were down)."""
+        rows = await self._db.fetchall(
+            "SELECT message_id, review_id, guild_id, thread_id, 0 FROM discussion_polls "
+            "WHERE finalized_at IS NULL AND expires_at IS NOT NULL AND expires_at < ? ORDER BY message_id",
+            (now_iso,),
+        )
+        return [PollInfo(r[0], r[1], r[2], r[3], False) for r in rows]
+
     # -- votes (batched) ----------------------------------------------------------
 
     async def add_vote(self, message_id: int, review_id: int, guild_id: int, user_id: int, answer_id: int) -> None:
@@ -78,6 +87,14 @@ class PollRepository:
             (message_id, user_id),
         )
         return [int(r[0]) for r in rows]
+
+    async def votes(self, message_id: int) -> dict[int, set[int]]:
+        """Every stored vote of a poll: user id → the answers they chose."""
+        rows = await self._db.fetchall("SELECT user_id, answer_id FROM poll_votes WHERE message_id = ?", (message_id,))
+        found: dict[int, set[int]] = {}
+        for user_id, answer_id in rows:
+            found.setdefault(int(user_id), set()).add(int(answer_id))
+        return found
 
     async def live_counts(self, message_id: int) -> dict[int, int]:
         rows = await self._db.fetchall(
@@ -102,9 +119,7 @@ class PollRepository:
             )
 
     async def results(self, message_id: int) -> dict[int, int]:
-        rows = await self._db.fetchall(
-            "SELECT answer_id, votes FROM poll_results WHERE message_id = ?", (message_id,)
-        )
+        rows = await self._db.fetchall("SELECT answer_id, votes FROM poll_results WHERE message_id = ?", (message_id,))
         return {int(r[0]): int(r[1]) for r in rows}
 
     async def review_counts(self, review_id: int, guild_id: int | None = None) -> tuple[dict[int, int], bool]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from bot.bot import MatineeBot
 
 from .cog import Discussions
+from .commands import DiscussionCommands
 
-__all__ = ["Discussions", "setup"]
+__all__ = ["DiscussionCommands", "Discussions", "setup"]
 
 
 async def setup(bot: MatineeBot) -> None:
-    await bot.add_cog(Discussions(bot))
+    core = Discussions(bot)
+    await bot.add_cog(core)
+    await bot.add_cog(DiscussionCommands(bot, core))

@@ -1,8 +1,8 @@
-"""Discussions cog: a thin adapter between Discord and the services in ``bot.discussions``.
+"""Discussions cog: a thin adapter between Discord's gateway events and ``bot.discussions``.
 
-Gateway events (messages, raw edits/deletes/reactions/poll votes, thread updates,
-ready/resumed) become calls on the comment and poll services; slash commands call
-the exporter, the summariser and the privacy service.
+Announcements open threads; messages, raw edits/deletes/reactions and poll votes
+become calls on the comment and poll services; ready/resumed/disconnect and thread
+updates drive the backfill. Slash commands are in ``commands.py``.
 """
 
 from __future__ import annotations
@@ -10,21 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import io
 import logging
-from typing import Literal
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MatineeBot
-from bot.discussions.export import EXPORT_FORMATS, DiscussionExporter
-from bot.discussions.privacy import forget_member
+from bot.discussions.export import DiscussionExporter
 from bot.discussions.prompts import build_opening, llm_prompts, template_prompts, thread_name
 from bot.discussions.service import CommentService, DiscussionIndex, PollService, ThreadRef, plan_backfill
-from bot.discussions.summary import summarise
-from bot.errors import UserFacingError
 from bot.models import Announcement, Review
 from bot.storage import (
     AnnouncementRepository,
@@ -36,19 +30,15 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
-from bot.text import CHOICE_NAME, clean_text, truncate
 
 from .render import (
-    ARCHIVE_CHOICES,
     build_poll,
     emoji_key,
     incoming,
     iso,
     normalise_archive_minutes,
-    starter_embed,
     with_spoiler_notice,
 )
-from .views import ForgetMeView
 
 __all__ = ["Discussions"]
 
@@ -57,21 +47,15 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 LLM_TIMEOUT_CAP = 10.0
 THREAD_ALREADY_EXISTS = 160004
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 BACKFILL_PAGE = 100
 
 
-def _can_moderate_threads(interaction: discord.Interaction) -> bool:
-    perms = interaction.permissions
-    if perms.manage_threads or perms.manage_messages:
-        return True
-    raise app_commands.MissingPermissions(["manage_threads"])
-
-
 class Discussions(commands.Cog):
-    """Review threads, their comments and polls, exports, summaries and /forget-me."""
+    """Review threads and their comments and polls: everything driven by gateway events.
 
-    discussion = app_commands.Group(name="discussion", description="Review discussion threads", guild_only=True)
+    The slash commands live in :class:`~cogs.discussions.commands.DiscussionCommands`,
+    which borrows this cog's repositories and services.
+    """
 
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
@@ -93,28 +77,15 @@ class Discussions(commands.Cog):
         self._snapshot: dict[int, int] | None = None
         self.backfilled_messages = 0  # observable in tests and /matinee about-like diagnostics
 
-        self.export_command = app_commands.Command(
-            name="export",
-            description="Export a review's comments and ratings as a file (JSON, Markdown or HTML)",
-            callback=self.export_review,
-        )
-        self.export_command.autocomplete("review")(self.review_autocomplete)
-        self.archive_command = app_commands.Command(
-            name="archive-after",
-            description="How long review threads stay open without new messages",
-            callback=self.archive_after,
-        )
-
     # -- lifecycle ------------------------------------------------------------------
 
     async def cog_load(self) -> None:
         await self.index.load()
-        self.bot.add_admin_command(self.export_command)
-        self.bot.add_admin_command(self.archive_command)
+        # Cursors as they stood before we connect: live messages arriving right after READY
+        # must not move the first backfill's starting point past what was said while we were down.
+        self._snapshot = await self.threads.cursors()
 
     async def cog_unload(self) -> None:
-        self.bot.remove_admin_command(self.export_command.name)
-        self.bot.remove_admin_command(self.archive_command.name)
         tasks = [t for t in [self._backfill_task, *self._thread_backfills.values()] if t is not None]
         for task in tasks:
             task.cancel()
@@ -123,7 +94,7 @@ class Discussions(commands.Cog):
                 await task
 
     @property
-    def _llm_timeout(self) -> float:
+    def llm_timeout(self) -> float:
         return min(self.bot.settings.openai_timeout_seconds, LLM_TIMEOUT_CAP)
 
     # -- opening a discussion -------------------------------------------------------------
@@ -145,9 +116,12 @@ class Discussions(commands.Cog):
                 return None
             settings = await self.guild_settings.get(guild.id)
             archive = normalise_archive_minutes(settings.auto_archive_minutes)
-            spoiler = announcement.spoiler or review.spoilers
+            known = await self.threads.get(announcement.thread_id) if announcement.thread_id else None
+            opened_before = known is not None and known.opening_message_id is not None
+            # Once a thread is open, staff decide about spoilers (/discussion spoilers); a re-open keeps it.
+            spoiler = announcement.spoiler if opened_before else (announcement.spoiler or review.spoilers)
             name = thread_name(review, spoilers=spoiler)
-            thread = await self._thread_for(guild, review, announcement, name, archive)
+            thread = await self._thread_for(guild, review, announcement, name, archive, adjust=not opened_before)
             if thread is None:
                 return None
             if spoiler and not announcement.spoiler:
@@ -160,16 +134,33 @@ class Discussions(commands.Cog):
             if record is not None and record.opening_message_id:
                 return thread  # already opened (a repeated event or a re-open)
             await self._post_opening(thread, review, guild.id, spoiler)
+            if announcement.thread_id is not None:
+                # A forum post existed before we knew it was a review thread: catch its first replies.
+                self._schedule_backfill(guild.id, thread.id)
             return thread
 
     async def _thread_for(
-        self, guild: discord.Guild, review: Review, announcement: Announcement, name: str, archive: int
+        self,
+        guild: discord.Guild,
+        review: Review,
+        announcement: Announcement,
+        name: str,
+        archive: int,
+        *,
+        adjust: bool = True,
     ) -> discord.Thread | None:
+        """The review's thread: created from the announcement in a text channel, else the existing one.
+
+        An existing thread (a forum post made by the announcer) gets our name and
+        auto-archive setting when ``adjust`` is set, i.e. the first time we open it.
+        """
         if announcement.thread_id is not None:
-            thread = await self._get_thread(guild, announcement.thread_id)
+            thread = await self.get_thread(guild, announcement.thread_id)
             if thread is None:
                 log.warning("thread %s of review %s is gone", announcement.thread_id, review.id)
                 return None
+            if not adjust:
+                return thread
             changes: dict[str, object] = {}
             if thread.name != name:
                 changes["name"] = name
@@ -195,14 +186,14 @@ class Discussions(commands.Cog):
                 log.warning("could not create the thread for review %s: %s", review.id, exc)
                 return None
             # A thread started from a message shares the message's id.
-            found = await self._get_thread(guild, announcement.message_id)
+            found = await self.get_thread(guild, announcement.message_id)
             if found is None:
                 return None
             thread = found
         await self.announcements.set_thread(review.id, guild.id, thread.id)
         return thread
 
-    async def _get_thread(self, guild: discord.Guild, thread_id: int) -> discord.Thread | None:
+    async def get_thread(self, guild: discord.Guild, thread_id: int) -> discord.Thread | None:
         thread = guild.get_thread(thread_id)
         if thread is not None:
             return thread
@@ -216,7 +207,7 @@ class Discussions(commands.Cog):
         prompts = None
         if self.bot.openai is not None:
             prompts = await llm_prompts(
-                self.bot.openai, self.bot.settings.openai_model, review, timeout=self._llm_timeout
+                self.bot.openai, self.bot.settings.openai_model, review, timeout=self.llm_timeout
             )
         opening = build_opening(
             review, prompts or template_prompts(review), spoiler=spoiler, from_model=prompts is not None
@@ -335,6 +326,9 @@ class Discussions(commands.Cog):
         stored = 0
         for plan in await plan_backfill(self.threads, open_threads, snapshot):
             stored += await self._backfill_thread(open_threads[plan.thread_id], plan.after_id)
+        if reason == "ready":  # a RESUME replays missed events, votes included; a new session does not
+            for thread in open_threads.values():
+                await self._reconcile_poll_votes(thread)
         await self._collect_missed_poll_results()
         if stored:
             log.info("backfill (%s): stored %d messages from %d open threads", reason, stored, len(open_threads))
@@ -356,28 +350,40 @@ class Discussions(commands.Cog):
         self.backfilled_messages += stored
         return stored
 
+    async def _reconcile_poll_votes(self, thread: discord.Thread) -> None:
+        """Votes cast or retracted while we were down: read the open poll's voters and catch up."""
+        record = await self.threads.get(thread.id)
+        if record is None or not record.opening_message_id:
+            return
+        info = await self.polls.get_poll(record.opening_message_id)
+        if info is None or info.finalized:
+            return
+        try:
+            message = await thread.fetch_message(info.message_id)
+            if message.poll is None or message.poll.is_finalised():
+                return
+            current: dict[int, int] = {}
+            for answer in message.poll.answers:
+                async for voter in answer.voters(limit=None):
+                    current[voter.id] = answer.id
+        except discord.HTTPException as exc:
+            log.info("could not read the voters of poll %s: %s", info.message_id, exc)
+            return
+        changes = await self.poll_service.reconcile(info.message_id, current)
+        if changes:
+            log.info("poll %s: caught up with %d vote changes made while disconnected", info.message_id, changes)
+
     async def _collect_missed_poll_results(self) -> None:
         """Polls that ended while we were down: read their final counts once."""
-        # Kept small on purpose: only polls of open threads we can see, and only past expiry.
-        now = dt.datetime.now(dt.UTC)
-        for thread_id in self.index.thread_ids:
-            record = await self.threads.get(thread_id)
-            if record is None or not record.opening_message_id:
-                continue
-            info = await self.polls.get_poll(record.opening_message_id)
-            if info is None or info.finalized:
-                continue
-            thread = self.bot.get_channel(thread_id)
-            if not isinstance(thread, discord.Thread):
-                continue
+        for info in await self.polls.expired_open_polls(iso(dt.datetime.now(dt.UTC)) or ""):
             try:
-                message = await thread.fetch_message(info.message_id)
-            except discord.HTTPException:
+                message = await self.bot.get_partial_messageable(info.thread_id).fetch_message(info.message_id)
+            except discord.HTTPException as exc:
+                log.info("could not read the ended poll %s: %s", info.message_id, exc)
                 continue
             poll = message.poll
-            if poll is None or not poll.is_finalised() or (poll.expires_at and poll.expires_at > now):
-                continue
-            await self.poll_service.finalize(info.message_id, {a.id: a.vote_count for a in poll.answers})
+            if poll is not None and poll.is_finalised():
+                await self.poll_service.finalize(info.message_id, {a.id: a.vote_count for a in poll.answers})
 
     @commands.Cog.listener()
     async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
@@ -387,108 +393,28 @@ class Discussions(commands.Cog):
             return
         if await self.index.thread(payload.thread_id) is None:
             return
-        running = self._thread_backfills.get(payload.thread_id)
+        self._schedule_backfill(payload.guild_id, payload.thread_id)
+
+    def _schedule_backfill(self, guild_id: int, thread_id: int) -> None:
+        running = self._thread_backfills.get(thread_id)
         if running is not None and not running.done():
             return
-        self._thread_backfills[payload.thread_id] = asyncio.create_task(
-            self._backfill_unarchived(payload.guild_id, payload.thread_id)
-        )
+        self._thread_backfills[thread_id] = asyncio.create_task(self._backfill_one(guild_id, thread_id))
 
-    async def _backfill_unarchived(self, guild_id: int, thread_id: int) -> None:
-        guild = self.bot.get_guild(guild_id)
-        thread = await self._get_thread(guild, thread_id) if guild is not None else None
-        if thread is None:
-            return
-        after = await self.threads.last_message_id(thread_id) or thread_id
-        await self._backfill_thread(thread, after)
-        self._thread_backfills.pop(thread_id, None)
-
-    # -- commands: /discussion ---------------------------------------------------------------
-
-    async def review_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice]:
-        reviews = await self.reviews.search(current, limit=25)
-        return [
-            app_commands.Choice(name=truncate(clean_text(r.title) or r.slug, CHOICE_NAME), value=str(r.id))
-            for r in reviews
-        ]
-
-    async def _review_thread(self, interaction: discord.Interaction) -> ThreadRef:
-        ref = await self.index.thread(interaction.channel_id or 0)
-        if ref is None:
-            raise UserFacingError("Run this inside a review's discussion thread.")
-        return ref
-
-    @discussion.command(name="open", description="Open (or re-open) the discussion thread of a stored review here")
-    @app_commands.describe(review="The review (search by title)")
-    @app_commands.checks.has_permissions(manage_guild=True)
-    async def open_command(self, interaction: discord.Interaction, review: str) -> None:
-        found = await self.reviews.find(review)
-        if found is None:
-            raise UserFacingError("I don't have that review. Pick one from the list.")
-        assert interaction.guild is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        thread = await self._open_by_hand(interaction, found)
-        await interaction.followup.send(
-            f"The discussion of **{truncate(clean_text(found.title), 200)}** is open: {thread.mention}",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    @open_command.autocomplete("review")
-    async def _open_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice]:
-        return await self.review_autocomplete(interaction, current)
-
-    async def _open_by_hand(self, interaction: discord.Interaction, review: Review) -> discord.Thread:
-        guild = interaction.guild
-        assert guild is not None
-        existing = await self.announcements.get(review.id, guild.id)
-        if existing is not None and existing.thread_id is not None:
-            thread = await self._get_thread(guild, existing.thread_id)
+    async def _backfill_one(self, guild_id: int, thread_id: int) -> None:
+        try:
+            guild = self.bot.get_guild(guild_id)
+            thread = await self.get_thread(guild, thread_id) if guild is not None else None
             if thread is not None:
-                if thread.archived or thread.locked:
-                    thread = await thread.edit(archived=False, locked=False)
-                self.index.add(existing)
-                opened = await self.open_discussion(review, existing)
-                return opened or thread
-        channel = interaction.channel
-        spoiler = review.spoilers
-        name = thread_name(review, spoilers=spoiler)
-        settings = await self.guild_settings.get(guild.id)
-        archive = normalise_archive_minutes(settings.auto_archive_minutes)
-        if isinstance(channel, discord.ForumChannel):
-            created = await channel.create_thread(
-                name=name,
-                embed=starter_embed(review),
-                auto_archive_duration=archive,  # type: ignore[arg-type]
-                allowed_mentions=NO_MENTIONS,
-            )
-            announcement = await self.announcements.record_sent(
-                review.id, guild.id, channel.id, created.message.id, thread_id=created.thread.id, spoiler=spoiler
-            )
-        elif isinstance(channel, discord.TextChannel):
-            starter = await channel.send(embed=starter_embed(review), allowed_mentions=NO_MENTIONS)
-            announcement = await self.announcements.record_sent(
-                review.id, guild.id, channel.id, starter.id, spoiler=spoiler
-            )
-        else:
-            raise UserFacingError("Run this in a text or forum channel, not inside a thread.")
-        thread = await self.open_discussion(review, announcement)
-        if thread is None:
-            raise UserFacingError("I couldn't create the thread here; check my permissions in this channel.")
-        return thread
+                after = await self.threads.last_message_id(thread_id) or thread_id
+                await self._backfill_thread(thread, after)
+        except Exception:
+            log.exception("backfill of thread %s failed", thread_id)
+        finally:
+            self._thread_backfills.pop(thread_id, None)
 
-    @discussion.command(name="spoilers", description="Mark this review thread as a spoiler thread, or unmark it")
-    @app_commands.describe(state="on: spoilers allowed here; off: keep it spoiler-free")
-    @app_commands.check(_can_moderate_threads)
-    async def spoilers_command(self, interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
-        ref = await self._review_thread(interaction)
-        thread = interaction.channel
-        assert isinstance(thread, discord.Thread)
-        spoiler = state == "on"
-        review = await self.reviews.get(ref.review_id)
-        if review is None:
-            raise UserFacingError("This thread's review is no longer stored.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    async def apply_spoiler(self, thread: discord.Thread, review: Review, spoiler: bool) -> None:
+        """Mark or unmark a spoiler thread: stored flag, thread name and the opening message's notice."""
         await self.announcements.set_spoiler(thread.id, spoiler)
         self.index.set_spoiler(thread.id, spoiler)
         name = thread_name(review, spoilers=spoiler)
@@ -503,105 +429,20 @@ class Discussions(commands.Cog):
                     await opening.edit(content=content, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
                 log.warning("could not update the opening message of thread %s: %s", thread.id, exc)
-        await interaction.followup.send(
-            "This is now a spoiler thread." if spoiler else "This thread is now spoiler-free.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
 
-    @discussion.command(name="summary", description="What members think of the film in this thread")
-    async def summary_command(self, interaction: discord.Interaction) -> None:
-        ref = await self._review_thread(interaction)
-        review = await self.reviews.get(ref.review_id)
-        if review is None:
-            raise UserFacingError("This thread's review is no longer stored.")
-        await interaction.response.defer(thinking=True)
-        announcement = await self.announcements.by_thread(interaction.channel_id or 0)
-        spoiler = announcement.spoiler if announcement is not None else ref.spoiler
-        comments = await self.comments.for_review(review.id, guild_id=ref.guild_id)
-        counts, _ = await self.polls.review_counts(review.id, ref.guild_id)
-        result = await summarise(
-            self.bot.openai,
-            self.bot.settings.openai_model,
-            review,
-            comments,
-            counts,
-            spoiler=spoiler,
-            timeout=self._llm_timeout,
-        )
-        await interaction.followup.send(result.text, allowed_mentions=NO_MENTIONS)
-
-    # -- commands: /matinee export, /matinee archive-after -----------------------------------
-
-    @app_commands.describe(
-        review="The review (search by title)",
-        format="json (for blog templates), md or html",
-        with_ids="Include members' user ids (off by default)",
-    )
-    @app_commands.checks.has_permissions(manage_guild=True)
-    async def export_review(
-        self,
-        interaction: discord.Interaction,
-        review: str,
-        format: Literal["json", "md", "html"] = "json",
-        with_ids: bool = False,
-    ) -> None:
-        assert format in EXPORT_FORMATS
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.exporter.export(review, format, with_ids=with_ids, guild_id=interaction.guild_id)
-        data = result.content.encode("utf-8")
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UserFacingError("That export is too big for Discord; use `matinee export` on the server instead.")
-        await interaction.followup.send(
-            f"{result.comment_count} comments on **{truncate(clean_text(result.review.title), 200)}**.",
-            file=discord.File(io.BytesIO(data), filename=result.filename),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    @app_commands.describe(minutes="Archive review threads after this long without messages")
-    @app_commands.choices(
-        minutes=[
-            app_commands.Choice(name=label, value=value)
-            for label, value in zip(("1 hour", "1 day", "3 days", "1 week"), ARCHIVE_CHOICES, strict=True)
-        ]
-    )
-    @app_commands.checks.has_permissions(manage_guild=True)
-    async def archive_after(self, interaction: discord.Interaction, minutes: int) -> None:
-        if minutes not in ARCHIVE_CHOICES:
-            raise UserFacingError("Pick one of the offered durations.")
-        assert interaction.guild_id is not None
-        await self.guild_settings.update(interaction.guild_id, auto_archive_minutes=minutes)
-        await interaction.response.send_message(
-            f"New review threads will archive after {minutes // 60} hours without messages."
-            if minutes < 1440
-            else f"New review threads will archive after {minutes // 1440} days without messages.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    # -- /forget-me -------------------------------------------------------------------------
-
-    @app_commands.command(name="forget-me", description="Erase your stored comments and poll votes in this server")
-    @app_commands.guild_only()
-    async def forget_me(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        guild_id, user_id = interaction.guild_id, interaction.user.id
-
-        async def confirmed(_: discord.Interaction) -> str:
-            result = await forget_member(self.comments, self.polls, user_id, guild_id)
-            return (
-                f"Done. I erased {result.comments} comments and {result.poll_votes} poll votes of yours "
-                "in this server. (New messages in review threads will be stored again.)"
-            )
-
-        view = ForgetMeView(user_id, confirmed)
-        comments = await self.comments.count_by_author(user_id, guild_id)
-        votes = await self.polls.count_user_votes(user_id, guild_id)
-        await interaction.response.send_message(
-            f"This erases the {comments} comments and {votes} poll votes I've stored from you in this server, "
-            "for good. Are you sure?",
-            view=view,
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+    @commands.Cog.listener()
+    async def on_review_updated(self, review: Review) -> None:
+        """A review's front matter now says "spoilers": its threads become spoiler threads."""
+        if not review.spoilers:
+            return  # turning spoilers off stays a staff decision (/discussion spoilers off)
+        for announcement in await self.announcements.for_review(review.id):
+            if announcement.thread_id is None or announcement.spoiler:
+                continue
+            guild = self.bot.get_guild(announcement.guild_id)
+            thread = await self.get_thread(guild, announcement.thread_id) if guild is not None else None
+            if thread is None:
+                continue
+            try:
+                await self.apply_spoiler(thread, review, True)
+            except discord.HTTPException as exc:
+                log.warning("could not mark thread %s as a spoiler thread: %s", thread.id, exc)

@@ -20,7 +20,7 @@ from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService, TokenBucket
-from bot.reviews.service import MAX_BACKFILL
+from bot.reviews.service import MAX_BACKFILL, loggable_url
 from bot.storage import Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 
@@ -31,7 +31,10 @@ __all__ = ["Reviews"]
 
 log = logging.getLogger(__name__)
 
-GLOBAL_REQUESTS_PER_SECOND = 40  # below Discord's 50/s global limit, leaving room for interactions
+# Discord allows 50 requests per second globally. A token bucket lets through ``burst + rate`` requests in
+# any one-second window, so 40/s with bursts of 5 stays at most 45/s, leaving room for interactions.
+GLOBAL_REQUESTS_PER_SECOND = 40
+GLOBAL_BURST = 5
 MAX_TICK_SECONDS = 15.0
 
 
@@ -46,15 +49,22 @@ def _timestamp(value: str | None, style: str = "R") -> str:
 
 
 class ReviewModal(discord.ui.Modal, title="Post a review"):
-    film = discord.ui.TextInput(label="Film (and year)", placeholder="Chungking Express (1994)", max_length=200)
-    review_title = discord.ui.TextInput(
-        label="Title", placeholder="A love letter to loneliness", max_length=200, required=False
+    film = discord.ui.TextInput(
+        label="Film (and year)", placeholder="Chungking Express (1994)", max_length=200, custom_id="review:film"
     )
-    rating = discord.ui.TextInput(label="Rating (0–5)", placeholder="4.5 or ★★★★½", max_length=20, required=False)
-    body = discord.ui.TextInput(label="Review", style=discord.TextStyle.paragraph, max_length=4000)
+    review_title = discord.ui.TextInput(
+        label="Title", placeholder="A love letter to loneliness", max_length=200, required=False,
+        custom_id="review:title",
+    )  # fmt: skip
+    rating = discord.ui.TextInput(
+        label="Rating (0–5)", placeholder="4.5 or ★★★★½", max_length=20, required=False, custom_id="review:rating"
+    )
+    body = discord.ui.TextInput(
+        label="Review", style=discord.TextStyle.paragraph, max_length=4000, custom_id="review:body"
+    )
 
     def __init__(self, cog: Reviews) -> None:
-        super().__init__(timeout=900)
+        super().__init__(timeout=900, custom_id="matinee:review-post")
         self.cog = cog
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -95,7 +105,7 @@ class Reviews(commands.Cog):
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
         settings = bot.settings
-        self.bucket = TokenBucket(GLOBAL_REQUESTS_PER_SECOND, GLOBAL_REQUESTS_PER_SECOND)
+        self.bucket = TokenBucket(GLOBAL_REQUESTS_PER_SECOND, GLOBAL_BURST)
         self.service = ReviewService(
             bot.db,
             FeedFetcher(bot.http_session),
@@ -159,7 +169,10 @@ class Reviews(commands.Cog):
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
-        await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+        try:
+            await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+        except Exception:
+            log.exception("could not register REVIEW_FEEDS; continuing with the feeds already known")
         while not self.bot.is_closed():
             try:
                 await self.run_once()
@@ -203,7 +216,8 @@ class Reviews(commands.Cog):
     async def _tell_disabled(self, feed: Feed, channels: list[int]) -> None:
         label = discord.utils.escape_markdown(truncate(feed.label, 200))
         text = (
-            f"I stopped reading the feed **{label}** (<{feed.url}>) after {feed.failure_count} failed attempts "
+            f"I stopped reading the feed **{label}** (<{loggable_url(feed.url)}>) after {feed.failure_count} failed "
+            "attempts "
             f"since {_timestamp(feed.first_failure_at, 'f')}. Last error: {truncate(feed.last_error or '?', 300)}.\n"
             "Fix the feed, then add it again with `/matinee feed add` to resume."
         )
@@ -244,6 +258,8 @@ class Reviews(commands.Cog):
                                        ("Embed Links", perms.embed_links)) if not ok]  # fmt: skip
             if isinstance(channel, discord.ForumChannel) and not perms.create_public_threads:
                 missing.append("Create Posts")
+            if ping_role is not None and not ping_role.mentionable and not perms.mention_everyone:
+                missing.append(f"Mention Everyone (to ping the non-mentionable {ping_role.mention})")
         if ping_role is not None and (ping_role.is_default() or ping_role.managed):
             raise UserFacingError("Pick a regular role to ping (not @everyone or a bot's role).")
         await self.service.guilds.update(
@@ -254,8 +270,9 @@ class Reviews(commands.Cog):
         )
         lines = [f"Reviews will be announced in {channel.mention}."]
         lines.append(f"Each announcement pings {ping_role.mention}." if ping_role else "No role is pinged.")
-        if log_channel:
-            lines.append(f"Feed problems are reported in {log_channel.mention}.")
+        lines.append(
+            f"Feed problems are reported in {log_channel.mention}." if log_channel else "No log channel is set."
+        )
         if missing:
             lines.append(f"⚠ I seem to lack {', '.join(missing)} there; announcements will fail until that's fixed.")
         await interaction.response.send_message(

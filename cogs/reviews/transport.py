@@ -51,7 +51,9 @@ class DiscordTransport:
         try:
             await self.bucket.acquire()
             if isinstance(channel, discord.ForumChannel):
-                tags = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
+                tags: list = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
+                if not tags and channel.flags.require_tag and channel.available_tags:
+                    tags = [channel.available_tags[0]]  # a forum that demands a tag would refuse the post
                 created = await channel.create_thread(
                     name=discussion_thread_name(review.film_label, spoilers=review.spoilers),
                     content=content,

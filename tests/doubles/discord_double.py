@@ -1070,20 +1070,17 @@ class DiscordDouble:
                                        **{k: v for k, v in att.items() if k not in ("id", "url")}})
         return await self._store_and_dispatch(msg, dispatch=dispatch)
 
-    async def edit_message(self, channel_id: int, message_id: int, content: str, *, partial: bool = False) -> JSON:
-        """A member edits their message (MESSAGE_UPDATE).
+    async def edit_message(self, channel_id: int, message_id: int, content: str) -> JSON:
+        """A member edits their message (MESSAGE_UPDATE with the full message, as Discord sends today).
 
-        Discord currently sends the full message on updates; ``partial=True``
-        sends only id/channel_id/guild_id/content/edited_timestamp (the older,
-        documented-as-possible shape) to test code paths relying on the cache.
+        discord.py 2.7 builds a Message from every MESSAGE_UPDATE, so the older
+        partial shape (no ``type`` or ``author``) would crash the client's
+        gateway reader; real Discord no longer sends it.
         """
         msg = self._message(int(channel_id), int(message_id))
         msg["content"] = content
         msg["edited_timestamp"] = _iso()
-        data = self._gateway_message(msg)
-        if partial:
-            data = {k: data[k] for k in ("id", "channel_id", "guild_id", "content", "edited_timestamp") if k in data}
-        await self.dispatch("MESSAGE_UPDATE", data)
+        await self.dispatch("MESSAGE_UPDATE", self._gateway_message(msg))
         return msg
 
     async def delete_message(self, channel_id: int, message_id: int) -> None:

@@ -68,3 +68,20 @@ async def wait_rows(bot: Any, double: DiscordDouble, sql: str, params: tuple = (
             await asyncio.sleep(0.02)
 
     return await asyncio.wait_for(loop(), timeout)
+
+
+async def eventually(fn: Any, expected: Any, *, timeout: float = 10.0) -> Any:
+    """Await ``fn()`` until it returns ``expected`` (events are handled asynchronously)."""
+    import asyncio
+
+    async def loop():
+        while True:
+            value = await fn()
+            if value == expected:
+                return value
+            await asyncio.sleep(0.02)
+
+    try:
+        return await asyncio.wait_for(loop(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"expected {expected!r}, still {await fn()!r}") from None

@@ -60,3 +60,13 @@ async def settle(bot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await cog.run_once()
     await asyncio.sleep(0)
+
+
+def announcement_sends(double: DiscordDouble, *channel_ids: int) -> int:
+    """Requests that would create an announcement: a message in, or a post (thread) in, these channels.
+
+    Other features react to announcements (the discussions feature posts in the new
+    threads), so only requests to the announcement channels themselves count.
+    """
+    ids = "|".join(str(c) for c in channel_ids)
+    return len(double.find_requests("POST", rf"^/channels/({ids})/(messages|threads)$"))

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from bot.bot import MatineeBot
 from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, atom_feed, rss_feed
-from tests.e2e.reviews_support import FAST, bot_posts, feeds, forum_posts, run_command, second_guild, settle
+from tests.e2e.reviews_support import (
+    FAST,
+    announcement_sends,
+    bot_posts,
+    feeds,
+    forum_posts,
+    run_command,
+    second_guild,
+    settle,
+)
 
 pytestmark = pytest.mark.e2e
 __all__ = ["feeds"]
@@ -60,8 +70,17 @@ async def set_up_two_guilds(double: DiscordDouble, world, feeds: FeedServer, run
 
 
 async def test_wordpress_feed_announced_once_per_guild_then_restart_edit_and_no_flood(
-    double: DiscordDouble, world, run_bot, feeds: FeedServer
+    double: DiscordDouble, world, run_bot, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    events: list[tuple[str, tuple]] = []
+    original = MatineeBot.dispatch
+
+    def record(self, event, *args, **kwargs):
+        if event.startswith("review_"):
+            events.append((event, args))
+        original(self, event, *args, **kwargs)
+
+    monkeypatch.setattr(MatineeBot, "dispatch", record)
     feeds.serve("/feed/", rss_feed(WP_ITEMS))
     bot, other = await set_up_two_guilds(double, world, feeds, run_bot, "/feed/")
     await settle(bot)
@@ -85,6 +104,10 @@ async def test_wordpress_feed_announced_once_per_guild_then_restart_edit_and_no_
     assert {"name": "Film", "value": "Chungking Express", "inline": True} in embed["fields"]
     assert "discussion" in embed["footer"]["text"].lower()
     assert embed["timestamp"].startswith("2025-01-08T10:00:00")
+    announced = [args for name, args in events if name == "review_announced"]
+    assert sorted(a.guild_id for _, a in announced) == sorted([world.guild_id, other.guild_id])
+    assert {a.message_id for _, a in announced} == {int(text_posts[0]["id"]), int(forum[0]["id"])}
+    assert [a.thread_id for _, a in announced if a.guild_id == other.guild_id] == [int(forum[0]["id"])]
     post = double.find_requests("POST", rf"/channels/{world.text_channel_id}/messages$")[0]
     assert post.json["allowed_mentions"]["parse"] == [] and post.json["nonce"] and post.json["enforce_nonce"]
     # The forum post is a thread named for the film, the embed as starter message.
@@ -94,10 +117,10 @@ async def test_wordpress_feed_announced_once_per_guild_then_restart_edit_and_no_
 
     # Restart: nothing is posted again.
     await run_bot.stop(bot)
-    posts_before = len(double.find_requests("POST", r"/channels/\d+/(messages|threads)$"))
+    posts_before = announcement_sends(double, world.text_channel_id, other.channel_id)
     bot = await run_bot(**FAST)
     await settle(bot)
-    assert len(double.find_requests("POST", r"/channels/\d+/(messages|threads)$")) == posts_before
+    assert announcement_sends(double, world.text_channel_id, other.channel_id) == posts_before
     assert len(bot_posts(double, world.text_channel_id)) == 1 and len(forum_posts(double, other.channel_id)) == 1
 
     # An edited entry edits both posts in place (PATCH), never a second post.
@@ -106,8 +129,10 @@ async def test_wordpress_feed_announced_once_per_guild_then_restart_edit_and_no_
     await double.wait_for_request("PATCH", rf"/channels/{world.text_channel_id}/messages/\d+", timeout=15)
     await double.wait_for_request("PATCH", rf"/channels/{forum[0]['id']}/messages/{forum[0]['id']}", timeout=15)
     await settle(bot)
-    assert len(double.find_requests("POST", r"/channels/\d+/(messages|threads)$")) == posts_before
+    assert announcement_sends(double, world.text_channel_id, other.channel_id) == posts_before
     assert bot_posts(double, world.text_channel_id)[0]["embeds"][0]["title"].endswith("(updated)")
+    updated = [args[0] for name, args in events if name == "review_updated"]
+    assert len(updated) == 1 and updated[0].title.endswith("(updated)")
     patch = double.find_requests("PATCH", rf"/channels/{world.text_channel_id}/messages/\d+")[0]
     assert patch.json["allowed_mentions"]["parse"] == []
     await run_bot.stop(bot)
