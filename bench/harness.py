@@ -59,7 +59,8 @@ class Stat:
 
     def fmt(self) -> str:
         num = _count if self.integer else _num
-        text = f"{num(self.median)} {self.unit}".strip()
+        sep = "" if self.unit in ("×", "%") else " "
+        text = f"{num(self.median)}{sep}{self.unit}".strip()
         if self.runs > 1:
             text += f" ({num(self.min)}–{num(self.max)})"
         return text
