@@ -119,7 +119,11 @@ class CatalogModel:
             )
 
     def queries(self, count: int, catalog_size: int, *, seed: int = 11) -> list[str]:
-        """Autocomplete input as members type it.
+        """Autocomplete input as members type it (see :meth:`labelled_queries`)."""
+        return [text for _, text in self.labelled_queries(count, catalog_size, seed=seed)]
+
+    def labelled_queries(self, count: int, catalog_size: int, *, seed: int = 11) -> list[tuple[str, str]]:
+        """(kind, text) pairs: what members type, and which kind of input it is.
 
         60% prefixes of 1–12 characters of a catalog title (word by word, so
         "the da" occurs), 15% one-edit typos of a title word, 10% non-ASCII
@@ -129,33 +133,33 @@ class CatalogModel:
         """
         rng = random.Random(seed)
         sample = list(self.films(min(catalog_size, 20_000), seed=7))
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         for _ in range(count):
             film = rng.choice(sample)
+            words = film.title.split() or [film.title]
             roll = rng.random()
             if roll < 0.60:
-                out.append(film.title[: rng.randint(1, 12)])
+                out.append(("prefix", film.title[: rng.randint(1, 12)]))
             elif roll < 0.75:
-                out.append(_typo(rng.choice(film.title.split()) if film.title.split() else film.title, rng))
+                out.append(("typo", _typo(rng.choice(words), rng)))
             elif roll < 0.85:
                 choice = rng.random()
                 if choice < 0.4:
-                    out.append(_accented(film.title, rng)[: rng.randint(2, 12)])
+                    text = _accented(film.title, rng)[: rng.randint(2, 12)]
                 elif choice < 0.7:
                     foreign = rng.choice(_FOREIGN_TITLES)
-                    out.append(foreign[: rng.randint(1, min(12, len(foreign)))])
+                    text = foreign[: rng.randint(1, min(12, len(foreign)))]
                 elif choice < 0.85:
-                    out.append(_strip_accents(_accented(film.title, rng))[: rng.randint(3, 12)])
+                    text = _strip_accents(_accented(film.title, rng))[: rng.randint(3, 12)]
                 else:
-                    out.append(rng.choice(("🎬 ", "🍿", "ⓜ ", "‏")) + film.title[: rng.randint(1, 6)])
+                    text = rng.choice(("🎬 ", "🍿", "ⓜ ", "‏")) + film.title[: rng.randint(1, 6)]
+                out.append(("non-ASCII", text))
             elif roll < 0.95:
-                word = rng.choice(film.title.split() or [film.title])
-                out.append(word.upper() if rng.random() < 0.3 else word.lower())
+                word = rng.choice(words)
+                out.append(("word", word.upper() if rng.random() < 0.3 else word.lower()))
             else:
-                out.append(
-                    rng.choice(('"', "*", "NEAR(", "a AND", "(", " - ", "title:", "'; DROP", "1917", "2046"))
-                    + film.title[: rng.randint(0, 6)]
-                )
+                junk = rng.choice(('"', "*", "NEAR(", "a AND", "(", " - ", "title:", "'; DROP", "1917", "2046"))
+                out.append(("syntax", junk + film.title[: rng.randint(0, 6)]))
         return out
 
 

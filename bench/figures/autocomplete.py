@@ -143,12 +143,13 @@ def autocomplete_callable(db: Database) -> tuple[Callable[[str], Awaitable[Any]]
 
 
 async def time_service(
-    database: Path, queries: list[str], runs: int, errors: dict[str, str]
-) -> tuple[list[float], list[float], str, str]:
+    database: Path, labelled: list[tuple[str, str]], runs: int, errors: dict[str, str]
+) -> tuple[list[float], list[float], str, list[str]]:
     """Per-run p50/p99 (ms) of the service, its label, and the aiosqlite hop for scale.
 
     Queries that raise are noted in ``errors`` (and still timed).
     """
+    queries = [text for _, text in labelled]
     db = await Database.open(database)
     try:
         call, reset, label = autocomplete_callable(db)
@@ -176,11 +177,17 @@ async def time_service(
         p50s, p99s = [], []
         for _ in range(runs):
             samples = [await timed(q) for q in queries]
+            by_kind: dict[str, list[float]] = {}
+            for (kind, _), sample in zip(labelled, samples, strict=True):
+                by_kind.setdefault(kind, []).append(sample)
             p50s.append(percentile(samples, 50))
             p99s.append(percentile(samples, 99))
     finally:
         await db.close()
-    return p50s, p99s, label, hop
+    kinds = ", ".join(
+        f"{kind} {percentile(v, 50):.2f}/{percentile(v, 99):.2f} ms ({len(v)})" for kind, v in sorted(by_kind.items())
+    )
+    return p50s, p99s, label, [hop, f"p50/p99 by kind of input (last run, count): {kinds}"]
 
 
 def time_raw(database: Path, queries: list[str], runs: int) -> tuple[list[float], list[float]]:
@@ -221,10 +228,11 @@ async def run(sizes: dict) -> list[Row]:
         database = tmp / "films.db"
         await migrated_database(database)
         load_seconds = await load_catalog(database, sizes["films"])
-        queries = model.queries(sizes["queries"], sizes["films"])
+        labelled = model.labelled_queries(sizes["queries"], sizes["films"])
+        queries = [text for _, text in labelled]
         raw50, raw99 = await asyncio.to_thread(time_raw, database, queries, sizes["runs"])
         errors: dict[str, str] = {}
-        svc50, svc99, label, hop = await time_service(database, queries, sizes["runs"], errors)
+        svc50, svc99, label, hop = await time_service(database, labelled, sizes["runs"], errors)
         p50, p99 = Stat.of(svc50, "ms"), Stat.of(svc99, "ms")
         b50, b99 = Stat.of(raw50, "ms"), Stat.of(raw99, "ms")
         r50 = p50.median / b50.median if b50.median else None
@@ -248,17 +256,18 @@ async def run(sizes: dict) -> list[Row]:
             f"p99 ≤ 10 ms: {'yes' if p99.median <= 10 else 'no'}; "
             f"ratio ≤ 1.5: {'yes' if r99 is not None and r99 <= 1.5 else 'no'}"
         ]
-        details += [hop, *_error_details(errors, len(queries))]
+        details += [*hop, *_error_details(errors, len(queries))]
         rows.append(Row("2b", PLANNED[1][1], p99, b99, "raw FTS5", r99, PLANNED[1][2], verdict(ok), details=details))
         database.unlink()
     with tempfile.TemporaryDirectory(prefix="bench-films-large-") as name:
         database = Path(name) / "films-large.db"
         await migrated_database(database)
         load_seconds = await load_catalog(database, sizes["large_films"])
-        queries = model.queries(sizes["large_queries"], sizes["large_films"], seed=13)
+        labelled = model.labelled_queries(sizes["large_queries"], sizes["large_films"], seed=13)
+        queries = [text for _, text in labelled]
         raw50, raw99 = await asyncio.to_thread(time_raw, database, queries, sizes["large_runs"])
         errors = {}
-        _, svc99, label, hop = await time_service(database, queries, sizes["large_runs"], errors)
+        _, svc99, label, hop = await time_service(database, labelled, sizes["large_runs"], errors)
         p99 = Stat.of(svc99, "ms")
         b99 = Stat.of(raw99, "ms")
         rows.append(
@@ -274,7 +283,7 @@ async def run(sizes: dict) -> list[Row]:
                 method=f"{label} over {sizes['large_films']:,} films (IMDb's movie-title scale), "
                 f"{len(queries)} queries × {sizes['large_runs']} runs (fewer queries to fit the "
                 f"bench's time budget); catalog import took {load_seconds:.1f} s.",
-                details=[hop, *_error_details(errors, len(queries))],
+                details=[*hop, *_error_details(errors, len(queries))],
             )
         )
     return rows
