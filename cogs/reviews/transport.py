@@ -90,6 +90,10 @@ class DiscordTransport:
             async for message in channel.history(limit=HISTORY_LIMIT):
                 if self._is_ours(message, review, announcement):
                     return Delivered(channel.id, message.id, None)
+        except discord.Forbidden:
+            # Without Read Message History we can't look; the nonce (enforce_nonce) still guards the resend.
+            log.warning("can't read channel %s to reconcile review %s", announcement.channel_id, review.id)
+            return None
         except discord.HTTPException as exc:
             raise self._classify(exc) from None
         return None

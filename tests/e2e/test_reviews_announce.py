@@ -178,4 +178,17 @@ async def test_atom_feed_and_markdown_review_announced_once_per_guild(
     assert "@\u200beveryone" in md_embed["description"]
     assert len(bot_posts(double, world.text_channel_id)) == 2
     assert len(forum_posts(double, other.channel_id)) == 2
+
+    # Editing the file edits both announcements in place.
+    path = run_bot.reviews_dir / "in-the-mood.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("rating: 4.5", "rating: 5"), encoding="utf-8")
+    md_message = bot_posts(double, world.text_channel_id)[1]
+    await double.wait_for_request("PATCH", rf"/channels/{world.text_channel_id}/messages/{md_message['id']}",
+                                  timeout=15)  # fmt: skip
+    forum_md = forum_posts(double, other.channel_id)[1]
+    await double.wait_for_request("PATCH", rf"/channels/{forum_md['id']}/messages/{forum_md['id']}", timeout=15)
+    fields = {f["name"]: f["value"] for f in bot_posts(double, world.text_channel_id)[1]["embeds"][0]["fields"]}
+    assert fields["Rating"] == "★★★★★ (5/5)"
+    await settle(bot)
+    assert len(bot_posts(double, world.text_channel_id)) == 2 and len(forum_posts(double, other.channel_id)) == 2
     await run_bot.stop(bot)

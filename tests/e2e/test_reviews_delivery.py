@@ -251,3 +251,28 @@ async def test_feed_commands_autocomplete_remove_list_and_permissions(
     listing = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed list")
     assert "follows no feeds" in listing["content"]
     await run_bot.stop(bot)
+
+
+async def test_forum_posts_get_the_configured_tag_or_the_first_when_one_is_required(
+    double: DiscordDouble, world, run_bot
+) -> None:
+    strict = await double.add_forum_channel(world.guild_id, "strict-forum", tags=["Reviews", "Other"],
+                                            require_tag=True)  # fmt: skip
+    bot = await run_bot(**FAST)
+    for forum_id in (int(strict["id"]), world.forum_channel_id):
+        await _setup(double, world.guild_id, forum_id, world.admin_id)
+        if forum_id == world.forum_channel_id:
+            await GuildSettingsRepository(bot.db).update(world.guild_id, forum_tag_id=world.forum_tag_id)
+        record = await double.invoke_command(world.guild_id, world.text_channel_id, world.admin_id,
+                                             "matinee review post")  # fmt: skip
+        await record.wait_response()
+        submitted = await double.submit_modal(record.modal["custom_id"], {
+            "review:film": f"Film {forum_id}", "review:title": "", "review:rating": "", "review:body": "Text."},
+            world.admin_id)  # fmt: skip
+        await submitted.wait_followup(timeout=10)
+        await double.wait_until(lambda fid=forum_id: forum_posts(double, fid), timeout=15)
+    strict_thread = double.channels[int(forum_posts(double, int(strict["id"]))[0]["id"])]
+    assert strict_thread["applied_tags"] == [strict["available_tags"][0]["id"]]
+    tagged = double.channels[int(forum_posts(double, world.forum_channel_id)[0]["id"])]
+    assert tagged["applied_tags"] == [str(world.forum_tag_id)]
+    await run_bot.stop(bot)
