@@ -43,12 +43,16 @@ class ProgressBar:
         self.interval = interval if self.tty else 5.0
         self._last = 0.0
         self._started = time.monotonic()
+        self._stage = ""
 
     def __call__(self, progress: ImportProgress) -> None:
         now = time.monotonic()
-        if not progress.done and now - self._last < self.interval:
+        new_stage = progress.stage != self._stage
+        if not progress.done and not new_stage and now - self._last < self.interval:
             return
-        self._last = now
+        if new_stage and self.tty and self._stage:
+            self.stream.write("\n")  # keep the finished stage's last line
+        self._last, self._stage = now, progress.stage
         c = progress.counts
         spinner = "|/-\\"[int(now * 8) % 4] if not progress.done else "✓"
         line = (
@@ -88,7 +92,6 @@ def handle_import(args: argparse.Namespace) -> int:
         f"Imported {report.format}: {c.added:,} added, {c.updated:,} updated, {c.unchanged:,} unchanged, "
         f"{report.skipped:,} skipped"
         + (f", directors set on {report.directors_linked:,}" if report.directors_linked else "")
-        + (f", votes updated on {report.votes_updated:,}" if report.votes_updated else "")
         + (f", {report.alt_titles_added:,} alternative titles" if report.alt_titles_added else "")
         + "."
     )

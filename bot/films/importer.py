@@ -20,7 +20,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -69,7 +69,6 @@ class ImportReport:
     counts: ImportCounts = field(default_factory=ImportCounts)
     skipped: int = 0
     directors_linked: int = 0
-    votes_updated: int = 0
     alt_titles_added: int = 0
 
 
@@ -292,9 +291,16 @@ async def _batched(
     progress: ProgressCallback | None,
     stage: str,
     batch_size: int,
+    enrich: Callable[[list[FilmRecord]], Awaitable[None]] | None = None,
 ) -> None:
     batch: list[FilmRecord] = []
     state = ImportProgress(stage=stage)
+
+    async def flush() -> None:
+        if enrich is not None:
+            await enrich(batch)
+        report.counts += await repo.import_batch(batch)
+
     for record in records:
         report.rows_read += 1
         if record is None:
@@ -302,11 +308,11 @@ async def _batched(
             continue
         batch.append(record)
         if len(batch) >= batch_size:
-            report.counts += await repo.import_batch(batch)
+            await flush()
             batch = []
             _notify(progress, state, report)
     if batch:
-        report.counts += await repo.import_batch(batch)
+        await flush()
     _notify(progress, state, report)
 
 
@@ -393,7 +399,33 @@ async def _import_imdb(
                 source="imdb",
             )
 
-    await _batched(repo, movie_records(), report, progress, "title.basics", batch_size)
+    # Votes first (staged in a temp table), so each film is indexed once, already ranked.
+    ratings = _imdb_file(folder, "title.ratings")
+    enrich = None
+    if ratings is not None:
+        state = ImportProgress(stage="title.ratings")
+        staged: list[tuple[str, int, float]] = []
+        for row in _tsv(ratings):
+            votes = _int(row.get("numVotes"))
+            if row.get("tconst") and votes is not None:
+                staged.append((row["tconst"] or "", votes, _float(row.get("averageRating")) or 0.0))
+            if len(staged) >= batch_size * 4:
+                await repo.stage_imdb_ratings(staged)
+                staged = []
+        await repo.stage_imdb_ratings(staged)
+        _notify(progress, state, report)
+
+        async def enrich(batch: list[FilmRecord]) -> None:
+            votes = await repo.staged_imdb_ratings([r.imdb_id for r in batch if r.imdb_id])
+            for record in batch:
+                if record.imdb_id in votes:
+                    record.vote_count, record.popularity = votes[record.imdb_id]
+
+    try:
+        await _batched(repo, movie_records(), report, progress, "title.basics", batch_size, enrich)
+    finally:
+        if ratings is not None:
+            await repo.drop_staged_imdb_ratings()
 
     crew = _imdb_file(folder, "title.crew")
     names_file = _imdb_file(folder, "name.basics")
@@ -418,21 +450,6 @@ async def _import_imdb(
         for start in range(0, len(pairs), batch_size):
             report.directors_linked += await repo.set_directors_by_imdb(pairs[start : start + batch_size])
             _notify(progress, state, report)
-
-    ratings = _imdb_file(folder, "title.ratings")
-    if ratings is not None:
-        state = ImportProgress(stage="ratings")
-        batch: list[tuple[str, int, float]] = []
-        for row in _tsv(ratings):
-            number = _tconst(row.get("tconst"))
-            votes, rating = _int(row.get("numVotes")), _float(row.get("averageRating"))
-            if number in movies and votes is not None:
-                batch.append((row["tconst"] or "", votes, rating or 0.0))
-            if len(batch) >= batch_size:
-                report.votes_updated += await repo.set_votes_by_imdb(batch)
-                batch = []
-                _notify(progress, state, report)
-        report.votes_updated += await repo.set_votes_by_imdb(batch)
 
     akas = _imdb_file(folder, "title.akas")
     if akas is not None:
