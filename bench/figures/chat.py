@@ -135,7 +135,8 @@ async def run(sizes: dict) -> list[Row]:
                 double, database, openai_base_url=stub.base_url, openai_api_key=None,
                 chat_requests_per_minute=1_000_000, chat_daily_token_budget=10**12,
             ) as bot:  # fmt: skip
-                bot_id = int(double.bot_user["id"])
+                assert bot.user is not None
+                bot_id = bot.user.id
                 await asyncio.sleep(1.0)  # let start-up work (backfills) finish before timing
                 per_run_p50, per_run_p99 = [], []
                 for run_index in range(sizes["runs"]):
@@ -150,13 +151,11 @@ async def run(sizes: dict) -> list[Row]:
                         )
                     per_run_p50.append(percentile(samples, 50))
                     per_run_p99.append(percentile(samples, 99))
-                del bot
-            arrivals, trips = bare_client_result = await bare_client(stub, sizes["queries"])
-            del bare_client_result
+            bare = [await bare_client(stub, sizes["queries"]) for _ in range(sizes["runs"])]
     value50, value99 = Stat.of(per_run_p50, "ms"), Stat.of(per_run_p99, "ms")
-    base50 = Stat.of([percentile(arrivals, 50)], "ms")
-    base99 = Stat.of([percentile(arrivals, 99)], "ms")
-    trip99 = percentile(trips, 99)
+    base50 = Stat.of([percentile(arrivals, 50) for arrivals, _ in bare], "ms")
+    base99 = Stat.of([percentile(arrivals, 99) for arrivals, _ in bare], "ms")
+    trip99 = Stat.of([percentile(trips, 99) for _, trips in bare], "ms").median
     added = value99.median - base99.median
     n = sizes["queries"] * sizes["runs"]
     return [
@@ -181,7 +180,8 @@ async def run(sizes: dict) -> list[Row]:
             value99.median / base99.median,
             PLANNED[1][2],
             verdict(added <= 50.0),
-            method=f"Added p99 = {added:.1f} ms. Bare client's full streamed round trip p99: {trip99:.1f} ms.",
+            method=f"Added p99 = {added:.1f} ms. Bare client's full streamed round trip p99 (median of runs): "
+            f"{trip99:.1f} ms.",
         ),
     ]
 
