@@ -104,6 +104,7 @@ class ChatRequest:
     quoted_author: str | None = None
     remember: bool = True
     check_rate_limit: bool = True
+    message_id: int | None = None  # the member's own message, left out of the thread's comments
 
 
 @dataclass(slots=True)
@@ -262,6 +263,7 @@ class ChatService:
                 self.retrieval.recent_comments(request.thread_id or 0, limit=THREAD_COMMENTS),
             )
             spoiler = announcement.spoiler
+            thread_comments = [c for c in thread_comments if c.message_id != request.message_id]
             if review is not None and review.film_id is not None:
                 film = await self.films.get(review.film_id)
         more_history = len(history) > HISTORY_LIMIT
@@ -289,13 +291,32 @@ class ChatService:
         """What /ask shows when no model is configured: matching reviews and a film card."""
         context, _ = await self.gather_context(request)
         hits = list(context.review_hits)
+        if context.review is not None:  # in a review thread, its own review comes first
+            r = context.review
+            hits.insert(
+                0,
+                ReviewHit(
+                    r.id,
+                    r.slug,
+                    r.title,
+                    r.url,
+                    r.author,
+                    r.film_title,
+                    r.film_year,
+                    r.film_id,
+                    r.rating,
+                    r.spoilers,
+                    r.excerpt,
+                    "",
+                ),
+            )
         film = context.film
+        if film is None:  # the film of the best-matching review, else a title match
+            film_id = next((h.film_id for h in hits if h.film_id is not None), None)
+            film = await self.films.get(film_id) if film_id is not None else None
         if film is None:
             matches = await self.films.search(clean_text(request.content).strip()[:200], limit=1)
             film = matches[0] if matches else None
-        if film is None:
-            film_id = next((h.film_id for h in hits if h.film_id is not None), None)
-            film = await self.films.get(film_id) if film_id is not None else None
         return FallbackAnswer(note=FALLBACK_NOTE, reviews=hits[:RETRIEVED_REVIEWS], film=film)
 
     # ------------------------------------------------------------------ respond
@@ -344,20 +365,30 @@ class ChatService:
         log.debug("chat prompt packed: %s", describe_for_log(packed))
         state = _Generation()
         notes: list[str] = []
-        failure = None
-        try:
-            await self._generate(packed, runner, editor, state)
-        except openai.OpenAIError as exc:
-            if is_context_length_error(exc) and not editor.posted:
-                log_failure(exc, classify(exc), model=self.settings.openai_model, attempt="first try")
-                packed = pack_prompt(context, max(256, budget // 2), self.counter)
+        failure: openai.OpenAIError | None = None
+        use_tools, shrunk = True, False
+        while True:
+            try:
+                await self._generate(packed, runner, editor, state, use_tools=use_tools)
+                break
+            except openai.OpenAIError as exc:
+                if editor.posted or state.visible:
+                    failure = exc  # the member already sees part of an answer: never start over
+                elif is_context_length_error(exc) and not shrunk:
+                    log_failure(exc, classify(exc), model=self.settings.openai_model, attempt="shrinking the context")
+                    shrunk = True
+                    packed = pack_prompt(context, max(256, budget // 2), self.counter)
+                elif use_tools and _tools_maybe_unsupported(exc, state):
+                    # Some local servers (Ollama models without tool support, vLLM without
+                    # --enable-auto-tool-choice) answer 400 to any request with tools; such
+                    # errors carry no code to recognise, so one retry without tools is the test.
+                    log_failure(exc, classify(exc), model=self.settings.openai_model, attempt="retrying without tools")
+                    use_tools = False
+                else:
+                    failure = exc
+                if failure is not None:
+                    break
                 state = _Generation(tokens=state.tokens)
-                try:
-                    await self._generate(packed, runner, editor, state)
-                except openai.OpenAIError as retry_exc:
-                    failure = retry_exc
-            else:
-                failure = exc
 
         answer = strip_think("".join(state.raw))
         if failure is not None:
@@ -421,21 +452,29 @@ class ChatService:
 
     # ------------------------------------------------------------------ model
     async def _generate(
-        self, packed: PackedPrompt, runner: ToolRunner, editor: ThrottledEditor, state: _Generation
+        self,
+        packed: PackedPrompt,
+        runner: ToolRunner,
+        editor: ThrottledEditor,
+        state: _Generation,
+        *,
+        use_tools: bool = True,
     ) -> None:
         """Stream the answer, running tool calls for at most MAX_TOOL_ROUNDS rounds."""
         messages = list(packed.messages)
         stripper = ThinkStripper()
         while True:
-            final_round = state.tool_rounds >= MAX_TOOL_ROUNDS
+            final_round = state.tool_rounds >= MAX_TOOL_ROUNDS or not use_tools
             state.requests += 1
+            tool_options: dict[str, Any] = (
+                {"tools": TOOL_SPECS, "tool_choice": "none" if final_round else "auto"} if use_tools else {}
+            )
             stream = await self.client.chat.completions.create(
                 model=self.settings.openai_model,
                 messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
-                tools=TOOL_SPECS,
-                tool_choice="none" if final_round else "auto",
+                **tool_options,
             )
             calls: dict[int, dict[str, str]] = {}
             round_text: list[str] = []
@@ -508,6 +547,15 @@ class ChatService:
         for call, output in zip(ordered, outputs, strict=True):
             messages.append({"role": "tool", "tool_call_id": call["id"], "content": output})
         log.debug("chat tool round %d: %s", round_number, [c["name"][:40] for c in ordered])
+
+
+def _tools_maybe_unsupported(exc: openai.OpenAIError, state: _Generation) -> bool:
+    """A 400/422 on the very first request that isn't a known, coded error: maybe the tools."""
+    if state.tool_rounds or state.requests > 1:
+        return False
+    if not isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        return False
+    return not is_context_length_error(exc) and classify(exc).kind == "other"
 
 
 def _echo_arguments(raw: str) -> str:

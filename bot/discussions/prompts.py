@@ -14,7 +14,6 @@ from typing import Any
 
 from ..models import Review
 from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, truncate
-from ..threads import discussion_thread_name
 from .llm import complete, fence
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "parse_prompts",
     "poll_spec",
     "template_prompts",
-    "thread_name",
 ]
 
 POLL_DURATION_HOURS = 168  # one week
@@ -49,11 +47,6 @@ _GENERIC = (
 
 def film_name(review: Review) -> str:
     return review.film_title or review.title
-
-
-def thread_name(review: Review, *, spoilers: bool) -> str:
-    """The discussion thread's name (shared with the announcer via ``bot.threads``)."""
-    return discussion_thread_name(film_name(review), spoilers=spoilers)
 
 
 def _stars(rating: float) -> str:

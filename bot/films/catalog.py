@@ -138,7 +138,7 @@ class FilmCatalog:
         text = (value or "").strip()[:200]
         if not text:
             return Lookup(None, suggestions=await self.films.popular(5))
-        if text.isdigit() and len(text) <= 18:
+        if text.isascii() and text.isdigit() and len(text) <= 18:
             film_id = int(text)
             if self._was_offered(user_id, film_id):
                 film = await self.films.get(film_id)

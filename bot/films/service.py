@@ -117,6 +117,28 @@ class FilmService:
         if await self.films.terms_missing():
             await self.films.rebuild_terms()
 
+    async def adopt_review_film(self, review: Review) -> Film | None:
+        """Films enter the catalog from reviews: link the review to its film, adding the film if new."""
+        if review.film_id is not None or not (review.film_title or "").strip():
+            return None
+        title = " ".join(review.film_title.split())[:300]
+        film = await self.films.find_by_title(title, review.film_year) or (
+            await self.films.find_by_title(title) if not review.film_year else None
+        )
+        if film is None:
+            film = await self.films.add(title, year=review.film_year, source="review")
+            self.catalog.invalidate()
+        await self.stats.link_review(review.id, film.id)
+        return film
+
+    async def adopt_review_films(self, limit: int = 500) -> int:
+        """Link every stored review that names a film (start-up backfill); returns how many."""
+        linked = 0
+        for review in await self.stats.reviews_without_film(limit):
+            if await self.adopt_review_film(review) is not None:
+                linked += 1
+        return linked
+
     async def require_film(self, value: str, *, user_id: int | None = None) -> tuple[Film, str | None]:
         """Resolve an option value to a film, or raise a "no film found" with suggestions."""
         lookup = await self.catalog.resolve(value, user_id=user_id)

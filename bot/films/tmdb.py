@@ -10,7 +10,6 @@ carry a short reason, not the request URL (which would contain ``api_key=``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -19,10 +18,11 @@ from typing import Any
 
 import aiohttp
 
+from ..ratelimit import TokenBucket
 from ..settings import Secret
 from ..storage.films import FilmRecord
 
-__all__ = ["POSTER_BASE", "TmdbClient", "TmdbUnavailable", "TokenBucket", "utc_stamp"]
+__all__ = ["POSTER_BASE", "TmdbClient", "TmdbUnavailable", "utc_stamp"]
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +39,6 @@ class TmdbUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(f"TMDB unavailable ({reason})")
         self.reason = reason
-
-
-class TokenBucket:
-    """At most ``rate`` requests per second on average, with bursts up to ``capacity``."""
-
-    def __init__(self, rate: float, capacity: float | None = None, *, clock: Callable[[], float] = time.monotonic):
-        self.rate = max(rate, 0.001)
-        self.capacity = capacity if capacity is not None else max(1.0, rate)
-        self._tokens = self.capacity
-        self._clock = clock
-        self._updated = clock()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
-    def try_acquire(self) -> bool:
-        self._refill()
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while not self.try_acquire():
-                await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 def utc_stamp(when: datetime | None = None) -> str:

@@ -10,7 +10,6 @@ from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .films import FilmGuess, guess_film, identify_film, lead_phrase
 from .html import HtmlDocument, html_to_markdown
 from .markdown import MarkdownError, MarkdownScanner, parse_review_file
-from .ratelimit import TokenBucket
 from .service import FeedStatus, PollResult, ReviewService
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "PollResult",
     "ReviewDraft",
     "ReviewService",
-    "TokenBucket",
     "Transport",
     "guess_film",
     "html_to_markdown",

@@ -30,6 +30,22 @@ class FilmStatsRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def reviews_without_film(self, limit: int = 500) -> list[Review]:
+        """Reviews that name a film but are not linked to a catalog entry yet."""
+        rows = await self._db.fetchall(
+            f"SELECT {_R_COLUMNS} FROM reviews r WHERE r.film_id IS NULL AND coalesce(trim(r.film_title), '') <> '' "  # noqa: S608
+            "ORDER BY r.id LIMIT ?",
+            (limit,),
+        )
+        return [Review.from_row(r) for r in rows]
+
+    async def link_review(self, review_id: int, film_id: int) -> bool:
+        """Point a review at its film (only if it has none), so the film card lists it."""
+        changed = await self._db.execute(
+            "UPDATE reviews SET film_id = ? WHERE id = ? AND film_id IS NULL", (film_id, review_id)
+        )
+        return changed > 0
+
     async def comment_count(self, film_id: int, guild_id: int | None = None) -> int:
         """Comments (not deleted) on every review of the film, optionally in one guild."""
         if guild_id is None:

@@ -487,6 +487,10 @@ class FilmRepository:
                 "WHERE b.alt_titles IS NOT NULL AND b.film_id IS NOT NULL AND trim(j.value) <> ''"
             )
             await _add_terms(conn, [t for seq in new_seqs for t in records[seq].all_titles()])
+            if counts.updated:  # a changed title may bring new words; known words keep their counts
+                fresh = set(new_seqs)
+                others = [t for seq, r in enumerate(records) if seq not in fresh for t in r.all_titles()]
+                await _add_terms(conn, others, count=False)
             await conn.execute("DELETE FROM temp.film_import")
         counts.unchanged = len(records) - counts.added - counts.updated
         return counts
@@ -580,16 +584,21 @@ async def _changes_of_last_statement(conn: Any) -> int:
     return int(rows[0][0])
 
 
-async def _add_terms(conn: Any, titles: Iterable[str]) -> None:
+async def _add_terms(conn: Any, titles: Iterable[str], *, count: bool = True) -> None:
+    """Add title words to the typo vocabulary; ``count=False`` only adds words not yet known."""
     counter: Counter[str] = Counter()
     for title in titles:
         counter.update(set(search_tokens(title, limit=10_000)))
-    if counter:
+    if not counter:
+        return
+    if count:
         await conn.executemany(
             "INSERT INTO film_terms (term, films) VALUES (?, ?) "
             "ON CONFLICT (term) DO UPDATE SET films = films + excluded.films",
             counter.items(),
         )
+    else:
+        await conn.executemany("INSERT OR IGNORE INTO film_terms (term, films) VALUES (?, 1)", [(t,) for t in counter])
 
 
 def _rank(rows: Sequence[Any], wanted: str) -> list[FilmHit]:

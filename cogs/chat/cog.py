@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import discord
 from discord import app_commands
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DMS_OFF = "Chat in direct messages is turned off on this Matinee. Talk to me in the server instead!"
 UNLOAD_GRACE_SECONDS = 3.0
+USAGE_KEEP_DAYS = 7
 CONVERSATIONAL_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -52,6 +54,9 @@ class Chat(commands.Cog):
         # tiktoken may need a download that can never happen offline: try in the background.
         self.counter.start_loading()
         self.bot.add_admin_command(self.persona_command)
+        # Usage rows only matter for today's budget; keep a week for diagnostics.
+        week_ago = (datetime.now(UTC) - timedelta(days=USAGE_KEEP_DAYS)).strftime("%Y-%m-%d")
+        await self.service.usage.prune(week_ago)
 
     async def cog_unload(self) -> None:
         self.bot.remove_admin_command(self.persona_command.name)
@@ -134,6 +139,7 @@ class Chat(commands.Cog):
             place=_place(channel),
             quoted_text=quoted_text,
             quoted_author=quoted_author,
+            message_id=message.id,
         )
 
     async def _notice(self, target: ChannelTarget, text: str) -> None:

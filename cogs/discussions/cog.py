@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.bot import MatineeBot
 from bot.discussions.export import DiscussionExporter
-from bot.discussions.prompts import build_opening, llm_prompts, template_prompts, thread_name
+from bot.discussions.prompts import build_opening, llm_prompts, template_prompts
 from bot.discussions.service import CommentService, DiscussionIndex, PollService, ThreadRef, plan_backfill
 from bot.models import Announcement, Review
 from bot.storage import (
@@ -30,6 +30,7 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
+from bot.threads import review_thread_name
 
 from .render import (
     build_poll,
@@ -120,7 +121,7 @@ class Discussions(commands.Cog):
             opened_before = known is not None and known.opening_message_id is not None
             # Once a thread is open, staff decide about spoilers (/discussion spoilers); a re-open keeps it.
             spoiler = announcement.spoiler if opened_before else (announcement.spoiler or review.spoilers)
-            name = thread_name(review, spoilers=spoiler)
+            name = review_thread_name(review, spoilers=spoiler)
             thread = await self._thread_for(guild, review, announcement, name, archive, adjust=not opened_before)
             if thread is None:
                 return None
@@ -417,7 +418,7 @@ class Discussions(commands.Cog):
         """Mark or unmark a spoiler thread: stored flag, thread name and the opening message's notice."""
         await self.announcements.set_spoiler(thread.id, spoiler)
         self.index.set_spoiler(thread.id, spoiler)
-        name = thread_name(review, spoilers=spoiler)
+        name = review_thread_name(review, spoilers=spoiler)
         if thread.name != name:
             await thread.edit(name=name)
         record = await self.threads.get(thread.id)

@@ -17,12 +17,12 @@ from discord.ext import commands
 from bot.bot import MatineeBot
 from bot.discussions.export import EXPORT_FORMATS
 from bot.discussions.privacy import forget_member
-from bot.discussions.prompts import thread_name
 from bot.discussions.service import ThreadRef
 from bot.discussions.summary import summarise
 from bot.errors import UserFacingError
 from bot.models import Review
 from bot.text import CHOICE_NAME, clean_text, truncate
+from bot.threads import review_thread_name
 
 from .cog import NO_MENTIONS, Discussions
 from .render import ARCHIVE_CHOICES, normalise_archive_minutes, starter_embed
@@ -124,7 +124,7 @@ class DiscussionCommands(commands.Cog):
                 return retried
         channel = interaction.channel
         spoiler = review.spoilers
-        name = thread_name(review, spoilers=spoiler)
+        name = review_thread_name(review, spoilers=spoiler)
         settings = await self.core.guild_settings.get(guild.id)
         archive = normalise_archive_minutes(settings.auto_archive_minutes)
         if isinstance(channel, discord.ForumChannel):

@@ -12,7 +12,7 @@ from bot.bot import MatineeBot
 from bot.films.catalog import FilmChoice, choice_name
 from bot.films.service import PERIODS, TOP_MIN_VOTES, FilmService, parse_stars
 from bot.films.tmdb import TmdbClient
-from bot.models import Film
+from bot.models import Film, Review
 from bot.storage.film_search import normalize_title
 from bot.text import CHOICE_NAME, truncate
 
@@ -62,6 +62,24 @@ class Films(commands.Cog):
 
     async def cog_load(self) -> None:
         await self.service.prepare()
+        try:
+            await self.service.adopt_review_films()
+        except Exception:  # a backfill problem must not keep film lookup from loading
+            log.exception("could not link stored reviews to catalog films")
+
+    @commands.Cog.listener()
+    async def on_review_announced(self, review: Review, announcement: object) -> None:
+        await self._adopt(review)
+
+    @commands.Cog.listener()
+    async def on_review_updated(self, review: Review) -> None:
+        await self._adopt(review)
+
+    async def _adopt(self, review: Review) -> None:
+        try:
+            await self.service.adopt_review_film(review)
+        except Exception:
+            log.exception("could not add the film of review %s to the catalog", getattr(review, "id", "?"))
 
     # -- shared helpers ---------------------------------------------------------------
 

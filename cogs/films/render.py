@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
 NO_MENTIONS = discord.AllowedMentions.none()
 PAGE_TIMEOUT = 180.0
+PERIOD_LABELS = {"week": "this week", "month": "this month", "year": "this year", "all": "all time"}
 
 
 def _safe(text: str | None, limit: int = 256) -> str:
@@ -139,7 +140,8 @@ def card_view(card: FilmCard) -> discord.ui.View | None:
 
 
 def top_embed(page: Page[LeaderboardRow], *, genre: str | None, period: str | None, min_votes: int) -> discord.Embed:
-    scope = " · ".join(p for p in (_safe(genre, 50) if genre else None, (period or "all time")) if p)
+    when = PERIOD_LABELS.get((period or "all").lower(), "all time")
+    scope = " · ".join(p for p in (_safe(genre, 50) if genre else None, when) if p)
     if not page.items:
         description = (
             f"No film has {min_votes} or more ratings here yet ({scope}). Rate films with `/rate`; "

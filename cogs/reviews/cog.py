@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
-from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService, TokenBucket
+from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, loggable_url
 from bot.storage import Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
@@ -31,10 +31,6 @@ __all__ = ["Reviews"]
 
 log = logging.getLogger(__name__)
 
-# Discord allows 50 requests per second globally. A token bucket lets through ``burst + rate`` requests in
-# any one-second window, so 40/s with bursts of 5 stays at most 45/s, leaving room for interactions.
-GLOBAL_REQUESTS_PER_SECOND = 40
-GLOBAL_BURST = 5
 MAX_TICK_SECONDS = 15.0
 
 
@@ -105,14 +101,13 @@ class Reviews(commands.Cog):
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
         settings = bot.settings
-        self.bucket = TokenBucket(GLOBAL_REQUESTS_PER_SECOND, GLOBAL_BURST)
         self.service = ReviewService(
             bot.db,
             FeedFetcher(bot.http_session),
             poll_seconds=settings.feed_poll_seconds,
             reviews_dir=settings.reviews_dir,
         )
-        self.transport = DiscordTransport(bot, self.service.guilds, self.bucket)
+        self.transport = DiscordTransport(bot, self.service.guilds)
         self.delivery = DeliveryService(
             self.service.outbox,
             self.service.reviews,
@@ -225,7 +220,6 @@ class Reviews(commands.Cog):
             await self._log(channel_id, text)
 
     async def _log(self, channel_id: int, text: str) -> None:
-        await self.bucket.acquire()
         try:
             await self.bot.get_partial_messageable(channel_id).send(
                 truncate(text, 2000), allowed_mentions=discord.AllowedMentions.none()

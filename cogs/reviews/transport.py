@@ -7,9 +7,9 @@ import logging
 import discord
 
 from bot.models import Announcement, Review
-from bot.reviews import Delivered, DeliveryError, TokenBucket
+from bot.reviews import Delivered, DeliveryError
 from bot.storage import GuildSettingsRepository
-from bot.threads import discussion_thread_name
+from bot.threads import review_thread_name
 
 from .embeds import build_review_embed, ping_for, review_embed_matches
 
@@ -21,15 +21,13 @@ HISTORY_LIMIT = 50  # how far back reconciliation looks in a channel
 
 
 class DiscordTransport:
-    def __init__(self, bot: discord.Client, guilds: GuildSettingsRepository, bucket: TokenBucket) -> None:
+    def __init__(self, bot: discord.Client, guilds: GuildSettingsRepository) -> None:
         self.bot = bot
         self.guilds = guilds
-        self.bucket = bucket
 
     async def _channel(self, channel_id: int) -> discord.abc.GuildChannel | discord.Thread:
         channel = self.bot.get_channel(channel_id)
         if channel is None:
-            await self.bucket.acquire()
             try:
                 channel = await self.bot.fetch_channel(channel_id)
             except (discord.NotFound, discord.Forbidden) as exc:
@@ -49,13 +47,12 @@ class DiscordTransport:
         settings = await self.guilds.get(announcement.guild_id)
         content, allowed = ping_for(settings.ping_role_id)
         try:
-            await self.bucket.acquire()
             if isinstance(channel, discord.ForumChannel):
                 tags: list = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
                 if not tags and channel.flags.require_tag and channel.available_tags:
                     tags = [channel.available_tags[0]]  # a forum that demands a tag would refuse the post
                 created = await channel.create_thread(
-                    name=discussion_thread_name(review.film_label, spoilers=review.spoilers),
+                    name=review_thread_name(review, spoilers=review.spoilers),
                     content=content,
                     embed=build_review_embed(review, forum=True),
                     applied_tags=tags,  # type: ignore[arg-type]
@@ -86,7 +83,6 @@ class DiscordTransport:
                 return await self._find_forum_post(channel, review, announcement)
             if not isinstance(channel, discord.abc.Messageable):
                 return None
-            await self.bucket.acquire()
             async for message in channel.history(limit=HISTORY_LIMIT):
                 if self._is_ours(message, review, announcement):
                     return Delivered(channel.id, message.id, None)
@@ -101,18 +97,15 @@ class DiscordTransport:
     async def _find_forum_post(
         self, forum: discord.ForumChannel, review: Review, announcement: Announcement
     ) -> Delivered | None:
-        await self.bucket.acquire()
         active = await forum.guild.active_threads()
         threads = {t.id: t for t in active if t.parent_id == forum.id}
         threads.update({t.id: t for t in forum.threads})
-        await self.bucket.acquire()
         async for thread in forum.archived_threads(limit=HISTORY_LIMIT):
             threads[thread.id] = thread
         me = self.bot.user.id if self.bot.user else None
         for thread in sorted(threads.values(), key=lambda t: t.id, reverse=True):
             if thread.owner_id != me:
                 continue
-            await self.bucket.acquire()
             try:
                 starter = await thread.fetch_message(thread.id)
             except discord.NotFound:
@@ -132,7 +125,6 @@ class DiscordTransport:
         forum = isinstance(channel, discord.ForumChannel)
         where = announcement.thread_id if forum and announcement.thread_id else announcement.channel_id
         target = self.bot.get_partial_messageable(where, guild_id=announcement.guild_id)
-        await self.bucket.acquire()
         try:
             await target.get_partial_message(announcement.message_id).edit(
                 embed=build_review_embed(review, forum=forum), allowed_mentions=discord.AllowedMentions.none()

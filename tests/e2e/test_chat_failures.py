@@ -78,13 +78,30 @@ async def test_bad_request_mentioning_context_in_text_only_is_not_treated_as_con
     double, world, run_bot, openai_stub
 ) -> None:
     await start_chat_bot(run_bot, openai_stub, edit_interval=0.05)
-    openai_stub.queue_error(400, code="invalid_value", message="context length exceeded (but not really)")
+    for _ in range(2):
+        openai_stub.queue_error(400, code="invalid_value", message="context length exceeded (but not really)")
 
     await ask(double, world)
     text = await wait_reply_text(double, world.text_channel_id, lambda t: bool(t))
 
     assert "longer than my model can read" not in text
-    assert len(completion_requests(openai_stub)) == 1  # no shrink-and-retry without the error code
+    first, second = completion_requests(openai_stub)
+    # The only retry is the one without tools; the context was not shrunk on the strength of words.
+    assert "tools" in first["json"] and "tools" not in second["json"]
+    assert second["json"]["messages"] == first["json"]["messages"]
+
+
+async def test_server_without_tool_support_is_retried_without_tools(double, world, run_bot, openai_stub) -> None:
+    await start_chat_bot(run_bot, openai_stub, edit_interval=0.05)
+    openai_stub.queue_error(400, message="registry.ollama.ai/library/gemma:2b does not support tools")
+    openai_stub.queue_text("Happy to chat, no tools needed.")
+
+    await ask(double, world)
+    text = await wait_reply_text(double, world.text_channel_id, lambda t: t.endswith("needed."))
+
+    assert text == "Happy to chat, no tools needed."
+    first, second = completion_requests(openai_stub)
+    assert "tools" in first["json"] and "tools" not in second["json"] and "tool_choice" not in second["json"]
 
 
 async def test_cut_stream_keeps_what_was_said_and_adds_a_note(double, world, run_bot, openai_stub) -> None:

@@ -72,3 +72,13 @@ async def test_mention_without_a_model_points_to_film_and_reviews(double, world,
     await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} hi!")
     text = await wait_reply_text(double, world.text_channel_id, lambda t: bool(t))
     assert "/film" in text and "/reviews" in text
+
+
+async def test_ask_without_a_model_in_a_review_thread_shows_that_review(double, world, run_bot) -> None:
+    from tests.e2e._chat import review_thread
+
+    bot = await start_chat_bot(run_bot, None)
+    thread = await review_thread(bot, double, world)
+    record = await double.invoke_command(world.guild_id, thread.thread_id, world.member_id, "ask", {"question": "hmm?"})
+    message = await record.wait_followup()
+    assert "Chungking Express: A Love Letter to Loneliness" in message["embeds"][0]["description"]

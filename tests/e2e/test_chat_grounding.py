@@ -86,3 +86,23 @@ async def test_moderation_flags_input_before_the_model_sees_it(double, world, ru
     assert "rather not respond" in text
     assert completion_requests(openai_stub) == []
     assert [r["path"] for r in openai_stub.requests] == ["/v1/moderations"]
+
+
+async def test_with_every_feature_loaded_comments_stored_by_discussions_ground_the_reply(
+    double, world, run_bot, openai_stub
+) -> None:
+    from tests.e2e._chat import llm_settings
+    from tests.e2e._discussions import open_thread, wait_rows
+
+    bot = await run_bot(**llm_settings(openai_stub))  # all extensions, as in production
+    assert "cogs.chat" not in bot.failed_extensions
+    opened = await open_thread(bot, double, world)
+    await double.post_message(opened.thread_id, world.admin_id, "That jukebox scene never leaves me.")
+    await wait_rows(bot, double, "SELECT 1 FROM comments WHERE thread_id = ?", (opened.thread_id,), count=1)
+    openai_stub.queue_text("The jukebox is the film's heartbeat.")
+    await double.post_message(opened.thread_id, world.member_id, f"{mention(double)} why the jukebox?")
+    await wait_reply_text(double, opened.thread_id, lambda t: "heartbeat" in t)
+
+    prompt = prompt_text(completion_requests(openai_stub)[-1])
+    assert "canned pineapple" in prompt  # the review, stored by the test helper
+    assert "That jukebox scene never leaves me." in prompt  # a comment the discussions feature stored

@@ -9,7 +9,7 @@ import discord
 import pytest
 
 from bot.chat.guards import utc_day
-from bot.storage.conversations import UsageRepository
+from bot.storage.conversations import ConversationRepository, UsageRepository
 from tests.e2e._chat import (
     bot_messages,
     completion_requests,
@@ -162,3 +162,24 @@ async def test_persona_is_set_by_admins_and_used_in_threads(double, world, run_b
     await wait_reply_text(double, thread_id, lambda t: "Back to normal." in t)
     assert "newsreel" not in completion_requests(openai_stub)[-1]["json"]["messages"][0]["content"]
     assert len(bot_messages(double, thread_id)) == 2
+
+
+async def test_cut_history_is_flagged_with_a_one_line_note(double, world, run_bot, openai_stub) -> None:
+    bot = await start_chat_bot(run_bot, openai_stub, edit_interval=0.05, chat_context_tokens=1400)
+    conversations = ConversationRepository(bot.db)
+    for i in range(4):
+        openai_stub.queue_text(f"Reply {i}: " + "a long and thoughtful answer " * 40)
+        await double.post_message(
+            world.text_channel_id, world.member_id, f"{mention(double)} question {i} " + "with detail " * 30
+        )
+        for _ in range(500):  # the exchange is stored right after its final edit
+            if await conversations.count(world.text_channel_id) == 2 * (i + 1):
+                break
+            await asyncio.sleep(0.02)
+
+    last = bot_messages(double, world.text_channel_id)[-1]["content"]
+    assert last.endswith("didn't fit in my memory, so I used only the latest ones.")
+    assert last.count("\n-# ") == 1
+    request = completion_requests(openai_stub)[-1]["json"]["messages"]
+    assert "question 0" not in str(request)  # the oldest turn was left out
+    assert "question 3" in request[-1]["content"]

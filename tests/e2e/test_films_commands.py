@@ -203,6 +203,11 @@ async def test_top_leaderboard_pages_with_buttons(double: DiscordDouble, world, 
     lonely = await films.find_by_title("Lonely Film")
     await ratings.set_rating(world.guild_id, 100, lonely.id, 5.0)  # one vote: below the threshold
 
+    genres = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.member_id, "top", {"genre": "dr"}, "genre"
+    )
+    assert genres == [{"name": "Drama", "value": "Drama"}]
+
     record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "top", {})
     data = (await record.wait_response())["data"]
     embed = data["embeds"][0]
@@ -277,3 +282,19 @@ async def test_watchlist_add_list_random_remove(double: DiscordDouble, world, ru
     assert "Removed" in (await run("watchlist remove", {"film": str(ids["chungking"])}))["content"]
     data = await run("watchlist random")
     assert data["flags"] & EPHEMERAL and "empty" in data["content"]
+
+
+async def test_film_hostile_text_and_dm_use(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    ids = await seed(bot)
+    for typed in ['"NEAR(', "-", "🎬🍿", "x" * 200]:
+        record = await double.invoke_command(
+            world.guild_id, world.text_channel_id, world.member_id, "film", {"title": typed}
+        )
+        data = (await record.wait_response())["data"]
+        assert data["flags"] & EPHEMERAL and data["content"].startswith("No film found"), typed
+        assert "Something went wrong" not in data["content"]
+    # /film works in DMs (no server ratings there); /rate is for servers only.
+    record = await double.invoke_command(None, None, world.member_id, "film", {"title": str(ids["2046"])})
+    embed = (await record.wait_response())["data"]["embeds"][0]
+    assert embed["title"] == "2046 (2004)"

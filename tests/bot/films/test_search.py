@@ -160,3 +160,9 @@ async def test_vocabulary_rebuild(catalog: FilmRepository, db: Database) -> None
     assert await catalog.rebuild_terms() > 10
     assert not await catalog.terms_missing()
     assert (await titles(catalog, "godfater"))[0] == "The Godfather (1972)"
+
+
+async def test_renamed_film_words_join_the_typo_vocabulary(catalog: FilmRepository) -> None:
+    counts = await catalog.import_batch([FilmRecord(title="Der Samurai Express", imdb_id="tt0109424")])
+    assert counts.updated == 1
+    assert (await titles(catalog, "samurae"))[0] == "Der Samurai Express (1994)"

@@ -138,8 +138,9 @@ async def test_require_film_resolves_picks_digit_titles_and_reports_misses(servi
         await service.require_film("heat alien")
     assert "No film found" in raised.value.message
     assert "Heat (1995)" in raised.value.message and "Alien (1979)" in raised.value.message
-    with pytest.raises(NotFoundError):
-        await service.require_film("🎬")
+    for odd in ("🎬", "²", "١٢", "-0", "9" * 40):
+        with pytest.raises(NotFoundError):
+            await service.require_film(odd)
 
 
 async def test_autocomplete_caches_and_invalidates(service: FilmService, db: Database) -> None:
@@ -152,3 +153,24 @@ async def test_autocomplete_caches_and_invalidates(service: FilmService, db: Dat
     assert [c.name for c in await catalog.autocomplete("ali")] == ["Aliens (1979)"]
     assert len(await catalog.autocomplete("", 25)) == 4
     assert await catalog.autocomplete("🎬") == []
+
+
+async def test_films_enter_the_catalog_from_reviews(service: FilmService, db: Database) -> None:
+    reviews = ReviewRepository(db)
+    known, _ = await reviews.upsert(
+        source="markdown", source_key="h", slug="heat", title="Heat, revisited", film_title="heat", film_year=1995
+    )
+    new, _ = await reviews.upsert(
+        source="markdown", source_key="s", slug="stalker", title="The Zone", film_title="Stalker", film_year=1979
+    )
+    await reviews.upsert(source="markdown", source_key="n", slug="none", title="A list of favourites")
+    before = await service.films.count()
+    assert await service.adopt_review_films() == 2
+    assert (await reviews.get(known.id)).film_id == (await film(service, "Heat")).id
+    stalker = await service.films.find_by_title("Stalker", 1979)
+    assert stalker is not None and (await reviews.get(new.id)).film_id == stalker.id
+    assert await service.films.count() == before + 1
+    assert (await service.catalog.autocomplete("stalk"))[0].film_id == stalker.id
+    assert await service.adopt_review_films() == 0  # idempotent
+    card = await service.card(stalker, guild_id=GUILD)
+    assert [link.review.slug for link in card.reviews] == ["stalker"]

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.films.catalog import TMDB_UNAVAILABLE_NOTE, FilmCatalog
-from bot.films.tmdb import POSTER_BASE, TmdbClient, TmdbUnavailable, TokenBucket
+from bot.films.tmdb import POSTER_BASE, TmdbClient, TmdbUnavailable
 from bot.settings import Secret
 from bot.storage import Database
 from bot.storage.films import FilmRecord, FilmRepository
@@ -151,9 +151,11 @@ async def test_rate_limit_and_auth_errors_pause_further_calls(session, stub: Tmd
     assert raised.value.reason == "auth" and wrong.paused
 
 
-async def test_token_bucket_limits_the_rate() -> None:
+async def test_requests_go_through_a_token_bucket_at_the_configured_rate(session, stub: TmdbStub) -> None:
     now = [100.0]
-    bucket = TokenBucket(2.0, capacity=2, clock=lambda: now[0])
+    tmdb = TmdbClient(session, base_url=stub.base_url, api_key=Secret(KEY), requests_per_second=2, clock=lambda: now[0])
+    bucket = tmdb._bucket
+    assert bucket.rate == 2
     assert bucket.try_acquire() and bucket.try_acquire()
     assert not bucket.try_acquire()
     now[0] += 0.5

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.models import Announcement, Review
+from bot.ratelimit import TokenBucket
 from bot.reviews.delivery import MAX_ATTEMPTS, Delivered, DeliveryError, DeliveryService
-from bot.reviews.ratelimit import TokenBucket
 from bot.storage import Database, OutboxRepository, ReviewRepository, Target
 
 

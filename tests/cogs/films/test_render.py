@@ -67,5 +67,5 @@ def test_list_embeds_fit() -> None:
     reviews = [ReviewLink(Review(id=1, source="s", source_key="k", slug="s", title="T" * 400, excerpt="e" * 5000))] * 5
     assert len(reviews_embed(Page(reviews, 0, 1, 5), query="q" * 300, film=films[0])) <= 6000
     empty = top_embed(Page([], 0, 1, 0), genre="Horror", period="week", min_votes=3)
-    assert "No film has 3 or more ratings" in empty.description
+    assert "No film has 3 or more ratings" in empty.description and empty.title == "Top films · Horror · this week"
     assert stars_text(0.5) == "½" and stars_text(5) == "★★★★★" and stars_text(3.5) == "★★★½"

@@ -1,9 +1,10 @@
-"""A small shared token bucket for fan-out.
+"""A token bucket, used for the bot-wide Discord REST limit and for TMDB.
 
 discord.py retries 429s, but a bot that relies on 429s gets its requests
 delayed and, past a threshold, Cloudflare-banned. Discord's global limit is 50
-requests per second per bot; the announcer takes one token per REST call from
-this bucket so a fan-out to hundreds of guilds stays under it by construction.
+requests per second per bot; MatineeBot takes one token per REST call from one
+bucket, so a fan-out to hundreds of guilds stays under it by construction,
+whichever feature makes the calls.
 
 Note that a bucket admits ``capacity + rate`` requests in any one-second window
 (a full bucket, then a second of refill), so both numbers count toward the limit.
