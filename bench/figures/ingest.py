@@ -49,7 +49,7 @@ NOTES = [
 SIZES = {
     "full": {
         "messages": 50_000,
-        "threads": 500,
+        "threads": 100,
         "authors": 200,
         "paced_rate": 1_000,
         "paced_seconds": 5.0,
