@@ -36,20 +36,24 @@ _COLUMNS = (
     "f.id, f.title, f.original_title, f.year, f.vote_count, "
     "CASE WHEN json_valid(f.directors) THEN json_extract(f.directors, '$[0]') END"
 )
+# The index's rowid is ((2^31 - 1 - votes) << 32) + film id (migration 0004), so the film id is
+# its low 32 bits: reading it from the rowid skips a read of the index's content row per hit
+# (the UNINDEXED film_id column), about a third of the cost of a short prefix match.
+_FILM_ID = "(rowid & 4294967295)"
 _STRICT = (
     "WITH hits (film_id, tier) AS ("  # noqa: S608 - constant fragments only
     "SELECT * FROM (SELECT id, 0 FROM films WHERE title = :exact COLLATE NOCASE LIMIT :n) "
     "UNION ALL SELECT * FROM (SELECT film_id, 0 FROM film_titles WHERE title = :exact COLLATE NOCASE LIMIT :n) "
-    "UNION ALL SELECT * FROM (SELECT film_id, 1 FROM films_fts WHERE films_fts MATCH :prefix "
+    f"UNION ALL SELECT * FROM (SELECT {_FILM_ID}, 1 FROM films_fts WHERE films_fts MATCH :prefix "
     "ORDER BY rowid LIMIT :n)) "
     f"SELECT {_COLUMNS}, min(h.tier) FROM hits h JOIN films f ON f.id = h.film_id GROUP BY f.id"
 )
 _MATCH = (
-    f"SELECT {_COLUMNS}, ? FROM (SELECT film_id FROM films_fts WHERE films_fts MATCH ? "  # noqa: S608
+    f"SELECT {_COLUMNS}, ? FROM (SELECT {_FILM_ID} AS film_id FROM films_fts WHERE films_fts MATCH ? "  # noqa: S608
     "ORDER BY rowid LIMIT ?) h JOIN films f ON f.id = h.film_id"
 )
 _POPULAR = (
-    f"SELECT {_COLUMNS}, 1 FROM (SELECT film_id FROM films_fts ORDER BY rowid LIMIT ?) h "  # noqa: S608
+    f"SELECT {_COLUMNS}, 1 FROM (SELECT {_FILM_ID} AS film_id FROM films_fts ORDER BY rowid LIMIT ?) h "  # noqa: S608
     "JOIN films f ON f.id = h.film_id ORDER BY f.vote_count DESC, f.id"
 )
 _TIER_EXACT, _TIER_WORDS, _TIER_FUZZY = 0, 2, 3  # as in films.py
@@ -114,13 +118,26 @@ def _corrections(conn: sqlite3.Connection, tokens: list[str]) -> list[list[str]]
 def _ranked(rows: list[tuple], wanted: str, limit: int) -> list[FilmSuggestion]:
     """Order as ``films._rank`` does (an accent-insensitive exact title counts as exact), best ``limit``."""
     keyed = []
+    first = wanted.split(" ", 1)[0]
     for row in rows:
         film_id, title, original_title, _, votes, _, tier = row
-        if tier > _TIER_EXACT and wanted and wanted in (normalize_title(title), normalize_title(original_title or "")):
+        if (
+            tier > _TIER_EXACT
+            and wanted
+            and (_may_equal(title, first) or _may_equal(original_title, first))
+            and wanted in (normalize_title(title), normalize_title(original_title or ""))
+        ):
             tier = _TIER_EXACT
         keyed.append(((tier, -max(votes or 0, 0), len(title), film_id), row))
     keyed.sort(key=lambda k: k[0])
     return [_suggestion(row) for _, row in keyed[:limit]]
+
+
+def _may_equal(title: str | None, first_word: str) -> bool:
+    """Cheap pre-check for "normalises to the wanted title": an ASCII title must contain its first word."""
+    if not title:
+        return False
+    return not title.isascii() or first_word in title.lower()
 
 
 def _suggestion(row: tuple) -> FilmSuggestion:
