@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set
 
 __all__ = [
     "MAX_QUERY_TOKENS",
@@ -106,13 +107,17 @@ def edit_variants(word: str) -> set[str]:
     return variants
 
 
-def typo_variants(tokens: list[str]) -> dict[str, set[str]]:
-    """The one-edit variants of the words worth correcting (long enough, at most a few words)."""
-    variants: dict[str, set[str]] = {}
+def typo_variants(tokens: list[str], skip: Set[str] = frozenset()) -> dict[str, set[str]]:
+    """The one-edit variants of the words worth correcting (long enough, at most a few words).
+
+    Words in ``skip`` still count towards that limit but get no variants: callers
+    pass words already known not to need them (a known word that is not the last).
+    """
+    chosen: set[str] = set()
     for token in tokens:
-        if _MIN_FUZZY_LENGTH <= len(token) <= _MAX_FUZZY_LENGTH and len(variants) < _MAX_FUZZY_WORDS:
-            variants[token] = edit_variants(token)
-    return variants
+        if _MIN_FUZZY_LENGTH <= len(token) <= _MAX_FUZZY_LENGTH and len(chosen) < _MAX_FUZZY_WORDS:
+            chosen.add(token)
+    return {token: edit_variants(token) for token in tokens if token in chosen and token not in skip}
 
 
 def correction_groups(
