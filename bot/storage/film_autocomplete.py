@@ -12,6 +12,13 @@ the shorter title), tuned for the keystroke path:
   to "exact" is already among the prefix matches);
 - only the columns the choice label needs are read, the first director is
   taken by SQLite's JSON functions, and no :class:`Film` is built.
+
+What it still costs over one raw ``films_fts MATCH`` (bench figure 2): a thread
+hop (~0.07 ms), the title-prefix phrase (``^"the" + "of"*`` must walk the
+common words' position lists when few titles start that way) before the
+words-anywhere match, and for typos the vocabulary look-ups. Cutting more means
+a cheaper prefix tier (an indexed, normalised title key for long prefixes) and
+a deletion-neighbourhood table for typos; both need a schema change.
 """
 
 from __future__ import annotations
