@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-from pathlib import Path
-
-import pytest
 
 from bot.models import Comment
 from bot.storage import (
@@ -21,22 +18,6 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "c.db")
-    await database.migrate()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def writer(db: Database):
-    w = BatchedWriter(db)
-    w.start()
-    yield w
-    await w.close()
 
 
 async def make_review(db: Database, **overrides) -> int:
