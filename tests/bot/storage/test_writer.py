@@ -120,6 +120,22 @@ async def test_runs_of_a_registered_statement_go_through_its_bulk_form(db: Datab
         await writer.close()
 
 
+async def test_a_bulk_write_is_durable_when_it_returns(db: Database, tmp_path: Path, atomic_calls: list[str]) -> None:
+    writer = BatchedWriter(db, max_delay=0.05)
+    writer.register_bulk(INSERT, BULK_INSERT)
+    try:
+        await asyncio.gather(*(writer.write(INSERT, (i, f"durable {i}")) for i in range(3)))
+        assert atomic_calls == [BULK_INSERT]
+        # A second, independent connection sees the rows: committed, not just queued.
+        conn = sqlite3.connect(tmp_path / "w.db")
+        try:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
+        finally:
+            conn.close()
+    finally:
+        await writer.close()
+
+
 async def test_mixed_batches_use_the_bulk_form_inside_one_transaction(db: Database) -> None:
     writer = BatchedWriter(db, max_delay=0.05)
     writer.register_bulk(INSERT, BULK_INSERT)
