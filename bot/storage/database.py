@@ -209,6 +209,19 @@ class Database:
         async with self.transaction() as conn, conn.execute(sql, params) as cursor:
             return cursor.rowcount
 
+    async def execute_atomic(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
+        """Run ONE write statement as its own transaction, in a single trip to the database thread.
+
+        Outside ``BEGIN`` SQLite commits a lone statement atomically when it finishes
+        (autocommit), and a write statement takes the write lock as it starts, as
+        ``BEGIN IMMEDIATE`` would (waiting up to the busy timeout). Skipping the
+        explicit BEGIN/COMMIT saves four round trips to aiosqlite's thread, each of
+        which waits for a turn of the event loop. The transaction lock keeps the
+        statement out of another coroutine's open transaction.
+        """
+        async with self._lock:
+            await self._conn.execute(sql, params)
+
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
