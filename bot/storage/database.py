@@ -64,6 +64,17 @@ class Migration:
         return statements
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """True for SQLITE_BUSY/SQLITE_LOCKED (and their extended codes): the lock is someone else's."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
 
@@ -160,7 +171,7 @@ class Database:
         (up to the busy timeout) at the start instead of failing mid-way.
         """
         async with self._lock:
-            await (await self._conn.execute("BEGIN IMMEDIATE")).close()
+            await self._begin_immediate()
             try:
                 yield self._conn
             except BaseException:
@@ -172,6 +183,28 @@ class Database:
                 except BaseException:
                     await self._rollback()
                     raise
+
+    async def _begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to the busy timeout for another process's lock.
+
+        SQLite's busy handler does not cover every case: when a read cursor of
+        this same connection is still open (a concurrent ``fetchall`` from
+        another coroutine) while another process holds the write lock, SQLite
+        reports ``SQLITE_BUSY`` at once instead of waiting, to avoid a deadlock.
+        So we retry with a short back-off until the busy timeout has passed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                await (await self._conn.execute("BEGIN IMMEDIATE")).close()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     async def _rollback(self) -> None:
         try:
