@@ -171,18 +171,43 @@ class Database:
         (up to the busy timeout) at the start instead of failing mid-way.
         """
         async with self._lock:
-            await self._begin_immediate()
+            try:
+                await self._begin_immediate()
+            except BaseException:
+                # Cancelled while BEGIN was queued on the worker thread: it still runs, and
+                # would leave the connection inside a transaction holding the write lock.
+                await self._rollback(force=True)
+                raise
             try:
                 yield self._conn
             except BaseException:
                 await self._rollback()
                 raise
-            else:
-                try:
-                    await (await self._conn.execute("COMMIT")).close()
-                except BaseException:
-                    await self._rollback()
-                    raise
+            await self._commit()
+
+    async def _commit(self) -> None:
+        """COMMIT, or roll back if it fails; a cancel cannot split the two.
+
+        Once COMMIT is queued on the worker thread it runs whatever happens to
+        the awaiting task; rolling back "after" it would report a committed
+        transaction as failed. So a cancellation waits for the COMMIT's outcome
+        (rolling back only if it failed) and is re-raised afterwards.
+        """
+        commit = asyncio.ensure_future(self._run("COMMIT"))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            try:
+                await commit
+            except sqlite3.Error:
+                await self._rollback()
+            raise
+        except BaseException:
+            await self._rollback()
+            raise
+
+    async def _run(self, sql: str) -> None:
+        await (await self._conn.execute(sql)).close()
 
     async def _begin_immediate(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to the busy timeout for another process's lock.
@@ -206,10 +231,18 @@ class Database:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    async def _rollback(self) -> None:
+    async def _rollback(self, *, force: bool = False) -> None:
+        """Roll back; ``force`` queues ROLLBACK even if no transaction is visible yet.
+
+        aiosqlite runs calls in order on one thread, so a forced ROLLBACK lands
+        after a BEGIN that is still queued; "no transaction is active" is fine.
+        """
         try:
-            if self._conn.in_transaction:
-                await (await self._conn.execute("ROLLBACK")).close()
+            if force or self._conn.in_transaction:
+                await self._run("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                log.exception("rollback failed")
         except sqlite3.Error:  # pragma: no cover - nothing more we can do
             log.exception("rollback failed")
 
