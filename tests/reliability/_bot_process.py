@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -36,9 +37,45 @@ def _main() -> int:
             print(READY_MARKER, flush=True)
 
         self.add_listener(announce_ready, "on_ready")
+        burst = int(os.environ.get("MATINEE_TEST_BURST", "0"))
+        if burst:
+
+            async def start_burst() -> None:
+                asyncio.get_running_loop().create_task(_write_burst(self, burst))
+
+            self.add_listener(start_burst, "on_ready")
 
     MatineeBot.setup_hook = setup_hook  # type: ignore[method-assign]
-    return main(sys.argv[1:] or ["--env-file", os.devnull, "run"])
+    try:
+        return main(sys.argv[1:] or ["--env-file", os.devnull, "run"])
+    finally:
+        out = os.environ.get("MATINEE_TEST_BURST_OUT")
+        if out:
+            Path(out).write_text(json.dumps(sorted(_acknowledged)))
+
+
+_acknowledged: set[str] = set()
+
+
+async def _write_burst(bot: Any, rows: int) -> None:
+    """A burst of batched writes (like a busy thread's comments); remembers which were acknowledged.
+
+    A write counts as stored only when ``writer.write`` returned; the test compares
+    this set with the database after a SIGTERM landed in the middle of the burst.
+    """
+    from bot.storage import WriterClosedError
+
+    async def one(key: str) -> None:
+        try:
+            await bot.writer.write("INSERT INTO meta (key, value) VALUES (?, ?)", (key, "burst"))
+        except WriterClosedError:
+            return
+        _acknowledged.add(key)
+
+    for start in range(0, rows, 500):
+        await asyncio.gather(*(one(f"burst:{i:06d}") for i in range(start, min(start + 500, rows))))
+        if start == 0:
+            print("BURST_STARTED", flush=True)
 
 
 class BotProcess:
