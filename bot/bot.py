@@ -23,6 +23,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import __version__
+from .ratelimit import TokenBucket
 from .settings import Settings
 from .storage import BatchedWriter, Database, MetaRepository
 from .tree import MatineeTree
@@ -32,6 +33,12 @@ __all__ = ["MatineeBot", "configure_endpoints", "discover_extensions", "matinee_
 log = logging.getLogger(__name__)
 
 SyncMode = Literal["auto", "force", "never"]
+
+# Discord's global limit is 50 REST requests a second. A bucket admits ``burst + rate``
+# requests in any one-second window, so 45/s with bursts of 4 stays at 49 at most while
+# keeping a large fan-out within about 1.1x of the 50/s floor.
+REST_REQUESTS_PER_SECOND = 45.0
+REST_BURST = 4.0
 ADMIN_GROUP_NAME = "matinee"
 
 
@@ -121,6 +128,24 @@ class MatineeBot(commands.Bot):
             default_permissions=discord.Permissions(manage_messages=True),
         )
         self.tree.add_command(self.admin_group)
+        self.rest_limiter = TokenBucket(REST_REQUESTS_PER_SECOND, REST_BURST)
+        self._install_rest_limiter()
+
+    def _install_rest_limiter(self) -> None:
+        """Make every REST call wait for a token, whichever feature makes it.
+
+        discord.py handles 429s after the fact; this keeps a fan-out (announcements,
+        their threads and polls, backfills) under Discord's global limit up front, so
+        the bot never leans on 429s. Interaction responses use the webhook adapter,
+        not ``http.request``, and are exempt from the global limit anyway.
+        """
+        original = self.http.request
+
+        async def request(route: discord.http.Route, **kwargs: object) -> object:
+            await self.rest_limiter.acquire()
+            return await original(route, **kwargs)
+
+        self.http.request = request  # type: ignore[method-assign]
 
     # -- lifecycle ----------------------------------------------------------------
 

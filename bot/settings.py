@@ -139,8 +139,11 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be true or false; {ENV_EXAMPLE_HINT}")
 
 
-def _parse_url(name: str, raw: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
-    value = raw.strip().rstrip("/")
+def _parse_url(
+    name: str, raw: str, schemes: tuple[str, ...] = ("http", "https"), *, strip_slash: bool = True
+) -> str:
+    """Validate a URL; base URLs lose a trailing slash so paths can be appended cleanly."""
+    value = raw.strip().rstrip("/") if strip_slash else raw.strip()
     scheme, sep, rest = value.partition("://")
     if not sep or scheme.lower() not in schemes or not rest:
         allowed = " or ".join(f"{s}://" for s in schemes)
@@ -149,7 +152,8 @@ def _parse_url(name: str, raw: str, schemes: tuple[str, ...] = ("http", "https")
 
 
 def _parse_feeds(name: str, raw: str) -> tuple[str, ...]:
-    return tuple(_parse_url(name, part) for part in raw.split(",") if part.strip())
+    # Feed URLs are addresses, not bases: ".../feed/" and ".../feed" may differ, so keep them as given.
+    return tuple(_parse_url(name, part, strip_slash=False) for part in raw.split(",") if part.strip())
 
 
 def _parse_log_level(name: str, raw: str) -> str:

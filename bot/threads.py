@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .models import Review
 from .text import THREAD_NAME, clean_text, truncate
 
-__all__ = ["discussion_thread_name"]
+__all__ = ["discussion_thread_name", "review_thread_name"]
 
 SPOILER_PREFIX = "⚠ Spoilers: "
 
@@ -20,3 +21,8 @@ def discussion_thread_name(film: str, *, spoilers: bool = False) -> str:
     room = THREAD_NAME - len(head) - len(tail)
     name = " ".join(clean_text(film).split()) or "this film"
     return f"{head}{truncate(name, room)}{tail}"
+
+
+def review_thread_name(review: Review, *, spoilers: bool) -> str:
+    """The discussion thread's name for a review; the announcer (forum posts) and discussions share it."""
+    return discussion_thread_name(review.film_title or review.title, spoilers=spoilers)

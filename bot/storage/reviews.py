@@ -137,6 +137,30 @@ class AnnouncementRepository:
     async def for_review(self, review_id: int) -> list[Announcement]:
         return await self._fetch("review_id = ? ORDER BY guild_id", (review_id,))
 
+    async def record_sent(
+        self,
+        review_id: int,
+        guild_id: int,
+        channel_id: int,
+        message_id: int,
+        *,
+        thread_id: int | None = None,
+        nonce: str | None = None,
+        spoiler: bool = False,
+    ) -> Announcement:
+        """Insert (or replace) a confirmed-sent announcement, e.g. a thread opened by hand."""
+        await self._db.execute(
+            "INSERT INTO announcements (review_id, guild_id, channel_id, message_id, thread_id, nonce, state, "
+            "spoiler, sent_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) "
+            "ON CONFLICT (review_id, guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
+            "message_id = excluded.message_id, thread_id = excluded.thread_id, state = 'sent', "
+            "spoiler = excluded.spoiler, sent_at = excluded.sent_at",
+            (review_id, guild_id, channel_id, message_id, thread_id, nonce or f"manual:{message_id}", int(spoiler)),
+        )
+        found = await self.get(review_id, guild_id)
+        assert found is not None
+        return found
+
     async def by_thread(self, thread_id: int) -> Announcement | None:
         """The announcement whose discussion thread this is; None for threads of no review."""
         found = await self._fetch("thread_id = ?", (thread_id,))

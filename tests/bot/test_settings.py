@@ -68,7 +68,7 @@ def test_feed_list_and_dev_guild_are_parsed() -> None:
         DEV_GUILD_ID="1234",
         OPENAI_BASE_URL="http://localhost:11434/v1",
     )
-    assert settings.review_feeds == ("https://blog.example/feed", "https://other.example/atom.xml")
+    assert settings.review_feeds == ("https://blog.example/feed/", "https://other.example/atom.xml")
     assert settings.dev_guild_id == 1234
     assert settings.llm_configured
 

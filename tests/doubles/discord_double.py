@@ -348,12 +348,14 @@ class DiscordDouble:
         privileged_intents_enabled: bool = True,
         bucket_limit: int = 50,
         bucket_window: float = 1.0,
+        enforce_bucket_limits: bool = False,
     ) -> None:
         """Create the double (not started).
 
         ``token``: if given, REST/IDENTIFY with another token fail like Discord (401 / close 4004).
         ``privileged_intents_enabled``: False makes IDENTIFY with privileged intents close with 4014.
-        ``bucket_limit``/``bucket_window``: per-route X-RateLimit-* values we advertise and enforce.
+        ``bucket_limit``/``bucket_window``: per-route X-RateLimit-* values we advertise.
+        ``enforce_bucket_limits``: answer 429 (scope "user") when a client ignores them.
         """
         self.application_id = application_id or make_snowflake()
         self.bot_user_id = bot_user_id or self.application_id
@@ -362,6 +364,7 @@ class DiscordDouble:
         self.privileged_intents_enabled = privileged_intents_enabled
         self.bucket_limit = bucket_limit
         self.bucket_window = bucket_window
+        self.enforce_bucket_limits = enforce_bucket_limits
 
         self.users: dict[int, JSON] = {}
         self.guilds: dict[int, JSON] = {}
@@ -1067,20 +1070,17 @@ class DiscordDouble:
                                        **{k: v for k, v in att.items() if k not in ("id", "url")}})
         return await self._store_and_dispatch(msg, dispatch=dispatch)
 
-    async def edit_message(self, channel_id: int, message_id: int, content: str, *, partial: bool = False) -> JSON:
-        """A member edits their message (MESSAGE_UPDATE).
+    async def edit_message(self, channel_id: int, message_id: int, content: str) -> JSON:
+        """A member edits their message (MESSAGE_UPDATE with the full message, as Discord sends today).
 
-        Discord currently sends the full message on updates; ``partial=True``
-        sends only id/channel_id/guild_id/content/edited_timestamp (the older,
-        documented-as-possible shape) to test code paths relying on the cache.
+        discord.py 2.7 builds a Message from every MESSAGE_UPDATE, so the older
+        partial shape (no ``type`` or ``author``) would crash the client's
+        gateway reader; real Discord no longer sends it.
         """
         msg = self._message(int(channel_id), int(message_id))
         msg["content"] = content
         msg["edited_timestamp"] = _iso()
-        data = self._gateway_message(msg)
-        if partial:
-            data = {k: data[k] for k in ("id", "channel_id", "guild_id", "content", "edited_timestamp") if k in data}
-        await self.dispatch("MESSAGE_UPDATE", data)
+        await self.dispatch("MESSAGE_UPDATE", self._gateway_message(msg))
         return msg
 
     async def delete_message(self, channel_id: int, message_id: int) -> None:
@@ -1438,13 +1438,14 @@ class DiscordDouble:
         text inputs, or label components (type 18).  Text inputs get ``value``,
         selects get ``values``.
         """
-        if modal is None:
-            for rec in reversed(list(self.interactions.values())):
-                if rec.modal and rec.modal.get("custom_id") == custom_id:
-                    modal = rec.modal
-                    guild_id = guild_id or rec.guild_id
-                    channel_id = channel_id or rec.channel_id
-                    break
+        source: InteractionRecord | None = None
+        for rec in reversed(list(self.interactions.values())):
+            if rec.modal and rec.modal.get("custom_id") == custom_id:
+                source = rec
+                modal = modal or rec.modal
+                guild_id = guild_id or rec.guild_id
+                channel_id = channel_id or rec.channel_id
+                break
 
         def answer(comp: JSON) -> JSON:
             out: JSON = {"type": comp["type"], "custom_id": comp.get("custom_id")}
@@ -1469,6 +1470,8 @@ class DiscordDouble:
                           for k, v in values.items()]
         payload = self._interaction_base(5, guild_id, channel_id, user_id)
         payload["data"] = {"custom_id": custom_id, "components": components}
+        if source is not None and "message" in source.payload:  # modal opened from a component
+            payload["message"] = source.payload["message"]
         return await self._send_interaction(payload)
 
     # ------------------------------------------------------------------ faults & utilities
@@ -1564,7 +1567,18 @@ class DiscordDouble:
         return None
 
     def _redact_for(self, session: _Session, event: str, data: JSON) -> JSON:
-        """Blank message content without the MESSAGE_CONTENT intent, like Discord."""
+        """Tailor a dispatch to the session's intents, like Discord.
+
+        * GUILD_CREATE without GUILD_PRESENCES lists only the bot's own member
+          (``member_count`` stays the real count, so discord.py chunks via op 8
+          when the members intent is on).
+        * MESSAGE_CREATE/UPDATE without MESSAGE_CONTENT have content, embeds,
+          attachments, components and poll blanked (except DMs, own messages
+          and messages mentioning the bot).
+        """
+        if event == "GUILD_CREATE" and not session.intents & INTENT_GUILD_PRESENCES:
+            data["members"] = [m for m in data.get("members", []) if m["user"]["id"] == str(self.bot_user_id)]
+            return data
         if session.intents & INTENT_MESSAGE_CONTENT or event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
             return data
         if not data.get("guild_id") or data.get("author", {}).get("id") == str(self.bot_user_id):
@@ -1718,7 +1732,8 @@ class DiscordDouble:
         await self._send_dispatch(session, "READY", ready)
         if intents & INTENT_GUILDS:
             for gid in list(self.guilds):
-                await self._send_dispatch(session, "GUILD_CREATE", self.guild_payload(gid))
+                await self._send_dispatch(session, "GUILD_CREATE",
+                                          self._redact_for(session, "GUILD_CREATE", self.guild_payload(gid)))
         return session
 
     async def _on_resume(self, ws: web.WebSocketResponse, d: JSON) -> _Session | None:
@@ -1859,6 +1874,14 @@ class DiscordDouble:
             "X-RateLimit-Bucket": bucket,
         }
 
+    def _bucket_overflow(self, template: str, major: str) -> bool:
+        bucket = hashlib.md5(template.encode()).hexdigest()
+        window = self._buckets[f"{bucket}:{major}"]
+        if len(window) > self.bucket_limit:
+            window.pop()  # the rejected request does not consume the bucket
+            return True
+        return False
+
     def _rate_limited(self, retry_after: float, *, global_: bool, bucket: str,
                       scope: str | None = None) -> web.Response:
         self.rate_limited_count += 1
@@ -1965,6 +1988,10 @@ class DiscordDouble:
             return _json_response(rec.response, 404)
 
         headers = self._ratelimit_headers(template, major)
+        if self.enforce_bucket_limits and int(headers["X-RateLimit-Remaining"]) == 0 and \
+                self._bucket_overflow(template, major):
+            return self._rate_limited(float(headers["X-RateLimit-Reset-After"]), global_=False,
+                                      bucket=headers["X-RateLimit-Bucket"])
         try:
             result = await route.handler(rec, payload or {}, files, *match.groups())
         except DiscordError as err:

@@ -437,3 +437,28 @@ async def test_message_content_is_redacted_without_intent(world: World) -> None:
     finally:
         await bot.close()
         await asyncio.wait_for(task, 5)
+
+
+async def test_members_intent_chunking_and_bucket_limits(world: World) -> None:
+    double = world.double
+    double.bucket_limit = 2
+    double.bucket_window = 0.2
+    double.enforce_bucket_limits = True
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True
+    bot = commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.05)
+    task = await double.start_bot(bot)
+    try:
+        assert any(f.get("op") == 8 for f in double.gateway_received)
+        guild = bot.get_guild(world.guild_id)
+        assert guild is not None and guild.chunked
+        assert guild.get_member(world.member_id) is not None
+        channel = guild.get_channel(world.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        await asyncio.gather(*(channel.send(f"m{i}") for i in range(4)))
+        # discord.py honours X-RateLimit-Remaining, so the enforcing double never had to say 429
+        assert double.rate_limited_count == 0
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 5)

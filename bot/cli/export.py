@@ -1,0 +1,78 @@
+"""``matinee export``: write a review's comments, ratings and count as JSON, Markdown or HTML.
+
+Reads SQLite directly, so it works while the bot runs (WAL + busy timeout) or not.
+Output goes to ``--out PATH`` (inside the current directory), ``--out -`` (stdout),
+or by default to ``<slug>-<id>-comments.<format>`` in the current directory; the
+default name is built from a sanitised slug, so a hostile slug cannot write elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from ..discussions.export import EXPORT_FORMATS, DiscussionExporter, ExportResult
+from ..errors import UserFacingError
+from ..storage import CommentRepository, Database, PollRepository, RatingRepository, ReviewRepository, StorageError
+from ..storage.writer import BatchedWriter
+from ._common import fail, load_or_exit
+
+__all__ = ["register", "resolve_output", "run_export"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="export a review's comments for the blog (json, md or html)")
+    parser.add_argument("--review", required=True, help="the review's slug or numeric id")
+    parser.add_argument("--format", choices=EXPORT_FORMATS, default="json", help="output format (default: json)")
+    parser.add_argument("--out", help="file to write, inside the current directory; '-' for stdout")
+    parser.add_argument("--with-ids", action="store_true", help="include members' Discord user ids")
+    parser.set_defaults(handler=handle)
+
+
+def resolve_output(out: str | None, default_name: str, cwd: Path | None = None) -> Path | None:
+    """Where to write: None for stdout. Refuses directories and paths outside ``cwd``."""
+    if out == "-":
+        return None
+    base = (cwd or Path.cwd()).resolve()
+    target = (base / (out or default_name)).resolve()
+    if not target.is_relative_to(base):
+        raise UserFacingError(f"refusing to write outside the current directory: {out}")
+    if target.is_dir():
+        raise UserFacingError(f"{out} is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise UserFacingError(f"the directory for {out} does not exist")
+    return target
+
+
+async def run_export(database_path: Path, review: str, fmt: str, *, with_ids: bool) -> ExportResult:
+    if not Path(database_path).is_file():
+        raise UserFacingError(f"no database at {database_path} (set DATABASE_PATH, or run the bot once)")
+    db = await Database.open(database_path)
+    try:
+        await db.migrate()
+        writer = BatchedWriter(db)  # reads only; never started
+        exporter = DiscussionExporter(
+            ReviewRepository(db), CommentRepository(db, writer), PollRepository(db, writer), RatingRepository(db)
+        )
+        return await exporter.export(review, fmt, with_ids=with_ids)
+    finally:
+        await db.close()
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = load_or_exit(args.env_file, require_token=False)
+    try:
+        result = asyncio.run(run_export(settings.database_path, args.review, args.format, with_ids=args.with_ids))
+        target = resolve_output(args.out, result.filename)
+    except UserFacingError as exc:
+        return fail(exc.message, 1)
+    except StorageError as exc:
+        return fail(str(exc), 1)
+    if target is None:
+        sys.stdout.write(result.content)
+        return 0
+    target.write_text(result.content, encoding="utf-8")
+    print(f"wrote {result.comment_count} comments of {result.review.slug!r} to {target}", file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""Film lookup services: catalog search, imports, TMDB, ratings and watchlists."""

@@ -1,0 +1,215 @@
+"""Parsing RSS 2.0 / Atom documents into review drafts, with stable dedupe keys.
+
+feedparser copes with the real web's feeds (WordPress, Ghost, Hugo, Substack,
+Letterboxd; wrong encodings, half-broken XML). We never let it touch the
+network or the disk: it only ever sees a ``BytesIO`` of a body we fetched
+ourselves (given a ``str`` or ``bytes``, feedparser would treat a path- or
+URL-looking document as something to open). Documents that declare XML
+entities are refused up front with defusedxml: entity expansion ("billion
+laughs") is the classic way a feed takes a parser's memory down.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import feedparser
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as DefusedET
+
+from ..text import clean_text
+from .draft import ReviewDraft, parse_rating
+from .html import html_to_markdown, safe_url
+
+__all__ = ["FeedParseError", "ParsedFeed", "entry_keys", "parse_feed"]
+
+MAX_ENTRIES = 200  # a feed with more items than this is truncated (newest first, as feeds list them)
+
+
+class FeedParseError(Exception):
+    """The document is not a usable feed; the message is safe to show to an admin."""
+
+
+@dataclass
+class ParsedFeed:
+    title: str | None
+    entries: list[ReviewDraft] = field(default_factory=list)  # feed order (usually newest first)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _refuse_entities(data: bytes) -> None:
+    head = data[:65536].lower()
+    if b"<!entity" not in head and b"<!doctype" not in head:
+        return
+    try:
+        DefusedET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise FeedParseError("the feed declares XML entities, which are refused (entity-expansion attack)") from None
+    except Exception:  # malformed XML: feedparser's lenient parser decides below
+        if b"<!entity" in head:
+            raise FeedParseError("the feed declares XML entities, which are refused") from None
+
+
+def _struct_to_datetime(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _text(value: Any) -> str:
+    return clean_text(str(value)) if value else ""
+
+
+def _strip_tags(value: str) -> str:
+    return html_to_markdown(value).markdown.replace("\\", "") if "<" in value or "&" in value else value
+
+
+def _best_content(entry: Any) -> str:
+    """``content:encoded`` / Atom ``content`` when present (the longest HTML one), else the summary."""
+    contents = entry.get("content") or []
+    best = ""
+    for item in contents:
+        value = item.get("value") or ""
+        if len(value) > len(best):
+            best = value
+    return best or entry.get("summary") or entry.get("description") or ""
+
+
+def _entry_image(entry: Any, base: str | None) -> str | None:
+    for key in ("media_content", "media_thumbnail"):
+        for media in entry.get(key) or []:
+            url = safe_url(media.get("url"), base)
+            medium = (media.get("medium") or media.get("type") or "image").lower()
+            if url and ("image" in medium or key == "media_thumbnail"):
+                return url
+    for enclosure in entry.get("enclosures") or []:
+        if (enclosure.get("type") or "").startswith("image/"):
+            url = safe_url(enclosure.get("href") or enclosure.get("url"), base)
+            if url:
+                return url
+    return None
+
+
+def _fallback_key(title: str, published: dt.datetime | None, content: str) -> str:
+    basis = f"{title}\x00{published.isoformat() if published else ''}"
+    if not title and not published:
+        basis += "\x00" + content[:2000]
+    return "h:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def entry_keys(raw: list[tuple[str | None, str | None, str, str]]) -> list[str | None]:
+    """Stable per-feed keys for (guid, link, title_date_key, content_hash) tuples, in order.
+
+    The key is the guid, else the link, else a hash of title and date. A guid that
+    several different items share (broken CMS templates do this) can't identify
+    them, so - like MonitoRSS, which falls back to other article properties when
+    an id is not unique - such items are keyed by guid plus their own link/title
+    hash, which stays stable across polls. Items that are exact duplicates (same
+    key and same content) collapse to one: ``None`` marks the repeats.
+    """
+    primary = [(guid or link or fallback) for guid, link, fallback, _ in raw]
+    counts: dict[str, int] = {}
+    for key in primary:
+        counts[key] = counts.get(key, 0) + 1
+    out: list[str | None] = []
+    used: set[str] = set()
+    seen_content: set[tuple[str, str]] = set()
+    for (_guid, link, fallback, content_hash), key in zip(raw, primary, strict=True):
+        if counts[key] > 1:
+            if (key, content_hash) in seen_content:
+                out.append(None)
+                continue
+            seen_content.add((key, content_hash))
+            distinct = link if link and link != key else fallback
+            key = f"{key}#{hashlib.sha256(distinct.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+            n = 2
+            base = key
+            while key in used:  # same guid, same link, same title+date, different body: order decides
+                key = f"{base}~{n}"
+                n += 1
+        if key in used:
+            out.append(None)
+            continue
+        used.add(key)
+        out.append(key)
+    return out
+
+
+def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
+    """Parse a fetched feed body (CPU-bound: call it in a worker thread)."""
+    if not data or not data.strip():
+        raise FeedParseError("the feed is empty (no content)")
+    _refuse_entities(data)
+    headers = {"content-location": url or ""}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=True)
+    version = parsed.get("version") or ""
+    entries = list(parsed.get("entries") or [])
+    feed_info = parsed.get("feed") or {}
+    if not version and not entries:
+        if parsed.get("bozo"):
+            reason = type(parsed.get("bozo_exception")).__name__ if parsed.get("bozo_exception") else "malformed"
+            raise FeedParseError(f"this is not a valid RSS or Atom feed ({reason})")
+        raise FeedParseError("this is not an RSS or Atom feed")
+    base = feed_info.get("link") or url
+    result = ParsedFeed(title=_strip_tags(_text(feed_info.get("title"))).strip()[:200] or None)
+    if parsed.get("bozo") and entries:
+        result.warnings.append("the feed is not well-formed; parsed it leniently")
+    if len(entries) > MAX_ENTRIES:
+        result.warnings.append(f"only the first {MAX_ENTRIES} of {len(entries)} entries were read")
+        entries = entries[:MAX_ENTRIES]
+
+    drafts: list[ReviewDraft] = []
+    raw_keys: list[tuple[str | None, str | None, str, str]] = []
+    for entry in entries:
+        link = safe_url(entry.get("link"), base)
+        title = _strip_tags(_text(entry.get("title"))).strip()
+        published = _struct_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed"))
+        html = _best_content(entry)
+        doc = html_to_markdown(html, link or base)
+        categories = [_text(t.get("term") or t.get("label")) for t in entry.get("tags") or [] if t]
+        author = _text(entry.get("author") or (entry.get("author_detail") or {}).get("name"))
+        film = _text(entry.get("letterboxd_filmtitle"))
+        year_text = _text(entry.get("letterboxd_filmyear"))
+        draft = ReviewDraft(
+            source_key="",
+            title=title or _untitled(doc.markdown),
+            body_md=doc.markdown,
+            url=link,
+            author=author or None,
+            film_title=film or None,
+            film_year=int(year_text) if year_text.isdigit() else None,
+            rating=parse_rating(entry.get("letterboxd_memberrating")),
+            image_url=_entry_image(entry, link or base) or doc.image_url,
+            tags=[c for c in categories if c],
+            categories=[c for c in categories if c],
+            spoilers="spoiler" in " ".join(categories).lower() or "(contains spoilers)" in title.lower(),
+            published_at=published,
+        )
+        guid = _text(entry.get("id") or entry.get("guid")).strip() or None
+        fallback = _fallback_key(title, published, html)
+        content_hash = hashlib.sha256(f"{title}\x00{html}".encode("utf-8", "surrogatepass")).hexdigest()
+        raw_keys.append((guid, link, fallback, content_hash))
+        drafts.append(draft)
+    for draft, key in zip(drafts, entry_keys(raw_keys), strict=True):
+        if key is None:
+            continue
+        draft.source_key = key[:500]
+        result.entries.append(draft)
+    return result
+
+
+def _untitled(markdown: str) -> str:
+    """A title for an entry without one: its first words, so the announcement still says something."""
+    words = re.sub(r"[*_`>\[\]()\\#-]", "", markdown).split()
+    return " ".join(words[:8]) + ("…" if len(words) > 8 else "") if words else "Untitled review"

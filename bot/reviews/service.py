@@ -1,0 +1,457 @@
+"""The reviews pipeline: sources in, announcement intents out.
+
+``ReviewService`` decides *what* gets announced *where*; it records reviews and
+their intents (see :mod:`bot.storage.outbox`) and leaves the sending to
+:class:`bot.reviews.delivery.DeliveryService`. Delivery rules, MonitoRSS-style:
+
+* the first successful read of a feed records every entry and announces none
+  (a subscription may ask for the newest N: ``backfill``);
+* afterwards only entries newer than the newest one recorded are announced,
+  oldest first, at most :data:`MAX_NEW_PER_POLL` per poll; the rest stay
+  unrecorded and come in on the next polls;
+* an entry seen again with different content updates the review; the caller
+  then edits the existing announcements (never posts again);
+* a failing feed backs off exponentially; after :data:`DISABLE_AFTER_FAILURES`
+  consecutive failures spanning :data:`DISABLE_AFTER` it is disabled and the
+  subscribed guilds' log channels are told. One feed's failure never stops
+  another's poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import UserFacingError
+from ..models import Review
+from ..storage import (
+    Database,
+    Feed,
+    FeedRepository,
+    FilmRepository,
+    GuildSettingsRepository,
+    MetaRepository,
+    OutboxRepository,
+    ReviewRepository,
+    Subscription,
+    Target,
+    utc_iso,
+)
+from ..text import clean_text, neutralize_mentions
+from .draft import ReviewDraft, parse_rating, slugify
+from .feeds import FeedParseError, parse_feed
+from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
+from .films import guess_film, identify_film
+from .markdown import MarkdownScanner
+
+__all__ = [
+    "DISABLE_AFTER",
+    "DISABLE_AFTER_FAILURES",
+    "MAX_NEW_PER_POLL",
+    "FeedStatus",
+    "PollResult",
+    "ReviewService",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_NEW_PER_POLL = 5
+MAX_BACKFILL = 20
+DISABLE_AFTER_FAILURES = 10
+DISABLE_AFTER = dt.timedelta(days=1)
+MAX_BACKOFF = dt.timedelta(hours=6)
+MAX_FEEDS_PER_GUILD = 25
+POLL_CONCURRENCY = 4
+MARKDOWN_SOURCE = "markdown"
+DISCORD_SOURCE = "discord"
+_MARKDOWN_INITIALIZED = "reviews.markdown_initialized"
+
+
+def loggable_url(url: str) -> str:
+    """A feed URL without its query string or credentials: private feeds carry tokens there."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+@dataclass
+class PollResult:
+    """What one poll of one source did."""
+
+    source: str
+    announced: list[Review] = field(default_factory=list)  # new reviews with intents written
+    recorded: int = 0  # new reviews stored without announcing (first read, older than the watermark)
+    updated: list[Review] = field(default_factory=list)  # edited reviews (their posts need editing)
+    waiting: int = 0  # new entries left for later polls (cap per poll)
+    not_modified: bool = False
+    error: str | None = None
+    disabled: bool = False
+    feed: Feed | None = None
+    log_channels: list[int] = field(default_factory=list)  # where to report a disabled feed
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    feed: Feed
+    subscription: Subscription | None
+    entry_count: int
+
+
+class ReviewService:
+    def __init__(
+        self,
+        db: Database,
+        fetcher: FeedFetcher | None,
+        *,
+        poll_seconds: float = 300,
+        reviews_dir=None,
+        clock: Callable[[], dt.datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.fetcher = fetcher
+        self.poll_seconds = poll_seconds
+        self.reviews = ReviewRepository(db)
+        self.feeds = FeedRepository(db)
+        self.outbox = OutboxRepository(db)
+        self.guilds = GuildSettingsRepository(db)
+        self.films = FilmRepository(db)
+        self.meta = MetaRepository(db)
+        self.scanner = MarkdownScanner(reviews_dir) if reviews_dir is not None else None
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._rng = rng or random.Random()
+        self._feed_locks: dict[int, asyncio.Lock] = {}
+        self._poll_semaphore = asyncio.Semaphore(POLL_CONCURRENCY)
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    # -- targets ----------------------------------------------------------------------
+
+    async def targets_for(self, source: str, *, feed: Feed | None = None, guild_id: int | None = None) -> list[Target]:
+        """Which guilds receive a review from this source, and in which channel."""
+        by_guild: dict[int, int] = {}
+        configured = {g.guild_id: g.announce_channel_id for g in await self.guilds.configured()}
+        if source == MARKDOWN_SOURCE or (feed is not None and feed.builtin):
+            by_guild.update({gid: cid for gid, cid in configured.items() if cid})
+        if feed is not None:
+            for sub in await self.feeds.subscriptions_of_feed(feed.id):
+                channel = sub.channel_id or configured.get(sub.guild_id)
+                if channel:
+                    by_guild[sub.guild_id] = channel
+        if source == DISCORD_SOURCE and guild_id is not None and configured.get(guild_id):
+            by_guild[guild_id] = configured[guild_id]  # type: ignore[assignment]
+        return [Target(gid, cid) for gid, cid in sorted(by_guild.items())]
+
+    # -- recording ---------------------------------------------------------------------
+
+    async def _unique_slug(self, draft: ReviewDraft) -> str:
+        base = slugify(draft.title)
+        slug, n = base, 2
+        while await self.reviews.slug_exists(slug):
+            slug = f"{base}-{n}"
+            n += 1
+        return slug
+
+    async def _identify(self, draft: ReviewDraft) -> None:
+        guess = await identify_film(
+            self.films, film=draft.film_title, year=draft.film_year, categories=draft.categories, title=draft.title
+        )
+        draft.film_title, draft.film_year, draft.film_id = guess.title, guess.year, guess.film_id
+
+    async def _record(self, source: str, draft: ReviewDraft, targets: list[Target]) -> Review:
+        await self._identify(draft)
+        draft.normalise(now=self.now())
+        return await self.outbox.record_review(draft.fields(source=source, slug=await self._unique_slug(draft)),
+                                               targets)  # fmt: skip
+
+    async def _update(self, draft: ReviewDraft, existing: Review, source: str) -> Review | None:
+        """Store an edited entry; returns the review when anything visible changed."""
+        now = self.now()
+        if existing.published_at and (draft.published_at is None or draft.published_at > now):
+            # An entry that lost its date, or is still future-dated (stored clamped to when we first saw it),
+            # keeps the date it had; otherwise every poll would look like an edit.
+            draft.published_at = dt.datetime.fromisoformat(existing.published_at.replace("Z", "+00:00"))
+        await self._identify(draft)
+        draft.normalise(now=now)
+        if draft.content_hash == existing.content_hash:
+            return None
+        review, changed = await self.reviews.upsert(**draft.fields(source=source))
+        return review if changed else None
+
+    async def ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None = None,
+                     limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
+        """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
+        result = PollResult(source=source, feed=feed)
+        fresh: list[tuple[int, ReviewDraft]] = []
+        for index, draft in enumerate(drafts):
+            if not draft.source_key:
+                continue
+            existing = await self.reviews.get_by_source_key(source, draft.source_key)
+            if existing is not None:
+                updated = await self._update(draft, existing, source)
+                if updated is not None:
+                    result.updated.append(updated)
+            else:
+                fresh.append((index, draft))
+        if not fresh:
+            return result
+        if not initialized:
+            for _, draft in fresh:
+                await self._record(source, draft, [])
+                result.recorded += 1
+            return result
+        watermark = await self.feeds.newest_published(source)
+        now = self.now()
+        newer: list[tuple[int, ReviewDraft]] = []
+        for index, draft in fresh:
+            published = min(draft.published_at, now) if draft.published_at else None
+            if watermark and published is not None and utc_iso(published) <= watermark:
+                await self._record(source, draft, [])  # older than what we already have: history, not news
+                result.recorded += 1
+            else:
+                newer.append((index, draft))
+        # Oldest first: by date; undated entries by reverse feed position (feeds list newest first).
+        newer.sort(key=lambda item: (min(item[1].published_at or now, now), -item[0]))
+        batch = newer if limit is None else newer[:limit]
+        result.waiting = len(newer) - len(batch)
+        targets = await self.targets_for(source, feed=feed)
+        for _, draft in batch:
+            result.announced.append(await self._record(source, draft, targets))
+        return result
+
+    # -- feeds -----------------------------------------------------------------------
+
+    def _next_poll(self, now: dt.datetime, failures: int = 0) -> dt.datetime:
+        base = dt.timedelta(seconds=self.poll_seconds)
+        delay = min(base * (2**failures), MAX_BACKOFF) if failures else base
+        return now + delay * self._rng.uniform(0.85, 1.15)
+
+    async def sync_builtin_feeds(self, urls: tuple[str, ...] | list[str]) -> list[Feed]:
+        valid = []
+        for url in urls:
+            try:
+                valid.append(validate_feed_url(url))
+            except FeedFetchError as exc:
+                log.warning("ignoring REVIEW_FEEDS entry: %s", exc)
+        return await self.feeds.set_builtin_urls(valid)
+
+    async def poll_due(self) -> list[PollResult]:
+        """Poll every due feed concurrently; each poll is isolated from the others' failures."""
+        due = await self.feeds.due(self.now())
+
+        async def one(feed: Feed) -> PollResult:
+            async with self._poll_semaphore:
+                try:
+                    return await self.poll_feed(feed)
+                except Exception as exc:  # a bug on one feed must not stop the others
+                    log.exception("polling feed %s failed unexpectedly", feed.id)
+                    return PollResult(source=feed.source, feed=feed, error=f"internal error ({type(exc).__name__})")
+
+        return list(await asyncio.gather(*(one(f) for f in due)))
+
+    async def poll_feed(self, feed: Feed, *, prefetched: FetchResult | None = None) -> PollResult:
+        lock = self._feed_locks.setdefault(feed.id, asyncio.Lock())
+        async with lock:
+            fresh = await self.feeds.get(feed.id)
+            if fresh is None:
+                return PollResult(source=feed.source, error="feed removed")
+            return await self._poll_locked(fresh, prefetched)
+
+    async def _poll_locked(self, feed: Feed, prefetched: FetchResult | None = None) -> PollResult:
+        if self.fetcher is None:
+            raise RuntimeError("no fetcher configured")
+        started = self.now()
+        try:
+            fetched = prefetched or await self.fetcher.fetch(
+                feed.url, etag=feed.etag if feed.initialized else None,
+                last_modified=feed.last_modified if feed.initialized else None,
+            )  # fmt: skip
+            if fetched.not_modified:
+                await self.feeds.record_success(feed.id, now=started, next_poll=self._next_poll(started),
+                                                etag=feed.etag, last_modified=feed.last_modified)  # fmt: skip
+                return PollResult(source=feed.source, feed=feed, not_modified=True)
+            parsed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url,
+                                             content_type=fetched.content_type)  # fmt: skip
+        except (FeedFetchError, FeedParseError) as exc:
+            return await self._fail(feed, str(exc), started)
+        result = await self.ingest(feed.source, parsed.entries, initialized=feed.initialized, feed=feed)
+        if not feed.initialized:
+            await self.feeds.mark_initialized(feed.id)
+            for sub in await self.feeds.subscriptions_of_feed(feed.id):
+                await self._backfill(feed, sub)
+        # With a backlog waiting, the next read must not be conditional: the unchanged document would get
+        # a 304 and the waiting entries would never come in.
+        backlog = result.waiting > 0
+        await self.feeds.record_success(
+            feed.id, now=started, next_poll=self._next_poll(started),
+            etag=None if backlog else fetched.etag, last_modified=None if backlog else fetched.last_modified,
+            title=parsed.title,
+        )  # fmt: skip
+        if backlog:
+            await self.feeds.poll_soon(feed.id)  # the rest of the backlog on the next loop turn
+        result.feed = await self.feeds.get(feed.id)
+        if result.announced or result.updated:
+            log.info("feed %s: %d new, %d edited, %d waiting", feed.id, len(result.announced), len(result.updated),
+                     result.waiting)  # fmt: skip
+        return result
+
+    async def _fail(self, feed: Feed, error: str, now: dt.datetime) -> PollResult:
+        updated = await self.feeds.record_failure(
+            feed.id, now=now, error=error[:300], next_poll=self._next_poll(now, feed.failure_count + 1)
+        )
+        log.warning("feed %s (%s) failed (%d in a row): %s", feed.id, loggable_url(feed.url), updated.failure_count,
+                    error)  # fmt: skip
+        result = PollResult(source=feed.source, feed=updated, error=error)
+        first = dt.datetime.fromisoformat(updated.first_failure_at.replace("Z", "+00:00")) if (
+            updated.first_failure_at) else now  # fmt: skip
+        if updated.failure_count >= DISABLE_AFTER_FAILURES and now - first >= DISABLE_AFTER:
+            await self.feeds.disable(feed.id, now=now)
+            result.disabled = True
+            result.feed = await self.feeds.get(feed.id)
+            result.log_channels = await self._log_channels(updated)
+            log.warning("feed %s disabled after %d failures since %s", feed.id, updated.failure_count, first)
+        return result
+
+    async def _log_channels(self, feed: Feed) -> list[int]:
+        guild_ids = {s.guild_id for s in await self.feeds.subscriptions_of_feed(feed.id)}
+        configured = await self.guilds.configured()
+        if feed.builtin:
+            guild_ids |= {g.guild_id for g in configured}
+        channels = []
+        for gid in sorted(guild_ids):
+            settings = await self.guilds.get(gid)
+            if settings.log_channel_id:
+                channels.append(settings.log_channel_id)
+        return channels
+
+    async def _backfill(self, feed: Feed, sub: Subscription) -> int:
+        if sub.backfill <= 0:
+            return 0
+        settings = await self.guilds.get(sub.guild_id)
+        channel = sub.channel_id or settings.announce_channel_id
+        added = 0
+        if channel:
+            for review in await self.feeds.newest_reviews(feed.source, min(sub.backfill, MAX_BACKFILL)):
+                added += await self.outbox.add_intents(review, [Target(sub.guild_id, channel)])
+        await self.feeds.clear_backfill(sub.guild_id, feed.id)
+        return added
+
+    async def add_feed(self, guild_id: int, url: str, *, channel_id: int | None, backfill: int = 0,
+                       user_id: int | None = None) -> tuple[Feed, PollResult | None, bool]:  # fmt: skip
+        """Subscribe a guild to a feed, reading it right away the first time.
+
+        Raises :class:`UserFacingError` for a bad URL, a feed that can't be read,
+        or a guild with nowhere to post. Returns (feed, first poll, newly subscribed).
+        """
+        try:
+            url = validate_feed_url(url)
+        except FeedFetchError as exc:
+            raise UserFacingError(f"That feed URL won't work: {exc}.") from None
+        settings = await self.guilds.get(guild_id)
+        if not channel_id and not settings.announce_channel_id:
+            raise UserFacingError("Pick a channel, or run `/matinee setup` first to set where reviews are announced.")
+        backfill = max(0, min(int(backfill or 0), MAX_BACKFILL))
+        existing = await self.feeds.get_by_url(url)
+        if existing is None and len(await self.feeds.feeds_of_guild(guild_id)) >= MAX_FEEDS_PER_GUILD:
+            raise UserFacingError(f"This server already follows {MAX_FEEDS_PER_GUILD} feeds; remove one first.")
+        result: PollResult | None = None
+        fetched: FetchResult | None = None
+        if existing is None or not existing.initialized or existing.disabled:
+            # Read it before subscribing, so a typo'd URL gets an answer now instead of silent failures.
+            probe = existing or Feed(id=0, url=url)
+            if self.fetcher is None:
+                raise RuntimeError("no fetcher configured")
+            try:
+                fetched = await self.fetcher.fetch(probe.url)
+                await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url, content_type=fetched.content_type)
+            except (FeedFetchError, FeedParseError) as exc:
+                raise UserFacingError(f"I couldn't read that feed: {exc}.") from None
+        feed = await self.feeds.ensure(url)
+        if feed.disabled:
+            await self.feeds.enable(feed.id)
+        sub, new = await self.feeds.subscribe(guild_id, feed.id, channel_id=channel_id, backfill=backfill,
+                                              created_by=user_id)  # fmt: skip
+        feed = await self.feeds.get(feed.id) or feed
+        if feed.initialized:
+            if new:
+                await self._backfill(feed, sub)
+        else:
+            result = await self.poll_feed(feed, prefetched=fetched)  # the document we just read
+        return (await self.feeds.get(feed.id)) or feed, result, new
+
+    async def remove_feed(self, guild_id: int, feed_id: int) -> Feed:
+        feed = await self.feeds.get(feed_id)
+        if feed is None or not await self.feeds.unsubscribe(guild_id, feed_id):
+            raise UserFacingError("This server doesn't follow that feed. Pick one from the list.")
+        return feed
+
+    async def feed_statuses(self, guild_id: int) -> list[FeedStatus]:
+        """The guild's subscribed feeds plus the builtin ones it receives."""
+        out = []
+        seen = set()
+        for feed, sub in await self.feeds.feeds_of_guild(guild_id):
+            out.append(FeedStatus(feed, sub, await self.feeds.entry_count(feed.id)))
+            seen.add(feed.id)
+        settings = await self.guilds.get(guild_id)
+        if settings.announce_channel_id:
+            for feed in await self.feeds.all():
+                if feed.builtin and feed.id not in seen:
+                    out.append(FeedStatus(feed, None, await self.feeds.entry_count(feed.id)))
+        return out
+
+    # -- Markdown folder ------------------------------------------------------------------
+
+    async def scan_markdown(self) -> PollResult:
+        result = PollResult(source=MARKDOWN_SOURCE)
+        if self.scanner is None:
+            return result
+        scanned = await asyncio.to_thread(self.scanner.scan)
+        drafts = []
+        for item in scanned:
+            if item.draft is None:
+                log.warning("skipping review file %s: %s", item.key, item.error)
+            else:
+                drafts.append(item.draft)
+        initialized = await self.meta.get(_MARKDOWN_INITIALIZED) == "1"
+        if drafts:
+            # Files have no "feed order"; newest-first by date mimics one, so undated files go last.
+            drafts.sort(key=lambda d: d.published_at or self.now(), reverse=True)
+            result = await self.ingest(MARKDOWN_SOURCE, drafts, initialized=initialized, limit=None)
+        if not initialized:
+            await self.meta.set(_MARKDOWN_INITIALIZED, "1")
+        return result
+
+    # -- reviews written in Discord ------------------------------------------------------------
+
+    async def post_discord_review(self, guild_id: int, *, author: str, film: str, title: str, rating: str,
+                                  body: str) -> Review:  # fmt: skip
+        settings = await self.guilds.get(guild_id)
+        if not settings.announce_channel_id:
+            raise UserFacingError("Run `/matinee setup` first, so I know where to announce reviews.")
+        parsed_rating = parse_rating(rating) if rating and rating.strip() else None
+        if rating and rating.strip() and parsed_rating is None:
+            raise UserFacingError("The rating should be 0–5, like `4`, `3.5`, `4/5` or `★★★½`.")
+        if not (film or "").strip() or not (body or "").strip():
+            raise UserFacingError("A review needs a film and some text.")
+        guess = guess_film(film=film)
+        draft = ReviewDraft(
+            source_key=f"{guild_id}:{secrets.token_hex(8)}",
+            title=(title or "").strip() or f"Review: {guess.title}",
+            body_md=body.strip(),
+            author=author,
+            film_title=guess.title,
+            film_year=guess.year,
+            rating=parsed_rating,
+            published_at=self.now(),
+        )
+        draft.body_md = neutralize_mentions(clean_text(draft.body_md))
+        targets = await self.targets_for(DISCORD_SOURCE, guild_id=guild_id)
+        return await self._record(DISCORD_SOURCE, draft, targets)

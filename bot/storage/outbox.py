@@ -1,0 +1,160 @@
+"""The announcement outbox: intents written before sending, confirmed after.
+
+A pending ``announcements`` row is a promise to post a review in a guild. It is
+written in the same transaction that records the review (so a crash can never
+record a review while losing its announcement), ``attempts`` is bumped before
+each send (so after a crash we know a send may have reached Discord and must be
+reconciled first), and ``state = 'sent'`` + ``message_id`` are stored once
+Discord confirmed the post.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import Announcement, Review
+from .database import Database
+
+__all__ = ["OutboxRepository", "PendingAnnouncement", "Target", "new_nonce"]
+
+_REVIEW_COLUMNS = (
+    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
+    "body_md, image_url, tags, spoilers, published_at, content_hash"
+)
+_ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
+
+
+def new_nonce() -> str:
+    """A random message nonce; Discord accepts at most 25 characters."""
+    return secrets.token_hex(12)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one guild receives a review."""
+
+    guild_id: int
+    channel_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAnnouncement:
+    announcement: Announcement
+    attempts: int
+    created_at: str
+
+
+def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(fields)
+    if "tags" in values and not isinstance(values["tags"], str):
+        values["tags"] = json.dumps(list(values["tags"]))
+    if "spoilers" in values:
+        values["spoilers"] = int(bool(values["spoilers"]))
+    return values
+
+
+class OutboxRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record_review(self, fields: Mapping[str, Any], targets: Iterable[Target]) -> Review:
+        """Insert a new review and its announcement intents atomically.
+
+        Either both exist afterwards or neither does, which is what makes the
+        entry's "seen" mark and its delivery promise one fact.
+        """
+        values = _review_values(fields)
+        names = sorted(values)
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
+                [values[n] for n in names],
+            )
+            review_id = int(cursor.lastrowid)
+            await cursor.close()
+            for target in targets:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO announcements (review_id, guild_id, channel_id, nonce, spoiler) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (review_id, target.guild_id, target.channel_id, new_nonce(), values.get("spoilers", 0)),
+                )
+        row = await self._db.fetchone(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,))  # noqa: S608
+        assert row is not None
+        return Review.from_row(row)
+
+    async def add_intents(self, review: Review, targets: Iterable[Target]) -> int:
+        """Promise to announce an existing review in more guilds (backfill); existing ones are kept."""
+        added = 0
+        async with self._db.transaction() as conn:
+            for target in targets:
+                cursor = await conn.execute(
+                    "INSERT OR IGNORE INTO announcements (review_id, guild_id, channel_id, nonce, spoiler) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (review.id, target.guild_id, target.channel_id, new_nonce(), int(review.spoilers)),
+                )
+                added += cursor.rowcount
+                await cursor.close()
+        return added
+
+    async def pending(self) -> list[PendingAnnouncement]:
+        """Every unconfirmed intent, oldest review first (the order they must appear in)."""
+        rows = await self._db.fetchall(
+            f"SELECT {', '.join('a.' + c.strip() for c in _ANNOUNCEMENT_COLUMNS.split(','))}, "  # noqa: S608
+            "a.attempts, a.created_at FROM announcements a JOIN reviews r ON r.id = a.review_id "
+            "WHERE a.state = 'pending' ORDER BY coalesce(r.published_at, r.created_at), r.id"
+        )
+        return [PendingAnnouncement(Announcement.from_row(r), r["attempts"], r["created_at"]) for r in rows]
+
+    async def begin_attempt(self, review_id: int, guild_id: int) -> None:
+        """Durably note that a send is about to happen (so a crash after it is reconciled)."""
+        await self._db.execute(
+            "UPDATE announcements SET attempts = attempts + 1 WHERE review_id = ? AND guild_id = ?",
+            (review_id, guild_id),
+        )
+
+    async def mark_sent(
+        self, review_id: int, guild_id: int, *, channel_id: int, message_id: int, thread_id: int | None
+    ) -> Announcement:
+        await self._db.execute(
+            "UPDATE announcements SET state = 'sent', channel_id = ?, message_id = ?, "
+            "thread_id = coalesce(?, thread_id), last_error = NULL, "
+            "sent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE review_id = ? AND guild_id = ?",
+            (channel_id, message_id, thread_id, review_id, guild_id),
+        )
+        row = await self._db.fetchone(
+            f"SELECT {_ANNOUNCEMENT_COLUMNS} FROM announcements WHERE review_id = ? AND guild_id = ?",  # noqa: S608
+            (review_id, guild_id),
+        )
+        assert row is not None
+        return Announcement.from_row(row)
+
+    async def record_error(self, review_id: int, guild_id: int, error: str) -> None:
+        await self._db.execute(
+            "UPDATE announcements SET last_error = ? WHERE review_id = ? AND guild_id = ?",
+            (error[:500], review_id, guild_id),
+        )
+
+    async def drop(self, review_id: int, guild_id: int) -> None:
+        """Abandon an intent that can never be delivered (channel gone, access revoked)."""
+        await self._db.execute(
+            "DELETE FROM announcements WHERE review_id = ? AND guild_id = ? AND state = 'pending'",
+            (review_id, guild_id),
+        )
+
+    async def sent_for_review(self, review_id: int) -> list[Announcement]:
+        rows = await self._db.fetchall(
+            f"SELECT {_ANNOUNCEMENT_COLUMNS} FROM announcements "  # noqa: S608
+            "WHERE review_id = ? AND state = 'sent' AND message_id IS NOT NULL ORDER BY guild_id",
+            (review_id,),
+        )
+        return [Announcement.from_row(r) for r in rows]
+
+    async def counts(self, review_id: int) -> dict[str, int]:
+        rows = await self._db.fetchall(
+            "SELECT state, count(*) FROM announcements WHERE review_id = ? GROUP BY state", (review_id,)
+        )
+        return {r[0]: r[1] for r in rows}

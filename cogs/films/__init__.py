@@ -1,0 +1,11 @@
+"""The films feature: /film, /rate, /top, /reviews and /watchlist."""
+
+from __future__ import annotations
+
+from bot.bot import MatineeBot
+
+from .cog import Films
+
+
+async def setup(bot: MatineeBot) -> None:
+    await bot.add_cog(Films(bot))

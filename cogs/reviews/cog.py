@@ -1,0 +1,386 @@
+"""Reviews cog: the /matinee setup, feed and review commands, and the poll/delivery loop.
+
+A thin adapter: every decision lives in :mod:`bot.reviews` (what to announce,
+where, exactly once); this module turns interactions into service calls and
+service results into Discord messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import MatineeBot
+from bot.errors import UserFacingError
+from bot.models import Announcement, Review
+from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
+from bot.reviews.service import MAX_BACKFILL, loggable_url
+from bot.storage import Feed
+from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
+
+from .embeds import EMBED_COLOUR
+from .transport import DiscordTransport
+
+__all__ = ["Reviews"]
+
+log = logging.getLogger(__name__)
+
+MAX_TICK_SECONDS = 15.0
+
+
+def _timestamp(value: str | None, style: str = "R") -> str:
+    if not value:
+        return "never"
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return "?"
+    return f"<t:{int(when.timestamp())}:{style}>"
+
+
+class ReviewModal(discord.ui.Modal, title="Post a review"):
+    film = discord.ui.TextInput(
+        label="Film (and year)", placeholder="Chungking Express (1994)", max_length=200, custom_id="review:film"
+    )
+    review_title = discord.ui.TextInput(
+        label="Title", placeholder="A love letter to loneliness", max_length=200, required=False,
+        custom_id="review:title",
+    )  # fmt: skip
+    rating = discord.ui.TextInput(
+        label="Rating (0–5)", placeholder="4.5 or ★★★★½", max_length=20, required=False, custom_id="review:rating"
+    )
+    body = discord.ui.TextInput(
+        label="Review", style=discord.TextStyle.paragraph, max_length=4000, custom_id="review:body"
+    )
+
+    def __init__(self, cog: Reviews) -> None:
+        super().__init__(timeout=900, custom_id="matinee:review-post")
+        self.cog = cog
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        try:
+            review = await self.cog.service.post_discord_review(
+                interaction.guild_id,
+                author=getattr(interaction.user, "display_name", interaction.user.name),
+                film=self.film.value,
+                title=self.review_title.value,
+                rating=self.rating.value,
+                body=self.body.value,
+            )
+        except UserFacingError as exc:
+            await interaction.followup.send(
+                exc.message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        self.cog.wake()
+        await interaction.followup.send(
+            f"Saved **{discord.utils.escape_markdown(review.title)}**; announcing it now.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.exception("review modal failed", exc_info=error)
+        message = "Something went wrong saving the review; nothing was posted."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+
+
+class Reviews(commands.Cog):
+    def __init__(self, bot: MatineeBot) -> None:
+        self.bot = bot
+        settings = bot.settings
+        self.service = ReviewService(
+            bot.db,
+            FeedFetcher(bot.http_session),
+            poll_seconds=settings.feed_poll_seconds,
+            reviews_dir=settings.reviews_dir,
+        )
+        self.transport = DiscordTransport(bot, self.service.guilds)
+        self.delivery = DeliveryService(
+            self.service.outbox,
+            self.service.reviews,
+            self.transport,
+            on_sent=self._on_sent,
+            on_dropped=self._on_dropped,
+        )
+        self.tick = max(0.2, min(settings.feed_poll_seconds / 4, MAX_TICK_SECONDS))
+        self._wake = asyncio.Event()
+        self._turn_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+        self.setup_command = app_commands.Command(
+            name="setup", description="Choose where reviews are announced", callback=self.setup_channel
+        )
+        self.feed_group = app_commands.Group(name="feed", description="Review feeds this server follows")
+        self.feed_group.add_command(
+            app_commands.Command(name="add", description="Follow a blog's RSS or Atom feed", callback=self.feed_add)
+        )
+        remove = app_commands.Command(name="remove", description="Stop following a feed", callback=self.feed_remove)
+
+        async def feed_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return await self._feed_choices(interaction, current)
+
+        remove.autocomplete("feed")(feed_choices)
+        self.feed_group.add_command(remove)
+        self.feed_group.add_command(
+            app_commands.Command(name="list", description="Feeds and their status", callback=self.feed_list)
+        )
+        self.review_group = app_commands.Group(name="review", description="Reviews written here")
+        self.review_group.add_command(
+            app_commands.Command(name="post", description="Write a review and announce it", callback=self.review_post)
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def cog_load(self) -> None:
+        self.bot.add_admin_command(self.setup_command)
+        self.bot.add_admin_command(self.feed_group)
+        self.bot.add_admin_command(self.review_group)
+        self._task = asyncio.create_task(self._run(), name="reviews-loop")
+
+    async def cog_unload(self) -> None:
+        for name in ("setup", "feed", "review"):
+            self.bot.remove_admin_command(name)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def wake(self) -> None:
+        """Run the loop now (a new feed, a review posted from Discord)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        await self.bot.wait_until_ready()
+        try:
+            await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+        except Exception:
+            log.exception("could not register REVIEW_FEEDS; continuing with the feeds already known")
+        while not self.bot.is_closed():
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reviews loop iteration failed; continuing")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick)
+            self._wake.clear()
+
+    async def run_once(self) -> None:
+        """One turn: deliver what is pending (reconciling), read sources, deliver and edit."""
+        async with self._turn_lock:
+            await self.delivery.deliver_pending()
+            results = [await self.service.scan_markdown(), *await self.service.poll_due()]
+            for result in results:
+                await self._handle(result)
+            await self.delivery.deliver_pending()
+
+    async def _handle(self, result: PollResult) -> None:
+        for review in result.updated:
+            edited = await self.delivery.propagate_edit(review)
+            log.info("review %s changed; edited %d announcement(s)", review.id, edited)
+            self.bot.dispatch("review_updated", review)
+        if result.disabled and result.feed is not None:
+            await self._tell_disabled(result.feed, result.log_channels)
+
+    # -- callbacks from the delivery service -------------------------------------------------
+
+    def _on_sent(self, review: Review, announcement: Announcement) -> None:
+        self.bot.dispatch("review_announced", review, announcement)
+
+    async def _on_dropped(self, review: Review, announcement: Announcement, reason: str) -> None:
+        settings = await self.service.guilds.get(announcement.guild_id)
+        if settings.log_channel_id:
+            title = discord.utils.escape_markdown(truncate(review.title, 200))
+            text = f"I couldn't announce **{title}** in <#{announcement.channel_id}>: {truncate(reason, 300)}"
+            await self._log(settings.log_channel_id, text)
+
+    async def _tell_disabled(self, feed: Feed, channels: list[int]) -> None:
+        label = discord.utils.escape_markdown(truncate(feed.label, 200))
+        text = (
+            f"I stopped reading the feed **{label}** (<{loggable_url(feed.url)}>) after {feed.failure_count} failed "
+            "attempts "
+            f"since {_timestamp(feed.first_failure_at, 'f')}. Last error: {truncate(feed.last_error or '?', 300)}.\n"
+            "Fix the feed, then add it again with `/matinee feed add` to resume."
+        )
+        for channel_id in channels:
+            await self._log(channel_id, text)
+
+    async def _log(self, channel_id: int, text: str) -> None:
+        try:
+            await self.bot.get_partial_messageable(channel_id).send(
+                truncate(text, 2000), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not post to log channel %s: %s", channel_id, exc.status)
+
+    # -- /matinee setup ------------------------------------------------------------------------
+
+    @app_commands.describe(
+        channel="Text or forum channel for review announcements",
+        ping_role="Role to ping with each announcement (optional)",
+        log_channel="Channel for feed problems (optional)",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def setup_channel(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | discord.ForumChannel,
+        ping_role: discord.Role | None = None,
+        log_channel: discord.TextChannel | None = None,
+    ) -> None:
+        assert interaction.guild is not None
+        guild = interaction.guild
+        missing: list[str] = []
+        me = guild.me
+        if me is not None:
+            perms = channel.permissions_for(me)
+            missing = [n for n, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages),
+                                       ("Embed Links", perms.embed_links)) if not ok]  # fmt: skip
+            if isinstance(channel, discord.ForumChannel) and not perms.create_public_threads:
+                missing.append("Create Posts")
+            if ping_role is not None and not ping_role.mentionable and not perms.mention_everyone:
+                missing.append(f"Mention Everyone (to ping the non-mentionable {ping_role.mention})")
+        if ping_role is not None and (ping_role.is_default() or ping_role.managed):
+            raise UserFacingError("Pick a regular role to ping (not @everyone or a bot's role).")
+        await self.service.guilds.update(
+            guild.id,
+            announce_channel_id=channel.id,
+            ping_role_id=ping_role.id if ping_role else None,
+            log_channel_id=log_channel.id if log_channel else None,
+        )
+        lines = [f"Reviews will be announced in {channel.mention}."]
+        lines.append(f"Each announcement pings {ping_role.mention}." if ping_role else "No role is pinged.")
+        lines.append(
+            f"Feed problems are reported in {log_channel.mention}." if log_channel else "No log channel is set."
+        )
+        if missing:
+            lines.append(f"⚠ I seem to lack {', '.join(missing)} there; announcements will fail until that's fixed.")
+        await interaction.response.send_message(
+            "\n".join(lines), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    # -- /matinee feed ... -----------------------------------------------------------------------
+
+    @app_commands.describe(
+        url="The feed's address (RSS or Atom), e.g. https://blog.example.com/feed/",
+        channel="Where this feed's reviews go (default: the channel from /matinee setup)",
+        backfill=f"Also announce this many of the newest existing reviews (0–{MAX_BACKFILL}, default 0)",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_add(
+        self,
+        interaction: discord.Interaction,
+        url: str,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+        backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 0,
+    ) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        feed, first, new = await self.service.add_feed(
+            interaction.guild_id, url, channel_id=channel.id if channel else None, backfill=backfill,
+            user_id=interaction.user.id,
+        )  # fmt: skip
+        self.wake()
+        count = await self.service.feeds.entry_count(feed.id)
+        where = channel.mention if channel else "the announcement channel"
+        name = discord.utils.escape_markdown(truncate(clean_text(feed.label), 200))
+        if not new:
+            text = f"Already following **{name}**; its reviews now go to {where}."
+        else:
+            text = f"Following **{name}** in {where}. {count} existing review(s) recorded"
+            text += f"; the newest {backfill} will be announced." if backfill else " without announcing them."
+            text += " New reviews will be announced as they are published."
+        if first is not None and first.error:
+            text += f"\nThe first read failed: {first.error}"
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    async def _feed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        needle = current.strip().lower()
+        choices = []
+        for feed, _sub in await self.service.feeds.feeds_of_guild(interaction.guild_id):
+            label = clean_text(f"{feed.title} — {feed.url}" if feed.title else feed.url)
+            if needle and needle not in label.lower():
+                continue
+            choices.append(app_commands.Choice(name=truncate(label, CHOICE_NAME), value=str(feed.id)))
+            if len(choices) >= AUTOCOMPLETE_CHOICES:
+                break
+        return choices
+
+    @app_commands.describe(feed="The feed to stop following")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_remove(self, interaction: discord.Interaction, feed: str) -> None:
+        assert interaction.guild_id is not None
+        if not feed.strip().isdigit():
+            raise UserFacingError("Pick a feed from the list.")
+        removed = await self.service.remove_feed(interaction.guild_id, int(feed))
+        name = discord.utils.escape_markdown(truncate(clean_text(removed.label), 200))
+        await interaction.response.send_message(
+            f"Stopped following **{name}**. Reviews already announced stay where they are.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        statuses = await self.service.feed_statuses(interaction.guild_id)
+        if not statuses:
+            await interaction.response.send_message(
+                "This server follows no feeds yet. Add one with `/matinee feed add`.", ephemeral=True
+            )
+            return
+        fields = []
+        for status in statuses:
+            feed = status.feed
+            if feed.disabled:
+                state = f"⛔ disabled {_timestamp(feed.disabled_at)}"
+            elif feed.failure_count:
+                state = f"⚠ failing ({feed.failure_count} in a row)"
+            else:
+                state = "✅ ok"
+            if status.subscription and status.subscription.channel_id:
+                where = f"<#{status.subscription.channel_id}>"
+            elif feed.builtin and not status.subscription:
+                where = "the announcement channel (REVIEW_FEEDS)"
+            else:
+                where = "the announcement channel"
+            next_poll = "—" if feed.disabled else (_timestamp(feed.next_poll_at) if feed.next_poll_at else "soon")
+            value = (
+                f"<{feed.url}>\n{state} · {status.entry_count} entries · posts to {where}\n"
+                f"Last fetch {_timestamp(feed.last_fetch_at)} · next poll {next_poll}"
+            )
+            if feed.last_error:
+                value += f"\nLast error: {feed.last_error}"
+            fields.append((clean_text(feed.title or f"Feed #{feed.id}"), value))
+        title, _description, fitted, footer, _ = fit_embed(
+            "Review feeds", "", fields, "Feeds are polled every few minutes.", ""
+        )
+        embed = discord.Embed(title=title, colour=EMBED_COLOUR)
+        for name, value in fitted:
+            embed.add_field(name=name, value=value, inline=False)
+        embed.set_footer(text=footer)
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    # -- /matinee review post ----------------------------------------------------------------------
+
+    @app_commands.checks.has_permissions(manage_messages=True)
+    async def review_post(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(ReviewModal(self))

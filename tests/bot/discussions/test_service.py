@@ -1,0 +1,156 @@
+"""Comment resolution (what counts as a comment), deleted accounts, poll votes, backfill planning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bot.discussions.service import (
+    CommentService,
+    DiscussionIndex,
+    IncomingMessage,
+    PollService,
+    is_deleted_account,
+    plan_backfill,
+)
+from bot.storage import (
+    AnnouncementRepository,
+    BatchedWriter,
+    CommentRepository,
+    Database,
+    DiscussionThreadRepository,
+    FilmRepository,
+    PollRepository,
+    RatingRepository,
+    ReviewRepository,
+)
+
+GUILD, CHANNEL, THREAD, ANNOUNCEMENT = 1, 10, 20, 20
+
+
+@pytest.fixture
+async def env(tmp_path: Path):
+    db = await Database.open(tmp_path / "s.db")
+    await db.migrate()
+    writer = BatchedWriter(db)
+    writer.start()
+    film = await FilmRepository(db).add(title="F")
+    review, _ = await ReviewRepository(db).upsert(
+        source="s", source_key="k", slug="s", title="T", film_id=film.id, content_hash="1"
+    )
+    announcements = AnnouncementRepository(db)
+    await announcements.record_sent(review.id, GUILD, CHANNEL, ANNOUNCEMENT, thread_id=THREAD)
+    index = DiscussionIndex(announcements)
+    await index.load()
+    comments = CommentRepository(db, writer)
+    yield SimpleNamespace(
+        db=db,
+        writer=writer,
+        review=review,
+        film=film,
+        index=index,
+        service=CommentService(index, comments),
+        comments=comments,
+    )
+    await writer.close()
+    await db.close()
+
+
+def msg(mid: int, channel: int = THREAD, **kw) -> IncomingMessage:
+    fields = dict(
+        message_id=mid,
+        guild_id=GUILD,
+        channel_id=channel,
+        author_id=7,
+        author_name="Mo",
+        author_username="mo",
+        content="hi",
+        created_at="2026-01-01T00:00:00.000Z",
+        in_thread=channel == THREAD,
+    )
+    fields.update(kw)
+    return IncomingMessage(**fields)
+
+
+async def test_what_is_and_is_not_a_comment(env) -> None:
+    review, service, comments = env.review, env.service, env.comments
+    assert await service.ingest(msg(100))
+    assert await service.ingest(msg(101, channel=CHANNEL, reference_message_id=ANNOUNCEMENT))
+    assert not await service.ingest(msg(102, author_is_bot=True))
+    assert not await service.ingest(msg(103, is_system=True))
+    assert not await service.ingest(msg(104, channel=CHANNEL))
+    assert not await service.ingest(msg(105, channel=999, in_thread=True))  # a thread of no review
+    assert not await service.ingest(msg(106, channel=CHANNEL, reference_message_id=5555))
+    assert not await service.ingest(msg(107, guild_id=None))
+    stored = await comments.for_review(review.id)
+    assert [c.message_id for c in stored] == [100, 101]
+    assert stored[1].reply_to_id is None and stored[1].thread_id == THREAD
+
+
+async def test_deleted_accounts_are_anonymised(env) -> None:
+    review, service, comments = env.review, env.service, env.comments
+    await service.ingest(msg(200, author_id=55, author_name="Old Name", author_username="old"))
+    await service.ingest(msg(201, author_id=55, author_name="Deleted User", author_username="deleted_user_ab12"))
+    rows = [(c.author_id, c.author_name) for c in await comments.for_review(review.id)]
+    assert rows == [(0, "Deleted User"), (0, "Deleted User")]
+    assert is_deleted_account("x", "Deleted_User_1f") and not is_deleted_account("Deleted", "deleted")
+
+
+async def test_negative_cache_expires_for_threads_recorded_later(env, monkeypatch) -> None:
+    db, review, index = env.db, env.review, env.index
+    assert await index.thread(777) is None
+    await AnnouncementRepository(db).set_thread(review.id, GUILD, 777)
+    assert await index.thread(777) is None  # still cached as "no review"
+    monkeypatch.setattr("bot.discussions.service.NEGATIVE_TTL", 0.0)
+    index._negative.clear()
+    assert (await index.thread(777)).review_id == review.id
+
+
+async def test_poll_votes_replace_each_other_and_mirror_ratings(env) -> None:
+    db, writer, review, film = env.db, env.writer, env.review, env.film
+    polls = PollRepository(db, writer)
+    ratings = RatingRepository(db)
+    await polls.record_poll(900, review.id, GUILD, THREAD, None)
+    votes = PollService(polls, ReviewRepository(db), ratings)
+    assert not await votes.vote(901, 7, 3, added=True)  # not our poll
+    assert await votes.vote(900, 7, 3, added=True)
+    assert await ratings.get_rating(GUILD, 7, film.id) == 3.0
+    await votes.vote(900, 7, 5, added=True)  # single choice: the new vote replaces the old
+    assert await polls.user_answers(900, 7) == [5]
+    assert await ratings.get_rating(GUILD, 7, film.id) == 5.0
+    await ratings.set_rating(GUILD, 7, film.id, 1.0, source="rate")
+    await votes.vote(900, 7, 5, added=False)
+    assert await ratings.get_rating(GUILD, 7, film.id) == 1.0  # /rate wins and isn't cleared by the poll
+    assert not await votes.vote(900, 7, 9, added=True)
+    assert await votes.finalize(900, {5: 0})
+    assert (await polls.get_poll(900)).finalized
+
+
+async def test_backfill_plan_uses_cursor_snapshot_or_thread_start(env) -> None:
+    db, service = env.db, env.service
+    threads = DiscussionThreadRepository(db)
+    await service.ingest(msg(300))
+    await service.ingest(msg(400))
+    plans = await plan_backfill(threads, [THREAD, 555])
+    assert [(p.thread_id, p.after_id) for p in plans] == [(THREAD, 400), (555, 555)]
+    plans = await plan_backfill(threads, [THREAD], snapshot={THREAD: 300})
+    assert plans[0].after_id == 300
+
+
+async def test_reconcile_applies_only_the_differences(env) -> None:
+    db, writer, review, film = env.db, env.writer, env.review, env.film
+    polls = PollRepository(db, writer)
+    ratings = RatingRepository(db)
+    await polls.record_poll(910, review.id, GUILD, THREAD, None)
+    votes = PollService(polls, ReviewRepository(db), ratings)
+    await votes.vote(910, 1, 2, added=True)
+    await votes.vote(910, 2, 3, added=True)
+    assert await votes.reconcile(910, {2: 3, 3: 4, 1: 5}) == 3  # 1: 2→5 (remove + add), 3: new
+    assert await polls.votes(910) == {1: {5}, 2: {3}, 3: {4}}
+    assert await ratings.get_rating(GUILD, 1, film.id) == 5.0
+    assert await votes.reconcile(910, {2: 3}) == 2
+    assert await polls.votes(910) == {2: {3}}
+    assert await ratings.get_rating(GUILD, 3, film.id) is None
+    assert await votes.reconcile(910, {2: 3}) == 0

@@ -1,0 +1,72 @@
+"""Helpers shared by the reviews end-to-end tests (feed server fixture, guild set-up, waits)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+import pytest
+
+from tests.doubles.discord_double import DiscordDouble
+from tests.doubles.feed_server import FeedServer
+from tests.e2e.conftest import ADMIN_PERMISSIONS
+
+FAST = {"feed_poll_seconds": 1}  # the loop ticks every 0.25 s; polls are due every ~1 s
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    async with FeedServer() as server:
+        yield server
+
+
+async def second_guild(double: DiscordDouble, *, forum: bool = True) -> SimpleNamespace:
+    guild = double.add_guild("Second Screen")
+    gid = int(guild["id"])
+    if forum:
+        channel = await double.add_forum_channel(gid, "reviews-forum", tags=["Review"])
+    else:
+        channel = await double.add_text_channel(gid, "reviews")
+    admin = await double.add_member(gid, name="Bea Boss", permissions=ADMIN_PERMISSIONS)
+    return SimpleNamespace(guild_id=gid, channel_id=int(channel["id"]), admin_id=int(admin["user"]["id"]))
+
+
+async def run_command(double: DiscordDouble, guild_id: int, channel_id: int, user_id: int, name: str, **options):
+    record = await double.invoke_command(guild_id, channel_id, user_id, name, options)
+    response = await record.wait_response(timeout=10)
+    if response.get("type") == 5:  # deferred: the answer is the follow-up
+        return await record.wait_followup(timeout=15)
+    return response.get("data", response)
+
+
+def bot_posts(double: DiscordDouble, channel_id: int) -> list[dict]:
+    """Messages the bot posted in a text channel, oldest first."""
+    return [m for m in double.messages_in(channel_id) if m["author"]["id"] == str(double.bot_user_id)]
+
+
+def forum_posts(double: DiscordDouble, forum_id: int) -> list[dict]:
+    """Starter messages of the bot's posts (threads) in a forum channel, oldest first."""
+    threads = [c for c in double.channels.values() if c.get("parent_id") == str(forum_id)]
+    starters = []
+    for thread in sorted(threads, key=lambda t: int(t["id"])):
+        starters.extend(m for m in double.messages_in(int(thread["id"])) if m["id"] == thread["id"])
+    return starters
+
+
+async def settle(bot, rounds: int = 3) -> None:
+    """Let the reviews loop run a few full turns (polls, deliveries)."""
+    cog = bot.get_cog("Reviews")
+    for _ in range(rounds):
+        await cog.run_once()
+    await asyncio.sleep(0)
+
+
+def announcement_sends(double: DiscordDouble, *channel_ids: int) -> int:
+    """Requests that would create an announcement: a message in, or a post (thread) in, these channels.
+
+    Other features react to announcements (the discussions feature posts in the new
+    threads), so only requests to the announcement channels themselves count.
+    """
+    ids = "|".join(str(c) for c in channel_ids)
+    return len(double.find_requests("POST", rf"^/channels/({ids})/(messages|threads)$"))
