@@ -1,0 +1,109 @@
+"""Mention injection end to end: every payload the bot sends is checked.
+
+Hostile text enters through a review (title, film, body), member comments (and
+the summary that quotes them) and a film title. After each flow, every message
+payload recorded by the Discord double must forbid mentions (only the configured
+role ping may be allowed), and the double, which parses mentions the way Discord
+does, must have rendered no live mention in any bot message.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.storage import FilmRepository
+from tests.e2e._discussions import open_thread, wait_rows
+from tests.e2e.reviews_support import bot_posts, run_command
+from tests.reliability._audit import mention_violations, rendered_mentions, sent_payload_count
+
+pytestmark = pytest.mark.e2e
+
+MENTION_KINDS = ["everyone", "here", "user", "role", "zero-width"]
+
+
+async def hostile(double, world, kind: str) -> str:
+    role = await double.add_role(world.guild_id, "Staff", mentionable=True)
+    return {
+        "everyone": "@everyone",
+        "here": "@here",
+        "user": f"<@{world.admin_id}> <@!{world.admin_id}>",
+        "role": f"<@&{role['id']}>",
+        "zero-width": "@\u2060everyone @\u200dhere <@\u200b&" + str(role["id"]) + ">",
+    }[kind]
+
+
+def assert_no_pings(double, world, *, ping_roles=()) -> None:
+    assert sent_payload_count(double) > 0, "nothing was sent, so nothing was checked"
+    assert mention_violations(double, ping_roles) == []
+    assert rendered_mentions(double, double.bot_user_id) == []
+
+
+def write_review(directory, name: str, mention: str) -> None:
+    (directory / f"{name}.md").write_text(
+        f'---\ntitle: "{mention} Heat, reconsidered"\nfilm: "{mention} Heat"\nyear: 1995\nrating: 4\n'
+        f'author: "{mention}"\ndate: 2025-03-01\nurl: https://blog.example/{name}/\n---\n'
+        f"{mention} Two men, one table. {mention}\n\n**{mention}** ||{mention}||\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize("kind", MENTION_KINDS)
+async def test_mentions_in_a_review_never_ping(double, world, run_bot, kind: str) -> None:
+    mention = await hostile(double, world, kind)
+    bot = await run_bot(feed_poll_seconds=1)
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
+                      channel=world.text_channel_id)  # fmt: skip
+    write_review(run_bot.reviews_dir, "heat", mention)
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=20)
+    announcement = bot_posts(double, world.text_channel_id)[0]
+    thread_id = int(announcement["id"])
+    # The discussions feature opened the thread and posted its opening message + poll.
+    await double.wait_until(lambda: any(m.get("poll") for m in double.messages_in(thread_id)), timeout=20)
+    assert_no_pings(double, world)
+    await run_bot.stop(bot)
+
+
+async def test_only_the_configured_role_ping_is_allowed(double, world, run_bot) -> None:
+    ping = await double.add_role(world.guild_id, "Reviews", mentionable=True)
+    other = await hostile(double, world, "role")
+    bot = await run_bot(feed_poll_seconds=1)
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
+                      channel=world.text_channel_id, ping_role=int(ping["id"]))  # fmt: skip
+    write_review(run_bot.reviews_dir, "heat", f"@everyone {other}")
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=20)
+    announcement = bot_posts(double, world.text_channel_id)[0]
+    assert announcement["mention_roles"] == [str(ping["id"])]
+    assert not announcement["mention_everyone"]
+    assert mention_violations(double, [int(ping["id"])]) == []
+    assert mention_violations(double) != [], "the role ping itself must be visible to the audit"
+    await run_bot.stop(bot)
+
+
+@pytest.mark.parametrize("kind", MENTION_KINDS)
+async def test_mentions_in_comments_never_ping_even_when_quoted_by_the_summary(double, world, run_bot, kind) -> None:
+    mention = await hostile(double, world, kind)
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    for i in range(3):
+        message = await double.post_message(opened.thread_id, world.member_id, f"{mention} comment {i} {mention}")
+        await double.add_reaction(opened.thread_id, int(message["id"]), world.admin_id, "🔥")
+    await wait_rows(bot, double, "SELECT 1 FROM comments", count=3)
+    record = await double.invoke_command(world.guild_id, opened.thread_id, world.member_id, "discussion summary")
+    await record.wait_final_message(timeout=15)
+    assert_no_pings(double, world)
+    await run_bot.stop(bot)
+
+
+@pytest.mark.parametrize("kind", MENTION_KINDS)
+async def test_mentions_in_a_film_title_never_ping(double, world, run_bot, kind) -> None:
+    mention = await hostile(double, world, kind)
+    bot = await run_bot()
+    film = await FilmRepository(bot.db).add(f"{mention} Alien {mention}", year=1979)
+    record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "film",
+                                         {"title": str(film.id)})  # fmt: skip
+    await record.wait_final_message(timeout=15)
+    record = await double.invoke_autocomplete(world.guild_id, world.text_channel_id, world.member_id, "film",
+                                              {"title": "alien"}, "title")  # fmt: skip
+    await record.wait_choices()
+    assert_no_pings(double, world)
+    await run_bot.stop(bot)
