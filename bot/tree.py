@@ -78,9 +78,13 @@ class MatineeTree(app_commands.CommandTree):
         interaction could run a server command in a DM, where it would crash on
         the missing guild. Here it gets the same clear refusal everywhere.
         """
-        if interaction.type is discord.InteractionType.application_command and interaction.guild_id is None:
-            if _server_only(interaction.command):
-                raise app_commands.NoPrivateMessage()
+        in_dm = interaction.guild_id is None
+        if (
+            in_dm
+            and interaction.type is discord.InteractionType.application_command
+            and _server_only(interaction.command)
+        ):
+            raise app_commands.NoPrivateMessage()
         return True
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
