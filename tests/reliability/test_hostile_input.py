@@ -342,3 +342,21 @@ def test_export_out_through_a_symlink_leading_outside_is_refused(tmp_path: Path)
     with pytest.raises(UserFacingError):
         resolve_output("link.json", "x.json", cwd=inside)
     assert resolve_output("ok.json", "x.json", cwd=inside) == (inside / "ok.json").resolve()
+
+
+def test_reviews_dir_names_and_symlinks_cannot_escape_the_folder(tmp_path: Path) -> None:
+    from bot.reviews.markdown import MarkdownScanner
+
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    secret = tmp_path / "secret.md"
+    secret.write_text("---\ntitle: secret\n---\nnot for you\n")
+    review = "---\ntitle: Fine\nfilm: Heat\n---\nBody.\n"
+    (folder / "ok.md").write_text(review)
+    (folder / "escape.md").symlink_to(secret)  # a symlink leading out of the folder
+    (folder / "dir.md").mkdir()  # a directory named like a review
+    (folder / ".hidden.md").write_text(review)
+    (folder / "..sneaky.md").write_text(review)
+    (folder / "a\\..\\b.md").write_text(review)
+    keys = sorted(f.key for f in MarkdownScanner(folder).scan())
+    assert keys == ["ok.md"]
