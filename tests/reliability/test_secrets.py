@@ -62,6 +62,13 @@ async def test_debug_logs_of_a_real_run_contain_no_secret(bot_process, double, w
     record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "matinee about")
     await record.wait_response(timeout=15)
     await double.post_message(world.text_channel_id, world.member_id, f"my token is not {values['TMDB_API_KEY'][:3]}")
+    # The chat feature calls the model (OpenAI client at DEBUG); /film tries TMDB, which is unreachable.
+    openai_stub.queue_text("A reply from the model.")
+    await double.post_message(world.text_channel_id, world.member_id, f"<@{double.bot_user_id}> hello")
+    await openai_stub.wait_for_request(timeout=20)
+    record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "film",
+                                         {"title": "Heat"})  # fmt: skip
+    await record.wait_final_message(timeout=20)
     await double.disconnect()  # reconnect + RESUME log at DEBUG/INFO
     await double.wait_until(lambda: double.resume_count >= 1, timeout=15)
 
@@ -70,6 +77,7 @@ async def test_debug_logs_of_a_real_run_contain_no_secret(bot_process, double, w
     text = proc.output
     assert "DEBUG" in text, "the run did not log at DEBUG, so the test proves nothing"
     assert "received SIGTERM" in text
+    assert any(r["headers"].get("Authorization") == f"Bearer {values['OPENAI_API_KEY']}" for r in openai_stub.requests)
     assert_no_secret(text, values)
 
 
