@@ -95,7 +95,8 @@ async def test_sigkill_during_a_fan_out_announces_exactly_once_per_guild(bot_pro
     await double.wait_for_request("POST", rf"^/channels/({channels})/messages$", timeout=30, completed=False)
     await proc.kill()
     posted_before_restart = sum(len(bot_posts(double, cid)) for _, cid, _ in guilds)
-    assert posted_before_restart < len(guilds), "the kill came after the fan-out; the test proved nothing"
+    recorded = query(bot_process.database_path, "SELECT count(*) FROM announcements WHERE state = 'sent'")
+    assert recorded[0][0] < len(guilds), "the kill came after the fan-out was recorded; the test proved nothing"
 
     await bot_process.start(FEED_POLL_SECONDS="10")
     await until(lambda: all(bot_posts(double, cid) for _, cid, _ in guilds), timeout=60)
