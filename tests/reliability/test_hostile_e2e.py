@@ -107,3 +107,21 @@ async def test_mentions_in_a_film_title_never_ping(double, world, run_bot, kind)
     await record.wait_choices()
     assert_no_pings(double, world)
     await run_bot.stop(bot)
+
+
+@pytest.mark.parametrize("slug", ["../../etc/passwd", "..\\..\\boot.ini", "/abs/path", "a\x00b"])
+async def test_export_of_a_review_with_a_hostile_slug_sends_a_safe_file_name(double, world, run_bot, slug) -> None:
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world, slug=slug)
+    await double.post_message(opened.thread_id, world.member_id, "<script>alert(1)</script> @everyone")
+    await wait_rows(bot, double, "SELECT 1 FROM comments", count=1)
+    record = await double.invoke_command(world.guild_id, world.text_channel_id, world.admin_id, "matinee export",
+                                         {"review": str(opened.review.id), "format": "html"})  # fmt: skip
+    await record.wait_followup(timeout=10)
+    upload = double.find_requests("POST", r"/webhooks/")[-1]
+    name = upload.files[0].filename
+    assert name.endswith(f"-{opened.review.id}-comments.html")
+    assert "/" not in name and "\\" not in name and ".." not in name and "\x00" not in name
+    assert "<script>" not in upload.files[0].data.decode()
+    assert_no_pings(double, world)
+    await run_bot.stop(bot)
