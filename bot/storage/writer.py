@@ -144,7 +144,9 @@ class BatchedWriter:
             async with self._db.transaction() as conn:
                 for sql, group in groupby(batch, key=lambda p: p.sql):
                     await conn.executemany(sql, [p.params for p in group])
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError, TypeError, OverflowError):
+            # Not only SQLite's own errors: an unbindable parameter (an int beyond 64 bits raises
+            # OverflowError) must fail its own row, not abort the batch and kill the writer task.
             log.warning("batch of %d rows failed; retrying row by row", len(batch), exc_info=True)
             await self._flush_one_by_one(batch)
             return
@@ -165,7 +167,7 @@ class BatchedWriter:
         for pending in batch:
             try:
                 await self._db.execute(pending.sql, pending.params)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, ValueError, TypeError, OverflowError) as exc:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             else:
