@@ -135,3 +135,23 @@ async def test_sigterm_in_the_middle_of_a_write_burst(bot_process, double, world
 async def _until_line(proc, text: str) -> None:
     while text not in proc.stdout:
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "bad_params", [(2**70,), ({"not": "bindable"},), (object(),)], ids=["int overflow", "dict", "object"]
+)
+async def test_one_unbindable_row_fails_only_its_caller_and_the_writer_keeps_going(tmp_path: Path, bad_params) -> None:
+    """Regression: a non-sqlite3 error (OverflowError) in a batch killed the writer task for good;
+    every later write waited forever."""
+    db = await open_db(tmp_path / "m.db")
+    writer = BatchedWriter(db)
+    good = [asyncio.create_task(writer.write(INSERT_A, (f"g{i}",))) for i in range(10)]
+    bad = asyncio.create_task(writer.write("INSERT INTO meta (key, value) VALUES ('bad', ?)", bad_params))
+    results = await asyncio.wait_for(asyncio.gather(*good, bad, return_exceptions=True), 10)
+    assert all(r is None for r in results[:-1])
+    assert isinstance(results[-1], Exception) and not isinstance(results[-1], WriterClosedError)
+    await asyncio.wait_for(writer.write(INSERT_A, ("after",)), 10)  # the writer is still alive
+    assert await stored_keys(db, "g") == {f"g{i}" for i in range(10)}
+    assert await stored_keys(db, "after") == {"after"}
+    await writer.close()
+    await db.close()
