@@ -162,3 +162,21 @@ async def test_tmdb_faults_fall_back_to_the_local_catalog(double, world, run_bot
     assert key not in caplog.text
     assert mention_violations(double) == []
     await run_bot.stop(bot)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (reviews, security): any server's admin can make the bot fetch internal addresses "
+    "(cloud metadata, RFC 1918, link-local) with /matinee feed add: server-side request forgery. Needs a "
+    "private-address check at fetch time (after DNS) with a setting to allow loopback for tests/self-hosting",
+)
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/feed", "http://192.168.1.1/admin"],
+    ids=["cloud metadata", "rfc1918 10/8", "rfc1918 192.168/16"],
+)
+def test_feed_urls_pointing_into_private_networks_are_refused(url: str) -> None:
+    from bot.reviews.fetch import validate_feed_url
+
+    with pytest.raises(FeedFetchError):
+        validate_feed_url(url)
