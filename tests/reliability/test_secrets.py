@@ -156,3 +156,18 @@ def test_settings_repr_hides_every_secret() -> None:
     assert isinstance(settings.discord_token, Secret)
     assert sorted(settings.secrets()) == sorted(values.values())
     assert REDACTED not in values.values()
+
+
+@pytest.mark.slow
+async def test_doctor_output_contains_no_secret(bot_process, double, openai_stub) -> None:
+    import os
+
+    values = fresh_secrets()
+    proc = await bot_process.spawn(
+        "--env-file", os.devnull, "doctor",
+        LOG_LEVEL="DEBUG", OPENAI_BASE_URL=openai_stub.base_url, TMDB_API_BASE="http://127.0.0.1:9/3", **values,
+    )  # fmt: skip
+    await proc.wait_exit(60)
+    assert "[ok  ] openai" in proc.output and "tmdb" in proc.output, proc.output
+    assert any(r["headers"].get("Authorization") == f"Bearer {values['OPENAI_API_KEY']}" for r in openai_stub.requests)
+    assert_no_secret(proc.output, values)
