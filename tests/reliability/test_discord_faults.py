@@ -173,3 +173,39 @@ async def test_gateway_faults_lose_no_comment_and_duplicate_nothing(double, worl
     assert await _comment_count(bot) == 30
     assert len(openings(double, tid)) == 1, "the opening message was posted again after the reconnect"
     await run_bot.stop(bot)
+
+
+@pytest.mark.parametrize("fault", ["per-route 429", "500"])
+async def test_streamed_chat_reply_survives_faults_on_its_edits(double, world, run_bot, openai_stub, fault) -> None:
+    from tests.e2e._chat import mention, start_chat_bot, wait_reply_text
+
+    await start_chat_bot(run_bot, openai_stub, edit_interval=0.05)
+    words = [f"word{i} " for i in range(20)]
+    full = "".join(words).strip()
+    openai_stub.queue_text("".join(words), chunks=words, delay_between_chunks=0.03)
+    injected = double.inject_fault("PATCH", rf"^/channels/{world.text_channel_id}/messages/\d+$", times=2,
+                                   **FAULTS[fault])  # fmt: skip
+    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} talk to me")
+    await wait_reply_text(double, world.text_channel_id, lambda t: t == full, timeout=20)
+    assert injected.hits >= 1
+    replies = [m for m in bot_posts(double, world.text_channel_id) if m["content"].startswith("word0")]
+    assert len(replies) == 1, "a failed edit must not turn into a second message"
+    assert mention_violations(double) == []
+
+
+async def test_one_thread_whose_history_is_forbidden_does_not_stop_the_backfill_of_others(
+    double, world, run_bot
+) -> None:
+    bot = await run_bot()
+    first = await open_thread(bot, double, world)
+    second = await open_thread(bot, double, world, slug="second", source_key="second.md")
+    await run_bot.stop(bot)
+    missed = [await double.post_message(second.thread_id, world.member_id, f"missed {i}") for i in range(5)]
+    await double.post_message(first.thread_id, world.member_id, "unreachable")
+    double.inject_fault("GET", rf"^/channels/{first.thread_id}/messages$", 403, times=None,
+                        body={"message": "Missing Access", "code": 50001})  # fmt: skip
+    bot = await run_bot()
+    rows = await wait_rows(bot, double, "SELECT message_id FROM comments WHERE thread_id = ? ORDER BY message_id",
+                           (second.thread_id,), count=5, timeout=20)  # fmt: skip
+    assert [r[0] for r in rows] == [int(m["id"]) for m in missed]
+    await run_bot.stop(bot)
