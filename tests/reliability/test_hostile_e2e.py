@@ -125,3 +125,45 @@ async def test_export_of_a_review_with_a_hostile_slug_sends_a_safe_file_name(dou
     assert "<script>" not in upload.files[0].data.decode()
     assert_no_pings(double, world)
     await run_bot.stop(bot)
+
+
+def embed_total(embed: dict) -> int:
+    total = len(embed.get("title") or "") + len(embed.get("description") or "")
+    total += len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or "")
+    return total + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields") or [])
+
+
+@pytest.mark.parametrize(
+    "title_len,film_len,body_len",
+    [(256, 71, 4096), (257, 72, 4097), (400, 300, 12000)],
+    ids=["at the limits", "one over", "far over"],
+)
+async def test_oversized_reviews_are_announced_within_discord_limits(
+    double, world, run_bot, title_len: int, film_len: int, body_len: int
+) -> None:
+    bot = await run_bot(feed_poll_seconds=1)
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
+                      channel=world.text_channel_id)  # fmt: skip
+    title = ("Long title " * 60)[:title_len].strip() or "t"
+    film = ("Film " * 100)[:film_len].strip()
+    body = ("A sentence about the film. " * 600)[:body_len]
+    (run_bot.reviews_dir / "long.md").write_text(
+        f'---\ntitle: "{title}"\nfilm: "{film}"\nyear: 1999\nauthor: "{"A" * 300}"\ndate: 2025-03-01\n'
+        f"url: https://blog.example/long/\n---\n{body}\n",
+        encoding="utf-8",
+    )
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=20)
+    thread_id = int(bot_posts(double, world.text_channel_id)[0]["id"])
+    await double.wait_until(lambda: any(m.get("poll") for m in double.messages_in(thread_id)), timeout=20)
+    for request in double.find_requests("POST", r"^/channels/\d+/messages$"):
+        payload = request.json or {}
+        assert len(payload.get("content") or "") <= 2000
+        for embed in payload.get("embeds") or []:
+            assert len(embed.get("title") or "") <= 256 and len(embed.get("description") or "") <= 4096
+            assert embed_total(embed) <= 6000
+        poll = payload.get("poll")
+        if poll:
+            assert len(poll["question"]["text"]) <= 300
+    assert len(double.channels[thread_id]["name"]) <= 100
+    assert [r.status for r in double.requests if r.status >= 400] == []
+    await run_bot.stop(bot)
