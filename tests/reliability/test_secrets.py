@@ -171,3 +171,20 @@ async def test_doctor_output_contains_no_secret(bot_process, double, openai_stub
     assert "[ok  ] openai" in proc.output and "tmdb" in proc.output, proc.output
     assert any(r["headers"].get("Authorization") == f"Bearer {values['OPENAI_API_KEY']}" for r in openai_stub.requests)
     assert_no_secret(proc.output, values)
+
+
+async def test_member_content_is_not_written_to_debug_logs_by_the_database_layer(log_stream, tmp_path) -> None:
+    """Regression: aiosqlite logged every statement with its parameters (member comments) at DEBUG."""
+    from bot.storage import BatchedWriter, Database
+
+    buffer = log_stream(settings_with(fresh_secrets()))
+    db = await Database.open(tmp_path / "m.db")
+    await db.migrate()
+    writer = BatchedWriter(db)
+    await writer.write("INSERT INTO meta (key, value) VALUES (?, ?)", ("k", "a private comment, please forget"))
+    await writer.close()
+    await db.close()
+    logging.getLogger().handlers[0].flush()
+    text = buffer.getvalue()
+    assert "applied migration" in text  # our own DEBUG/INFO logging still works
+    assert "a private comment" not in text
