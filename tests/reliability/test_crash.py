@@ -107,7 +107,8 @@ async def test_sigkill_during_a_fan_out_announces_exactly_once_per_guild(bot_pro
     assert states == ["sent"] * len(guilds)
 
 
-async def test_sigkill_during_a_comment_burst_loses_no_comment(bot_process, double, world) -> None:
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+async def test_kill_or_sigterm_during_a_comment_burst_loses_no_comment(bot_process, double, world, signal_name) -> None:
     guilds = await guilds_with_channels(double, world, 1)
     proc = await start_with_review_channels(bot_process, double, guilds)
     write_review(bot_process.reviews_dir, "vertigo")
@@ -118,8 +119,11 @@ async def test_sigkill_during_a_comment_burst_loses_no_comment(bot_process, doub
     sent = []
     for i in range(400):
         sent.append(int((await double.post_message(thread_id, world.member_id, f"comment {i}"))["id"]))
-        if i == 150:
-            await proc.kill()  # mid-burst: some stored, some queued in the writer, some never received
+        if i == 150:  # mid-burst: some stored, some queued in the writer, some never received
+            if signal_name == "SIGKILL":
+                await proc.kill()
+            else:
+                assert await proc.terminate() == 0, proc.output
     stored_at_kill = len(query(bot_process.database_path, "SELECT 1 FROM comments"))
 
     await bot_process.start(FEED_POLL_SECONDS="10")
