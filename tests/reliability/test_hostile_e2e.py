@@ -167,3 +167,39 @@ async def test_oversized_reviews_are_announced_within_discord_limits(
     assert len(double.channels[thread_id]["name"]) <= 100
     assert [r.status for r in double.requests if r.status >= 400] == []
     await run_bot.stop(bot)
+
+
+SEARCH_ATTACKS = ['"', "NEAR(a b", "'; DROP TABLE reviews; --", "title:* OR 1=1", ")))(((", "\x00\u202e🎬"]
+
+
+@pytest.mark.parametrize("query", SEARCH_ATTACKS, ids=[repr(q) for q in SEARCH_ATTACKS])
+async def test_reviews_search_box_takes_fts_syntax_and_sql(double, world, run_bot, query: str) -> None:
+    bot = await run_bot()
+    await open_thread(bot, double, world)
+    record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "reviews",
+                                         {"query": query})  # fmt: skip
+    message = await record.wait_final_message(timeout=15)
+    assert "Something went wrong" not in (message.get("content") or "")
+    assert await bot.db.fetchval("SELECT count(*) FROM reviews") == 1
+    record = await double.invoke_autocomplete(world.guild_id, world.text_channel_id, world.member_id, "film",
+                                              {"title": query}, "title")  # fmt: skip
+    assert isinstance(await record.wait_choices(), list)
+    assert_no_pings(double, world)
+    await run_bot.stop(bot)
+
+
+async def test_a_crafted_poll_vote_for_an_answer_that_does_not_exist_is_contained(double, world, run_bot) -> None:
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    poll_id = int(opened.opening["id"])
+    for answer in (0, 11, 42, -1):
+        await double.poll_vote(opened.thread_id, poll_id, world.member_id, answer)
+    await double.poll_vote(opened.thread_id, poll_id, world.admin_id, 4)
+    await double.post_message(opened.thread_id, world.member_id, "still listening?")
+    await wait_rows(bot, double, "SELECT 1 FROM comments", count=1)
+    rows = await wait_rows(bot, double, "SELECT user_id, answer_id FROM poll_votes WHERE user_id = ?",
+                           (world.admin_id,), count=1)  # fmt: skip
+    assert rows[0][1] == 4
+    bad = await bot.db.fetchval("SELECT count(*) FROM poll_votes WHERE answer_id NOT BETWEEN 1 AND 5")
+    assert bad == 0
+    await run_bot.stop(bot)
