@@ -260,3 +260,24 @@ async def test_matinee_run_exits_with_one_clear_line_on_a_corrupt_database(
     assert "Traceback" not in proc.output
     assert digest(bot_process.database_path) == before
     assert double.identify_count == 0  # it never went online with a broken database
+
+
+@pytest.mark.e2e
+async def test_comments_and_ratings_during_a_two_second_lock_are_all_stored(double, world, run_bot) -> None:
+    from bot.storage import FilmRepository
+    from tests.e2e._discussions import open_thread, wait_rows
+
+    bot = await run_bot()
+    film = await FilmRepository(bot.db).add("Heat", year=1995)
+    opened = await open_thread(bot, double, world)
+    async with Locker(run_bot.database_path, 2.0) as locker:
+        sent = [await double.post_message(opened.thread_id, world.member_id, f"during the lock {i}") for i in range(50)]
+        record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "rate",
+                                             {"film": str(film.id), "stars": "4"})  # fmt: skip
+        await locker.released()
+    answer = await record.wait_final_message(timeout=20)
+    assert "Something went wrong" not in answer.get("content", "")
+    rows = await wait_rows(bot, double, "SELECT message_id FROM comments ORDER BY message_id", count=50, timeout=20)
+    assert [r[0] for r in rows] == [int(m["id"]) for m in sent]
+    assert await bot.db.fetchval("SELECT stars FROM film_ratings WHERE user_id = ?", (world.member_id,)) == 4.0
+    await run_bot.stop(bot)
