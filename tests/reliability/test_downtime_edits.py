@@ -55,3 +55,20 @@ async def test_a_comment_edited_while_the_bot_was_down_is_updated(double, world,
     content = await bot.db.fetchval("SELECT content FROM comments WHERE message_id = ?", (int(message["id"]),))
     await run_bot.stop(bot)
     assert content == "final words"
+
+
+@pytest.mark.xfail(strict=True, reason=OPEN_REASON + " (same for reactions added while offline)")
+async def test_reactions_added_while_the_bot_was_down_are_counted(double, world, run_bot) -> None:
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    message = await double.post_message(opened.thread_id, world.member_id, "react to me")
+    await wait_rows(bot, double, "SELECT 1 FROM comments", count=1)
+    await run_bot.stop(bot)
+
+    await double.add_reaction(opened.thread_id, int(message["id"]), world.admin_id, "🔥")
+    bot = await run_bot()
+    await double.post_message(opened.thread_id, world.member_id, "back online")
+    await wait_rows(bot, double, "SELECT 1 FROM comments", count=2)
+    reactions = await bot.db.fetchval("SELECT reactions FROM comments WHERE message_id = ?", (int(message["id"]),))
+    await run_bot.stop(bot)
+    assert "🔥" in (reactions or "")
