@@ -209,3 +209,27 @@ async def test_one_thread_whose_history_is_forbidden_does_not_stop_the_backfill_
                            (second.thread_id,), count=5, timeout=20)  # fmt: skip
     assert [r[0] for r in rows] == [int(m["id"]) for m in missed]
     await run_bot.stop(bot)
+
+
+@pytest.mark.parametrize("fault", GATEWAY)
+async def test_gateway_faults_after_an_announcement_repeat_nothing(double, world, run_bot, fault: str) -> None:
+    bot = await run_bot(feed_poll_seconds=1)
+    await setup_channel(double, world, world.text_channel_id)
+    write_review(run_bot.reviews_dir)
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=30)
+    thread_id = int(bot_posts(double, world.text_channel_id)[0]["id"])
+    await double.wait_until(lambda: openings(double, thread_id), timeout=30)
+    identifies, resumes = double.identify_count, double.resume_count
+    if fault == "disconnect + RESUME":
+        await double.disconnect()
+    elif fault == "RECONNECT (op 7)":
+        await double.reconnect()
+    else:
+        await double.invalid_session(resumable=False)
+    await double.wait_until(lambda: double.identify_count > identifies or double.resume_count > resumes, timeout=20)
+    await double.wait_until(lambda: double.connected, timeout=20)
+    await quiet(bot)  # start-up work that runs again on a new session would act now
+    assert len(bot_posts(double, world.text_channel_id)) == 1
+    assert len(openings(double, thread_id)) == 1
+    assert len([c for c in double.channels.values() if c.get("parent_id") == str(world.text_channel_id)]) == 1
+    await run_bot.stop(bot)
