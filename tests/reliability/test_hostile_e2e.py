@@ -203,3 +203,23 @@ async def test_a_crafted_poll_vote_for_an_answer_that_does_not_exist_is_containe
     bad = await bot.db.fetchval("SELECT count(*) FROM poll_votes WHERE answer_id NOT BETWEEN 1 AND 5")
     assert bad == 0
     await run_bot.stop(bot)
+
+
+async def test_control_and_bidi_characters_never_reach_a_thread_name(double, world, run_bot) -> None:
+    bot = await run_bot(feed_poll_seconds=1)
+    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
+                      channel=world.text_channel_id)  # fmt: skip
+    (run_bot.reviews_dir / "rtl.md").write_text(
+        '---\ntitle: "Evil \\u202etxt.exe\\u202c title"\nfilm: "Heat\\u202e\\u2066 \\u0007"\nyear: 1995\n'
+        "date: 2025-03-01\nurl: https://blog.example/rtl/\n---\nBody with \x07 a bell.\n",
+        encoding="utf-8",
+    )
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=20)
+    thread_id = int(bot_posts(double, world.text_channel_id)[0]["id"])
+    await double.wait_until(lambda: any(m.get("poll") for m in double.messages_in(thread_id)), timeout=20)
+    name = double.channels[thread_id]["name"]
+    embed = bot_posts(double, world.text_channel_id)[0]["embeds"][0]
+    for text in (name, embed["title"]):
+        assert not any(ch in text for ch in "\u202e\u202c\u2066\x07\x00"), repr(text)
+    assert "Heat" in name
+    await run_bot.stop(bot)

@@ -189,3 +189,26 @@ async def test_discussion_summary_falls_back_when_the_model_fails(double, world,
     assert "3" in message["content"]  # the statistics fallback counts the comments
     assert mention_violations(double) == []
     await run_bot.stop(bot)
+
+
+async def test_summary_model_output_with_mentions_cannot_ping(double, world, run_bot, openai_stub) -> None:
+    role = await double.add_role(world.guild_id, "Staff", mentionable=True)
+    bot = await run_bot(openai_base_url=openai_stub.base_url, openai_api_key=Secret(OPENAI_KEY),
+                        tmdb_api_key=Secret(TMDB_KEY))  # fmt: skip
+    openai_stub.queue_text("1. Prompt one?\n2. Prompt two?")
+    opened = await open_thread(bot, double, world)
+    await double.post_message(opened.thread_id, world.member_id, INJECTION)
+    await wait_rows(bot, double, "SELECT 1 FROM comments", count=1)
+    openai_stub.clear_queue()
+    openai_stub.queue_text(f"@everyone @here <@&{role['id']}> <@{world.admin_id}> Members loved it. " * 30)
+    record = await double.invoke_command(world.guild_id, opened.thread_id, world.member_id, "discussion summary")
+    message = await record.wait_final_message(timeout=15)
+    assert "loved it" in message["content"]
+    request = completion_requests(openai_stub)[-1]
+    prompt = prompt_text(request)
+    assert INJECTION[:40] in prompt and "untrusted" in prompt.lower()
+    for secret in (TEST_TOKEN, OPENAI_KEY, TMDB_KEY):
+        assert secret not in json.dumps(request["json"])
+    assert mention_violations(double) == []
+    assert rendered_mentions(double, double.bot_user_id) == []
+    await run_bot.stop(bot)
