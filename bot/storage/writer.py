@@ -120,7 +120,7 @@ class BatchedWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._queue:  # rows queued after the loop ended
+        while self._queue:  # rows queued after the loop ended (or left by a cancelled loop)
             await self._flush(self._take_batch())
 
     async def _run(self) -> None:
@@ -150,8 +150,24 @@ class BatchedWriter:
         return batch
 
     async def _flush(self, batch: list[_Pending]) -> None:
+        """Commit one batch; a cancellation (shutdown) lets the batch finish first.
+
+        Without the shield, a cancel landing between the batch's statements
+        rolled the batch back and failed every caller in it, so a SIGTERM during
+        a burst turned already-received comments into errors. Finishing the one
+        batch in flight costs milliseconds and keeps "acknowledged == stored".
+        """
         if not batch:
             return
+        flush = asyncio.ensure_future(self._flush_now(batch))
+        try:
+            await asyncio.shield(flush)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await flush
+            raise
+
+    async def _flush_now(self, batch: list[_Pending]) -> None:
         groups = [(sql, [p.params for p in group]) for sql, group in groupby(batch, key=lambda p: p.sql)]
         try:
             if len(groups) == 1 and (single := self._bulk_statement(*groups[0])) is not None:
