@@ -9,6 +9,7 @@ awaited batched write per message, nothing more.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -213,7 +214,10 @@ class CommentService:
         ref = await self.resolve(msg)
         if ref is None:
             return False
-        comment = self.to_comment(msg, ref)
+        # A message that has just been posted has no reactions of its own; any that
+        # discord.py's cached Message already shows arrived as reaction events, which
+        # are counted when they are handled. Taking them here too would count them twice.
+        comment = dataclasses.replace(self.to_comment(msg, ref), reactions={})
         await self._comments.store(comment)
         if comment.author_id == 0 and msg.author_id:
             await self._comments.anonymise_author(msg.author_id)

@@ -26,12 +26,15 @@ _COLUMNS = (
 )
 
 # An upsert, so a backfill re-reading a message we already have refreshes it
-# (edits and reactions made while we were away) instead of failing. A comment
-# marked deleted stays deleted; the author's name stays the one they had when posting.
+# (edits made while we were away) instead of failing. A comment marked deleted
+# stays deleted; the author's name stays the one they had when posting. Reaction
+# counts of a row we already have are left to the live reaction events: a history
+# snapshot taken while such an event is in flight would otherwise count it twice.
+# (Reactions made while we were away are caught by the fresh-session reconcile.)
 _UPSERT = (
     f"INSERT INTO comments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "  # noqa: S608
     "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
-    "edited_at = excluded.edited_at, attachments = excluded.attachments, reactions = excluded.reactions "
+    "edited_at = excluded.edited_at, attachments = excluded.attachments "
     "WHERE comments.deleted = 0"
 )
 # The same upsert for a whole run of rows at once, fed as one JSON array of the
@@ -43,7 +46,7 @@ _UPSERT_BULK = (
     + ", ".join(f"value ->> {i}" for i in range(12))
     + ", 0 FROM json_each(?) WHERE true ORDER BY key "
     "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
-    "edited_at = excluded.edited_at, attachments = excluded.attachments, reactions = excluded.reactions "
+    "edited_at = excluded.edited_at, attachments = excluded.attachments "
     "WHERE comments.deleted = 0"
 )
 _EDIT = "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
