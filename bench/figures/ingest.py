@@ -52,7 +52,7 @@ SIZES = {
         "threads": 100,
         "authors": 200,
         "paced_rate": 1_000,
-        "paced_seconds": 5.0,
+        "paced_seconds": 3.0,
         "stall_seconds": 5.0,
         "settle_seconds": 0.5,
         "runs": 3,
