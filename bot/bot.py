@@ -206,6 +206,14 @@ class MatineeBot(commands.Bot):
             if db is not None:
                 await db.close()
 
+    async def process_commands(self, message: discord.Message) -> None:
+        """Matinee has only application commands: "@Matinee hello" is chat, not a prefix command.
+
+        commands.Bot needs a prefix, and with ``when_mentioned`` every mention would
+        otherwise be parsed as an unknown command and logged as an error.
+        """
+        return
+
     # -- admin command group ----------------------------------------------------------
 
     def add_admin_command(self, command: app_commands.Command | app_commands.Group) -> None:

@@ -85,8 +85,13 @@ class Review:
     content_hash: str = ""
 
     @property
+    def film_name(self) -> str:
+        """The film's title, or the review's own title when the film is not known."""
+        return self.film_title or self.title
+
+    @property
     def film_label(self) -> str:
-        name = self.film_title or self.title
+        name = self.film_name
         return f"{name} ({self.film_year})" if self.film_year else name
 
     @classmethod

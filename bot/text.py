@@ -53,7 +53,9 @@ __all__ = [
     "excerpt",
     "fit_embed",
     "neutralize_mentions",
+    "one_line",
     "split_message",
+    "star_rating",
     "truncate",
 ]
 
@@ -459,6 +461,25 @@ def clean_text(text: str) -> str:
     Zero-width joiners are kept: emoji sequences need them.
     """
     return _LONE_SURROGATE_RE.sub("\ufffd", _UNSAFE_CHARS_RE.sub("", text))
+
+
+def star_rating(rating: float | None) -> str:
+    """★★★½ for 3.5; half stars are shown as ½ (the Letterboxd convention). Rounds to half steps.
+
+    Reviews, discussion prompts and film cards all show ratings this one way.
+    """
+    if rating is None:
+        return ""
+    halves = round(rating * 2)
+    return "★" * (halves // 2) + ("½" if halves % 2 else "") or "½"
+
+
+def one_line(text: str) -> str:
+    """``clean_text``, then every run of whitespace (newlines too) as one space, ends trimmed.
+
+    For titles, names and other fields shown on a single line (thread names, poll questions).
+    """
+    return " ".join(clean_text(text).split())
 
 
 # --------------------------------------------------------------------------- embeds

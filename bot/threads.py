@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .models import Review
-from .text import THREAD_NAME, clean_text, truncate
+from .text import THREAD_NAME, one_line, truncate
 
 __all__ = ["discussion_thread_name", "review_thread_name"]
 
@@ -19,10 +19,10 @@ def discussion_thread_name(film: str, *, spoilers: bool = False) -> str:
     prefix = SPOILER_PREFIX if spoilers else ""
     head, tail = f"{prefix}What did you think of ", "?"
     room = THREAD_NAME - len(head) - len(tail)
-    name = " ".join(clean_text(film).split()) or "this film"
+    name = one_line(film) or "this film"
     return f"{head}{truncate(name, room)}{tail}"
 
 
 def review_thread_name(review: Review, *, spoilers: bool) -> str:
     """The discussion thread's name for a review; the announcer (forum posts) and discussions share it."""
-    return discussion_thread_name(review.film_title or review.title, spoilers=spoilers)
+    return discussion_thread_name(review.film_name, spoilers=spoilers)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..discussions.privacy import ForgetResult, forget_member
 from ..storage import CommentRepository, Database, PollRepository, StorageError
+from ..storage.conversations import ConversationRepository
 from ..storage.writer import BatchedWriter
 from ._common import fail, load_or_exit
 
@@ -26,7 +27,9 @@ async def run_forget(database_path: Path, user_id: int) -> ForgetResult:
     try:
         await db.migrate()
         writer.start()
-        return await forget_member(CommentRepository(db, writer), PollRepository(db, writer), user_id)
+        return await forget_member(
+            CommentRepository(db, writer), PollRepository(db, writer), ConversationRepository(db), user_id
+        )
     finally:
         await writer.close()
         await db.close()

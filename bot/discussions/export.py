@@ -213,7 +213,7 @@ def build_document(
             "url": review.url if review.url and _is_http_url(review.url) else None,
             "author": review.author,
             "published_at": review.published_at,
-            "film": {"title": review.film_title or review.title, "year": review.film_year},
+            "film": {"title": review.film_name, "year": review.film_year},
             "rating": review.rating,
             "spoilers": review.spoilers,
         },

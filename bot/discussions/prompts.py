@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Review
-from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, truncate
+from ..text import MESSAGE_LIMIT, clean_text, neutralize_mentions, one_line, star_rating, truncate
 from .llm import complete, fence
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "OpeningMessage",
     "PollSpec",
     "build_opening",
-    "film_name",
     "llm_prompts",
     "parse_prompts",
     "poll_spec",
@@ -45,22 +44,13 @@ _GENERIC = (
 )
 
 
-def film_name(review: Review) -> str:
-    return review.film_title or review.title
-
-
-def _stars(rating: float) -> str:
-    whole = int(rating)
-    return "★" * whole + ("½" if rating - whole >= 0.5 else "")
-
-
 def template_prompts(review: Review, count: int = 3) -> list[str]:
     """Spoiler-free prompts from the review's rating, themes and film; deterministic per review."""
-    film = film_name(review)
+    film = review.film_name
     prompts: list[str] = []
     if review.rating is not None:
-        stars = f"{_stars(review.rating)} ({review.rating:g}/5)"
-        prompts.append(f"The review gives it {stars}. Too generous, too harsh, or about right?")
+        rating = f"{star_rating(review.rating)} ({review.rating:g}/5)"
+        prompts.append(f"The review gives it {rating}. Too generous, too harsh, or about right?")
     themes = [t for t in (clean_text(t).strip() for t in review.tags) if t][:2]
     if themes:
         joined = " and ".join(themes)
@@ -100,7 +90,7 @@ _SYSTEM = (
 
 async def llm_prompts(client: Any, model: str, review: Review, *, timeout: float) -> list[str] | None:
     """Prompts from the model, or None (caller falls back to templates)."""
-    facts = [f"Film: {film_name(review)}" + (f" ({review.film_year})" if review.film_year else "")]
+    facts = [f"Film: {review.film_label}"]
     if review.rating is not None:
         facts.append(f"Reviewer's rating: {review.rating:g}/5")
     if review.tags:
@@ -120,7 +110,7 @@ class PollSpec:
 
 def poll_spec(review: Review) -> PollSpec:
     head, tail = "How many stars would you give ", "?"
-    name = truncate(" ".join(clean_text(film_name(review)).split()), POLL_QUESTION_LIMIT - len(head) - len(tail))
+    name = truncate(one_line(review.film_name), POLL_QUESTION_LIMIT - len(head) - len(tail))
     return PollSpec(f"{head}{name}{tail}", POLL_ANSWERS, POLL_DURATION_HOURS)
 
 
@@ -134,7 +124,7 @@ class OpeningMessage:
 
 def build_opening(review: Review, prompts: Sequence[str], *, spoiler: bool, from_model: bool) -> OpeningMessage:
     """The thread's first message: the question, a spoiler notice if needed, the prompts."""
-    question = neutralize_mentions(f"**What did you think of {' '.join(clean_text(film_name(review)).split())}?**")
+    question = neutralize_mentions(f"**What did you think of {one_line(review.film_name)}?**")
     lines = [truncate(question, 300)]
     if spoiler:
         lines.append(SPOILER_NOTICE)

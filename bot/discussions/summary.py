@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Comment, Review
-from ..text import MESSAGE_LIMIT, clean_text, excerpt, neutralize_mentions, truncate
+from ..text import MESSAGE_LIMIT, clean_text, excerpt, neutralize_mentions, one_line, truncate
 from .export import poll_summary
 from .llm import complete, fence
-from .prompts import POLL_ANSWERS, film_name
+from .prompts import POLL_ANSWERS
 
 __all__ = ["DiscussionSummary", "llm_summary", "spoiler_wrap", "statistics_summary", "summarise"]
 
@@ -35,14 +35,14 @@ def _reaction_total(comment: Comment) -> int:
 
 
 def _safe_line(text: str, limit: int) -> str:
-    return neutralize_mentions(excerpt(" ".join(clean_text(text).split()), limit))
+    return neutralize_mentions(excerpt(one_line(text), limit))
 
 
 def statistics_summary(review: Review, comments: Sequence[Comment], poll_counts: Mapping[int, int]) -> str:
     live = [c for c in comments if not c.deleted]
     participants = {c.author_id or f"anon:{c.author_name}" for c in live}
     poll = poll_summary(poll_counts, final=False)
-    lines = [f"**What members think of {neutralize_mentions(clean_text(film_name(review)))}**"]
+    lines = [f"**What members think of {neutralize_mentions(clean_text(review.film_name))}**"]
     lines.append(f"{len(live)} comments from {len(participants)} participants.")
     if poll["votes"]:
         lines.append(f"Rating poll: average {poll['average']:.2f}/5 from {poll['votes']} votes")
@@ -75,12 +75,12 @@ def _model_input(review: Review, comments: Sequence[Comment]) -> str:
     for comment in comments:
         if comment.deleted or not comment.content.strip():
             continue
-        line = f"{clean_text(comment.author_name)[:60]}: {' '.join(clean_text(comment.content).split())[:600]}"
+        line = f"{clean_text(comment.author_name)[:60]}: {one_line(comment.content)[:600]}"
         if used + len(line) > MODEL_INPUT_BUDGET:
             break
         lines.append(line)
         used += len(line)
-    return f"Film: {film_name(review)}\n\n" + fence("comments", "\n".join(lines))
+    return f"Film: {review.film_name}\n\n" + fence("comments", "\n".join(lines))
 
 
 async def llm_summary(
@@ -120,6 +120,6 @@ async def summarise(
     if client is not None:
         text = await llm_summary(client, model, review, comments, timeout=timeout)
         if text:
-            header = f"**Discussion summary: {neutralize_mentions(clean_text(film_name(review)))}**\n"
+            header = f"**Discussion summary: {neutralize_mentions(clean_text(review.film_name))}**\n"
             return DiscussionSummary(finish(header + text, spoiler=spoiler), True)
     return DiscussionSummary(finish(statistics_summary(review, comments, poll_counts), spoiler=spoiler), False)

@@ -20,6 +20,7 @@ from ..models import Film
 from ..storage.film_search import normalize_title
 from ..storage.films import FilmRepository
 from ..text import CHOICE_NAME, truncate
+from ..timestamps import parse_utc_iso
 from .tmdb import TmdbClient, TmdbUnavailable
 
 __all__ = ["TMDB_UNAVAILABLE_NOTE", "FilmCatalog", "FilmChoice", "Lookup", "choice_name"]
@@ -222,13 +223,8 @@ class FilmCatalog:
         return updated, None
 
     def _expired(self, fetched_at: str) -> bool:
-        try:
-            when = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
-        except ValueError:
-            return True
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return datetime.now(UTC) - when > self.cache_ttl
+        when = parse_utc_iso(fetched_at)
+        return when is None or datetime.now(UTC) - when > self.cache_ttl
 
     async def get(self, film_id: int) -> Film | None:
         return await self.films.get(film_id)

@@ -10,6 +10,7 @@ same row, so both count once per member in averages and leaderboards (an explici
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -156,14 +157,7 @@ class FilmService:
 
     async def card(self, film: Film, *, guild_id: int | None, user_id: int | None = None) -> FilmCard:
         film, note = await self.catalog.details(film)
-        links: list[ReviewLink] = []
-        for review in (await self.reviews.for_film(film.id))[:10]:
-            url = None
-            if guild_id is not None:
-                announcement = await self.announcements.get(review.id, guild_id)
-                if announcement is not None and announcement.thread_id:
-                    url = thread_url(guild_id, announcement.thread_id)
-            links.append(ReviewLink(review, url))
+        links = await self._review_links((await self.reviews.for_film(film.id))[:10], guild_id)
         summary = await self.ratings.summary(film.id, guild_id)
         comments = await self.stats.comment_count(film.id, guild_id)
         mine = None
@@ -203,7 +197,12 @@ class FilmService:
             limit=REVIEWS_PAGE_SIZE,
             offset=page * REVIEWS_PAGE_SIZE,
         )
-        links = []
+        links = await self._review_links(reviews, guild_id)
+        return Page(links, page, _pages(total, REVIEWS_PAGE_SIZE), total)
+
+    async def _review_links(self, reviews: Sequence[Review], guild_id: int | None) -> list[ReviewLink]:
+        """Each review with a link to its discussion thread in this guild, where it has one."""
+        links: list[ReviewLink] = []
         for review in reviews:
             url = None
             if guild_id is not None:
@@ -211,7 +210,7 @@ class FilmService:
                 if announcement is not None and announcement.thread_id:
                     url = thread_url(guild_id, announcement.thread_id)
             links.append(ReviewLink(review, url))
-        return Page(links, page, _pages(total, REVIEWS_PAGE_SIZE), total)
+        return links
 
     # -- watchlist ------------------------------------------------------------------------
 

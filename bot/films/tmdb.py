@@ -21,8 +21,9 @@ import aiohttp
 from ..ratelimit import TokenBucket
 from ..settings import Secret
 from ..storage.films import FilmRecord
+from ..timestamps import utc_iso
 
-__all__ = ["POSTER_BASE", "TmdbClient", "TmdbUnavailable", "utc_stamp"]
+__all__ = ["POSTER_BASE", "TmdbClient", "TmdbUnavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,6 @@ class TmdbUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(f"TMDB unavailable ({reason})")
         self.reason = reason
-
-
-def utc_stamp(when: datetime | None = None) -> str:
-    """The timestamp format SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes."""
-    return (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _year(date: Any) -> int | None:
@@ -83,7 +79,7 @@ def _record(data: dict[str, Any], *, details: bool) -> FilmRecord | None:
         vote_count=data.get("vote_count") if isinstance(data.get("vote_count"), int) else None,
         alt_titles=[a["title"] for a in alt if isinstance(a, dict) and isinstance(a.get("title"), str)][:20],
         source="tmdb",
-        fetched_at=utc_stamp() if details else None,
+        fetched_at=utc_iso(datetime.now(UTC)) if details else None,
     )
 
 

@@ -4,7 +4,7 @@ Services only (no discord.py types); the reviews cog adapts them to Discord.
 """
 
 from .delivery import Delivered, DeliveryError, DeliveryReport, DeliveryService, Transport
-from .draft import ReviewDraft, parse_rating, slugify, stars
+from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, ParsedFeed, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .films import FilmGuess, guess_film, identify_film, lead_phrase
@@ -39,6 +39,5 @@ __all__ = [
     "parse_rating",
     "parse_review_file",
     "slugify",
-    "stars",
     "validate_feed_url",
 ]

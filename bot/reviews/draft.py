@@ -10,10 +10,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..storage.feeds import utc_iso
-from ..text import EMBED_TITLE, clean_text, excerpt, truncate
+from ..text import EMBED_TITLE, clean_text, excerpt, one_line, truncate
+from ..timestamps import utc_iso
 
-__all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify", "stars"]
+__all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify"]
 
 MAX_BODY_CHARS = 60_000  # the stored body (search, chat); embeds only ever show the excerpt
 EXCERPT_CHARS = 300
@@ -57,14 +57,6 @@ def parse_rating(value: Any, *, scale: float = 5.0) -> float | None:
     return round(number * 2) / 2
 
 
-def stars(rating: float | None) -> str:
-    """★★★½ for 3.5; half stars are shown as ½ (the Letterboxd convention)."""
-    if rating is None:
-        return ""
-    halves = round(rating * 2)
-    return "★" * (halves // 2) + ("½" if halves % 2 else "") or "½"
-
-
 def plain_preview(markdown: str) -> str:
     """The body as one block of prose for the excerpt: headings and quotes joined to the text."""
     lines = [line.strip() for line in markdown.splitlines()]
@@ -93,11 +85,11 @@ class ReviewDraft:
     def normalise(self, *, now: dt.datetime | None = None) -> ReviewDraft:
         """Clean every display field and clamp what could break Discord or the database."""
         now = now or dt.datetime.now(dt.UTC)
-        self.title = truncate(" ".join(clean_text(self.title or "").split()), EMBED_TITLE) or "Untitled review"
-        self.author = truncate(" ".join(clean_text(self.author).split()), 256) if self.author else None
+        self.title = truncate(one_line(self.title or ""), EMBED_TITLE) or "Untitled review"
+        self.author = truncate(one_line(self.author), 256) if self.author else None
         self.author = self.author or None
         if self.film_title:
-            self.film_title = truncate(" ".join(clean_text(self.film_title).split()), 200) or None
+            self.film_title = truncate(one_line(self.film_title), 200) or None
         if self.film_year is not None and not 1870 <= self.film_year <= now.year + 5:
             self.film_year = None
         self.body_md = truncate(clean_text(self.body_md or "").strip(), MAX_BODY_CHARS)
@@ -106,7 +98,7 @@ class ReviewDraft:
             self.url = None
         if self.image_url and len(self.image_url) > MAX_URL_CHARS:
             self.image_url = None
-        self.tags = [t for t in dict.fromkeys(" ".join(clean_text(str(t)).split())[:50] for t in self.tags) if t][:25]
+        self.tags = [t for t in dict.fromkeys(one_line(str(t))[:50] for t in self.tags) if t][:25]
         if self.published_at is not None:
             if self.published_at.tzinfo is None:
                 self.published_at = self.published_at.replace(tzinfo=dt.UTC)

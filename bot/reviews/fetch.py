@@ -135,7 +135,6 @@ class FeedFetcher:
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """GET the feed, following redirects by hand; raises :class:`FeedFetchError` on any failure."""
         current = validate_feed_url(url)
-        seen = {current}
         headers = {"Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
         if etag:
             headers["If-None-Match"] = etag
@@ -143,40 +142,7 @@ class FeedFetcher:
             headers["If-Modified-Since"] = last_modified
         try:
             async with asyncio.timeout(self._timeout.total):
-                for _hop in range(self._max_redirects + 1):
-                    async with self._session.get(
-                        current,
-                        headers=headers,
-                        allow_redirects=False,
-                        auto_decompress=False,
-                        timeout=self._timeout,
-                    ) as resp:
-                        if resp.status in _REDIRECT_STATUSES:
-                            location = resp.headers.get("Location")
-                            if not location:
-                                raise FeedFetchError(f"HTTP {resp.status} redirect without a Location header")
-                            nxt = validate_feed_url(str(resp.url.join(yarl.URL(location))))
-                            if nxt in seen:
-                                raise FeedFetchError("the feed URL redirects in a loop")
-                            seen.add(nxt)
-                            current = nxt
-                            continue
-                        if resp.status == 304:
-                            return FetchResult(current, 304, etag=etag, last_modified=last_modified)
-                        if resp.status >= 400:
-                            raise FeedFetchError(f"HTTP {resp.status} {resp.reason or ''}".strip())
-                        if resp.status != 200:
-                            raise FeedFetchError(f"unexpected HTTP status {resp.status}")
-                        body = await self._read_capped(resp)
-                        return FetchResult(
-                            current,
-                            200,
-                            body,
-                            etag=resp.headers.get("ETag"),
-                            last_modified=resp.headers.get("Last-Modified"),
-                            content_type=resp.headers.get("Content-Type"),
-                        )
-                raise FeedFetchError(f"too many redirects (more than {self._max_redirects})")
+                return await self._follow(current, headers, etag=etag, last_modified=last_modified)
         except FeedFetchError:
             raise
         except TimeoutError:
@@ -187,6 +153,46 @@ class FeedFetcher:
             raise FeedFetchError(f"network error ({type(exc).__name__})") from None
         except (ValueError, OSError) as exc:  # bad URLs from hostile Location headers, socket errors
             raise FeedFetchError(f"network error ({type(exc).__name__})") from None
+
+    async def _follow(
+        self, current: str, headers: dict[str, str], *, etag: str | None, last_modified: str | None
+    ) -> FetchResult:
+        """The GET and its redirects: every hop's target is validated like the original URL, loops refused."""
+        seen = {current}
+        for _hop in range(self._max_redirects + 1):
+            async with self._session.get(
+                current,
+                headers=headers,
+                allow_redirects=False,
+                auto_decompress=False,
+                timeout=self._timeout,
+            ) as resp:
+                if resp.status in _REDIRECT_STATUSES:
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise FeedFetchError(f"HTTP {resp.status} redirect without a Location header")
+                    nxt = validate_feed_url(str(resp.url.join(yarl.URL(location))))
+                    if nxt in seen:
+                        raise FeedFetchError("the feed URL redirects in a loop")
+                    seen.add(nxt)
+                    current = nxt
+                    continue
+                if resp.status == 304:
+                    return FetchResult(current, 304, etag=etag, last_modified=last_modified)
+                if resp.status >= 400:
+                    raise FeedFetchError(f"HTTP {resp.status} {resp.reason or ''}".strip())
+                if resp.status != 200:
+                    raise FeedFetchError(f"unexpected HTTP status {resp.status}")
+                body = await self._read_capped(resp)
+                return FetchResult(
+                    current,
+                    200,
+                    body,
+                    etag=resp.headers.get("ETag"),
+                    last_modified=resp.headers.get("Last-Modified"),
+                    content_type=resp.headers.get("Content-Type"),
+                )
+        raise FeedFetchError(f"too many redirects (more than {self._max_redirects})")
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         length = resp.headers.get("Content-Length", "")

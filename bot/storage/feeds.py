@@ -11,7 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..models import Review
+from ..timestamps import utc_iso  # re-exported: bot.storage.utc_iso is public
 from .database import Database
+from .reviews import _REVIEW_COLUMNS
 
 __all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "utc_iso"]
 
@@ -19,16 +21,6 @@ _FEED_COLUMNS = (
     "id, url, builtin, title, etag, last_modified, initialized, last_fetch_at, last_success_at, last_error, "
     "failure_count, first_failure_at, next_poll_at, disabled_at"
 )
-_REVIEW_COLUMNS = (
-    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
-    "body_md, image_url, tags, spoilers, published_at, content_hash"
-)
-
-
-def utc_iso(when: dt.datetime) -> str:
-    """The timestamp format every table uses (sortable as text): 2026-01-31T12:00:00.000Z."""
-    when = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def feed_source(feed_id: int) -> str:
@@ -254,7 +246,3 @@ class FeedRepository:
             (source, limit),
         )
         return [Review.from_row(r) for r in reversed(rows)]
-
-    async def known_keys(self, source: str) -> set[str]:
-        rows = await self._db.fetchall("SELECT source_key FROM reviews WHERE source = ?", (source,))
-        return {r[0] for r in rows}

@@ -12,11 +12,9 @@ from ..models import Film, Review
 from .database import Database
 from .film_search import any_position_match, search_tokens
 from .films import _F_COLUMNS
-from .reviews import _REVIEW_COLUMNS
+from .reviews import _R_COLUMNS
 
 __all__ = ["FilmStatsRepository", "LeaderboardRow"]
-
-_R_COLUMNS = ", ".join("r." + c.strip() for c in _REVIEW_COLUMNS.split(","))
 
 
 @dataclass(frozen=True, slots=True)

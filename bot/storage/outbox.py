@@ -10,7 +10,6 @@ Discord confirmed the post.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,14 +17,9 @@ from typing import Any
 
 from ..models import Announcement, Review
 from .database import Database
+from .reviews import _ANNOUNCEMENT_COLUMNS, _REVIEW_COLUMNS, _review_values
 
 __all__ = ["OutboxRepository", "PendingAnnouncement", "Target", "new_nonce"]
-
-_REVIEW_COLUMNS = (
-    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
-    "body_md, image_url, tags, spoilers, published_at, content_hash"
-)
-_ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
 
 
 def new_nonce() -> str:
@@ -46,15 +40,6 @@ class PendingAnnouncement:
     announcement: Announcement
     attempts: int
     created_at: str
-
-
-def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    values = dict(fields)
-    if "tags" in values and not isinstance(values["tags"], str):
-        values["tags"] = json.dumps(list(values["tags"]))
-    if "spoilers" in values:
-        values["spoilers"] = int(bool(values["spoilers"]))
-    return values
 
 
 class OutboxRepository:

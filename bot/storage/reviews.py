@@ -7,7 +7,7 @@ methods here are the contract other features (discussions, films, chat) use.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..models import Announcement, Review
@@ -20,7 +20,18 @@ _REVIEW_COLUMNS = (
     "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
     "body_md, image_url, tags, spoilers, published_at, content_hash"
 )
+_R_COLUMNS = ", ".join("r." + c.strip() for c in _REVIEW_COLUMNS.split(","))  # for queries joining reviews AS r
 _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
+
+
+def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Review fields as column values: tags as a JSON array, spoilers as 0/1 (shared with the outbox)."""
+    values = dict(fields)
+    if "tags" in values and not isinstance(values["tags"], str):
+        values["tags"] = json.dumps(list(values["tags"]))
+    if "spoilers" in values:
+        values["spoilers"] = int(bool(values["spoilers"]))
+    return values
 
 
 class ReviewRepository:
@@ -56,10 +67,7 @@ class ReviewRepository:
         a different ``content_hash``), so callers know when to (re-)announce.
         """
         existing = await self.get_by_source_key(fields["source"], fields["source_key"])
-        if "tags" in fields and not isinstance(fields["tags"], str):
-            fields["tags"] = json.dumps(list(fields["tags"]))
-        if "spoilers" in fields:
-            fields["spoilers"] = int(bool(fields["spoilers"]))
+        fields = _review_values(fields)
         if existing is None:
             names = sorted(fields)
             async with self._db.transaction() as conn:
@@ -108,7 +116,7 @@ class ReviewRepository:
         if match is None:
             return await self.recent(limit) if offset == 0 else []
         rows = await self._db.fetchall(
-            f"SELECT {', '.join('r.' + c.strip() for c in _REVIEW_COLUMNS.split(','))} "  # noqa: S608
+            f"SELECT {_R_COLUMNS} "  # noqa: S608
             "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
             "WHERE reviews_fts MATCH ? ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0) LIMIT ? OFFSET ?",
             (match, limit, offset),

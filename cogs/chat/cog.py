@@ -79,13 +79,6 @@ class Chat(commands.Cog):
             if task is not None:
                 self._in_flight.discard(task)
 
-    @commands.Cog.listener()
-    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        """Matinee has no prefix commands; "@Matinee hello" is chat, not an unknown command."""
-        if isinstance(error, commands.CommandNotFound):
-            return
-        log.error("prefix command error", exc_info=(type(error), error, error.__traceback__))
-
     # ------------------------------------------------------------------ messages
     def _addressed(self, message: discord.Message) -> bool:
         """Whether Matinee should answer: a DM, an explicit @mention, or a reply to its message."""

@@ -6,7 +6,7 @@ import discord
 
 from bot.chat import FallbackAnswer
 from bot.models import Film
-from bot.text import EMBED_DESCRIPTION, clean_text, fit_embed, neutralize_mentions, truncate
+from bot.text import EMBED_DESCRIPTION, clean_text, fit_embed, neutralize_mentions, star_rating, truncate
 
 __all__ = ["fallback_embeds", "film_card"]
 
@@ -15,13 +15,6 @@ EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
 
 def _safe(text: str) -> str:
     return neutralize_mentions(clean_text(text))
-
-
-def _stars(rating: float | None) -> str:
-    if rating is None:
-        return ""
-    full = int(rating)
-    return "★" * full + ("½" if rating - full >= 0.5 else "") + f" ({rating:g}/5)"
 
 
 def film_card(film: Film) -> discord.Embed:
@@ -51,7 +44,8 @@ def fallback_embeds(answer: FallbackAnswer, question: str) -> list[discord.Embed
         head = (
             f"**[{title}]({hit.url})**" if hit.url and hit.url.startswith(("https://", "http://")) else f"**{title}**"
         )
-        meta = " · ".join(p for p in (_safe(hit.film_label), _safe(hit.author or ""), _stars(hit.rating)) if p)
+        rating = f"{star_rating(hit.rating)} ({hit.rating:g}/5)" if hit.rating is not None else ""
+        meta = " · ".join(p for p in (_safe(hit.film_label), _safe(hit.author or ""), rating) if p)
         passage = truncate(_safe(hit.snippet or hit.excerpt), 300)
         if hit.spoilers and passage:
             passage = f"||{passage.replace('|', '¦')}||"

@@ -30,6 +30,7 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
+from bot.storage.conversations import ConversationRepository
 from bot.threads import review_thread_name
 
 from .render import (
@@ -68,6 +69,7 @@ class Discussions(commands.Cog):
         self.threads = DiscussionThreadRepository(db)
         self.polls = PollRepository(db, writer)
         self.ratings = RatingRepository(db)
+        self.conversations = ConversationRepository(db)
         self.index = DiscussionIndex(self.announcements)
         self.comment_service = CommentService(self.index, self.comments)
         self.poll_service = PollService(self.polls, self.reviews, self.ratings)

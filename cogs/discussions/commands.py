@@ -248,10 +248,13 @@ class DiscussionCommands(commands.Cog):
         guild_id, user_id = interaction.guild_id, interaction.user.id
 
         async def confirmed(_: discord.Interaction) -> str:
-            result = await forget_member(self.core.comments, self.core.polls, user_id, guild_id)
+            result = await forget_member(
+                self.core.comments, self.core.polls, self.core.conversations, user_id, guild_id
+            )
             return (
-                f"Done. I erased {result.comments} comments and {result.poll_votes} poll votes of yours "
-                "in this server. (New messages in review threads will be stored again.)"
+                f"Done. I erased {result.comments} comments, {result.poll_votes} poll votes and "
+                f"{result.chat_messages} chat messages of yours in this server. "
+                "(New messages in review threads will be stored again.)"
             )
 
         view = ForgetMeView(user_id, confirmed)

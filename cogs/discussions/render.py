@@ -10,6 +10,7 @@ from bot.discussions.prompts import SPOILER_NOTICE, PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.models import Review
 from bot.text import EMBED_DESCRIPTION, EMBED_TITLE, clean_text, excerpt, truncate
+from bot.timestamps import utc_iso
 
 __all__ = [
     "ARCHIVE_CHOICES",
@@ -28,9 +29,7 @@ _COMMENT_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 def iso(when: dt.datetime | None) -> str | None:
     """UTC, millisecond ISO-8601 with a Z: the format SQLite's defaults use everywhere in Matinee."""
-    if when is None:
-        return None
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return utc_iso(when) if when is not None else None
 
 
 def emoji_key(emoji: discord.PartialEmoji | discord.Emoji | str) -> str:

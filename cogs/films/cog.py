@@ -14,7 +14,7 @@ from bot.films.service import PERIODS, TOP_MIN_VOTES, FilmService, parse_stars
 from bot.films.tmdb import TmdbClient
 from bot.models import Film, Review
 from bot.storage.film_search import normalize_title
-from bot.text import CHOICE_NAME, truncate
+from bot.text import CHOICE_NAME, star_rating, truncate
 
 from .render import (
     NO_MENTIONS,
@@ -23,14 +23,13 @@ from .render import (
     card_view,
     film_line,
     reviews_embed,
-    stars_text,
     top_embed,
     watchlist_embed,
 )
 
 log = logging.getLogger(__name__)
 
-STAR_CHOICES = [app_commands.Choice(name=f"{stars_text(v / 2)} ({v / 2:g})", value=v / 2) for v in range(10, 0, -1)]
+STAR_CHOICES = [app_commands.Choice(name=f"{star_rating(v / 2)} ({v / 2:g})", value=v / 2) for v in range(10, 0, -1)]
 PERIOD_CHOICES = [
     app_commands.Choice(name=name, value=value)
     for name, value in (("This week", "week"), ("This month", "month"), ("This year", "year"), ("All time", "all"))
@@ -137,7 +136,7 @@ class Films(commands.Cog):
         new, previous = await self.service.rate(interaction.guild_id, interaction.user.id, chosen, value)
         summary = await self.service.ratings.summary(chosen.id, interaction.guild_id)
         verb = "Updated your rating of" if previous is not None else "You rated"
-        text = f"{verb} {film_line(chosen)}: {stars_text(new)} ({new:g}/5)."
+        text = f"{verb} {film_line(chosen)}: {star_rating(new)} ({new:g}/5)."
         if previous is not None and previous != new:
             text += f" It was {previous:g}."
         if summary.votes:

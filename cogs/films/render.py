@@ -10,7 +10,7 @@ import discord
 from bot.films.service import FilmCard, Page, ReviewLink
 from bot.models import Film
 from bot.storage.film_stats import LeaderboardRow
-from bot.text import clean_text, excerpt, fit_embed, neutralize_mentions, truncate
+from bot.text import clean_text, excerpt, fit_embed, neutralize_mentions, star_rating, truncate
 
 __all__ = [
     "EMBED_COLOUR",
@@ -19,7 +19,6 @@ __all__ = [
     "card_view",
     "film_line",
     "reviews_embed",
-    "stars_text",
     "top_embed",
     "watchlist_embed",
 ]
@@ -36,12 +35,6 @@ def _safe(text: str | None, limit: int = 256) -> str:
     """Untrusted catalog/review text made inert for display: no mentions, no markdown tricks."""
     cleaned = neutralize_mentions(clean_text(" ".join((text or "").split())))
     return truncate(discord.utils.escape_markdown(cleaned), limit)
-
-
-def stars_text(stars: float) -> str:
-    """3.5 -> "★★★½"."""
-    full = int(stars)
-    return "★" * full + ("½" if stars - full >= 0.5 else "") or "½"
 
 
 def film_line(film: Film) -> str:
@@ -96,14 +89,14 @@ def card_embed(card: FilmCard) -> discord.Embed:
         fields.append(("Genres", _safe(", ".join(film.genres), 500)))
     if card.rating.votes:
         average = card.rating.average or 0.0
-        community = f"{stars_text(round(average * 2) / 2)} {average:.1f} / 5 · {card.rating.votes} rating" + (
+        community = f"{star_rating(average)} {average:.1f} / 5 · {card.rating.votes} rating" + (
             "s" if card.rating.votes != 1 else ""
         )
     else:
         community = "No ratings yet: `/rate` it"
     community += f" · {card.comments} comment{'s' if card.comments != 1 else ''}"
     if card.member_rating is not None:
-        community += f"\nYour rating: {stars_text(card.member_rating)} ({card.member_rating:g})"
+        community += f"\nYour rating: {star_rating(card.member_rating)} ({card.member_rating:g})"
     fields.append(("Community", community))
     if card.reviews:
         lines, used = [], 0
@@ -151,8 +144,7 @@ def top_embed(page: Page[LeaderboardRow], *, genre: str | None, period: str | No
         lines = []
         for index, row in enumerate(page.items, start=page.page * 10 + 1):
             lines.append(
-                f"**{index}.** {film_line(row.film)} · {stars_text(round(row.average * 2) / 2)} "
-                f"{row.average:.2f} ({row.votes} votes)"
+                f"**{index}.** {film_line(row.film)} · {star_rating(row.average)} {row.average:.2f} ({row.votes} votes)"
             )
         description = "\n".join(lines)
     return _embed(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 
 import discord
@@ -23,6 +22,7 @@ from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, loggable_url
 from bot.storage import Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
+from bot.timestamps import parse_utc_iso
 
 from .embeds import EMBED_COLOUR
 from .transport import DiscordTransport
@@ -37,9 +37,8 @@ MAX_TICK_SECONDS = 15.0
 def _timestamp(value: str | None, style: str = "R") -> str:
     if not value:
         return "never"
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    when = parse_utc_iso(value)
+    if when is None:
         return "?"
     return f"<t:{int(when.timestamp())}:{style}>"
 

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import discord
 
 from bot.models import Review
-from bot.reviews.draft import stars
-from bot.text import clean_text, fit_embed, neutralize_mentions, truncate
+from bot.text import clean_text, fit_embed, neutralize_mentions, star_rating, truncate
+from bot.timestamps import parse_utc_iso
 
 __all__ = ["EMBED_COLOUR", "build_review_embed", "ping_for", "review_embed_matches"]
 
 EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
 FOOTER_TEXT = "What did you think? Join the discussion in the thread."
 FORUM_FOOTER_TEXT = "What did you think? Reply in this post."
-
-
-def _timestamp(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def build_review_embed(review: Review, *, forum: bool = False) -> discord.Embed:
@@ -39,7 +28,7 @@ def build_review_embed(review: Review, *, forum: bool = False) -> discord.Embed:
     if review.film_title:
         fields.append(("Film", review.film_label))
     if review.rating is not None:
-        fields.append(("Rating", f"{stars(review.rating)} ({review.rating:g}/5)"))
+        fields.append(("Rating", f"{star_rating(review.rating)} ({review.rating:g}/5)"))
     title, description, fitted, footer, author = fit_embed(
         review.title, description, fields, FORUM_FOOTER_TEXT if forum else FOOTER_TEXT, review.author or ""
     )
@@ -48,7 +37,7 @@ def build_review_embed(review: Review, *, forum: bool = False) -> discord.Embed:
         url=review.url or None,
         description=description or None,
         colour=EMBED_COLOUR,
-        timestamp=_timestamp(review.published_at),
+        timestamp=parse_utc_iso(review.published_at),
     )
     if author:
         embed.set_author(name=author)

@@ -365,3 +365,8 @@ def test_fit_embed_then_trims_fields() -> None:
     assert embed_length(title, desc, out, footer, author) <= 6000
     assert embed_fits(title, desc, out, footer, author)
     assert out[:4] == fields[:4]
+
+
+def test_one_line_cleans_then_folds_all_whitespace() -> None:
+    assert t.one_line("  Chungking\n\tExpress\u202e \x00 ") == "Chungking Express"
+    assert t.one_line("\n \n") == ""

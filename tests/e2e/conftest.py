@@ -21,6 +21,7 @@ import pytest
 from bot.bot import MatineeBot
 from bot.settings import Secret, Settings
 from tests.doubles.discord_double import DiscordDouble
+from tests.doubles.feed_server import FeedServer
 from tests.doubles.openai_stub import OpenAIStub
 
 TEST_TOKEN = "test-token"
@@ -34,6 +35,13 @@ MEMBER_PERMISSIONS = discord.Permissions(
 async def double() -> AsyncIterator[DiscordDouble]:
     async with DiscordDouble() as running:
         yield running
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    """A loopback feed server (the reviews tests serve RSS/Atom from it)."""
+    async with FeedServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,24 +1,19 @@
-"""Helpers shared by the reviews end-to-end tests (feed server fixture, guild set-up, waits)."""
+"""Helpers shared by the reviews end-to-end tests (guild set-up, commands, waits, outbox state).
+
+The ``feeds`` fixture (a loopback feed server) is in tests/e2e/conftest.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
+from bot.storage import Database
 from tests.doubles.discord_double import DiscordDouble
-from tests.doubles.feed_server import FeedServer
 from tests.e2e.conftest import ADMIN_PERMISSIONS
 
 FAST = {"feed_poll_seconds": 1}  # the loop ticks every 0.25 s; polls are due every ~1 s
-
-
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
 
 
 async def second_guild(double: DiscordDouble, *, forum: bool = True) -> SimpleNamespace:
@@ -38,6 +33,29 @@ async def run_command(double: DiscordDouble, guild_id: int, channel_id: int, use
     if response.get("type") == 5:  # deferred: the answer is the follow-up
         return await record.wait_followup(timeout=15)
     return response.get("data", response)
+
+
+async def set_up_guild(double: DiscordDouble, guild_id: int, channel_id: int, admin_id: int, **options) -> dict:
+    """``/matinee setup`` announcing in ``channel_id`` (run from that channel); checks it was accepted."""
+    answer = await run_command(double, guild_id, channel_id, admin_id, "matinee setup", channel=channel_id, **options)
+    assert "announced in" in answer["content"], answer
+    return answer
+
+
+async def follow_feed(double: DiscordDouble, guild_id: int, channel_id: int, admin_id: int, url: str) -> dict:
+    """``/matinee feed add`` for ``url``; checks the guild now follows it."""
+    answer = await run_command(double, guild_id, channel_id, admin_id, "matinee feed add", url=url)
+    assert "Following" in answer["content"], answer
+    return answer
+
+
+async def pending_count(database_path: Path) -> int:
+    """Announcements still waiting in the outbox, read from the bot's database file."""
+    db = await Database.open(database_path)
+    try:
+        return int(await db.fetchval("SELECT count(*) FROM announcements WHERE state = 'pending'"))
+    finally:
+        await db.close()
 
 
 def bot_posts(double: DiscordDouble, channel_id: int) -> list[dict]:

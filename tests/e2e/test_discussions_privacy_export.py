@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import CommentRepository, FilmRepository, RatingRepository
+from bot.storage.conversations import ConversationRepository
 from tests.doubles.discord_double import DiscordDouble
 from tests.e2e._discussions import eventually, open_thread, wait_rows
 
@@ -43,6 +44,17 @@ async def test_forget_me_asks_then_erases_only_the_callers_data(double: DiscordD
     await double.poll_vote(tid, poll_id, world.admin_id, 4)
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=3)
     await wait_rows(bot, double, "SELECT 1 FROM film_ratings", count=2)
+    chat = ConversationRepository(bot.db)
+    for author_id in (world.member_id, world.admin_id):
+        await chat.add(
+            tid,
+            role="user",
+            content="what about the pineapple?",
+            tokens=6,
+            guild_id=world.guild_id,
+            author_id=author_id,
+            author_name="someone",
+        )
 
     record = await double.invoke_command(world.guild_id, tid, world.member_id, "forget-me")
     response = await record.wait_response()
@@ -58,11 +70,12 @@ async def test_forget_me_asks_then_erases_only_the_callers_data(double: DiscordD
 
     click = await double.click_component(record.original, confirm, world.member_id)
     done = await click.wait_response()
-    assert done["type"] == 7 and "erased 2 comments and 1 poll votes" in done["data"]["content"]
+    assert done["type"] == 7 and "erased 2 comments, 1 poll votes and 1 chat messages" in done["data"]["content"]
     assert all(c["disabled"] for row in done["data"]["components"] for c in row["components"])
     rows = await bot.db.fetchall("SELECT author_id FROM comments")
     assert [r[0] for r in rows] == [world.admin_id]
     assert [r[0] for r in await bot.db.fetchall("SELECT user_id FROM poll_votes")] == [world.admin_id]
+    assert [r[0] for r in await bot.db.fetchall("SELECT author_id FROM chat_messages")] == [world.admin_id]
     ratings = RatingRepository(bot.db)
     assert await ratings.get_rating(world.guild_id, world.member_id, film.id) is None
     assert await ratings.get_rating(world.guild_id, world.admin_id, film.id) == 4.0

@@ -11,15 +11,14 @@ from tests.e2e.reviews_support import (
     FAST,
     announcement_sends,
     bot_posts,
-    feeds,
+    follow_feed,
     forum_posts,
-    run_command,
     second_guild,
+    set_up_guild,
     settle,
 )
 
 pytestmark = pytest.mark.e2e
-__all__ = ["feeds"]
 
 WP_ITEMS = [
     {
@@ -57,15 +56,10 @@ NEW_ITEM = {
 async def set_up_two_guilds(double: DiscordDouble, world, feeds: FeedServer, run_bot, url_path: str):
     other = await second_guild(double, forum=True)
     bot = await run_bot(**FAST)
-    answer = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
-                               channel=world.text_channel_id)  # fmt: skip
-    assert "announced in" in answer["content"]
-    await run_command(double, other.guild_id, other.channel_id, other.admin_id, "matinee setup",
-                      channel=other.channel_id)  # fmt: skip
     for guild_id, channel_id, admin_id in ((world.guild_id, world.text_channel_id, world.admin_id),
                                            (other.guild_id, other.channel_id, other.admin_id)):  # fmt: skip
-        answer = await run_command(double, guild_id, channel_id, admin_id, "matinee feed add", url=feeds.url(url_path))
-        assert "Following" in answer["content"], answer
+        await set_up_guild(double, guild_id, channel_id, admin_id)
+        await follow_feed(double, guild_id, channel_id, admin_id, feeds.url(url_path))
     return bot, other
 
 

@@ -15,15 +15,15 @@ from tests.e2e.reviews_support import (
     FAST,
     announcement_sends,
     bot_posts,
-    feeds,
     forum_posts,
+    pending_count,
     run_command,
     second_guild,
+    set_up_guild,
     settle,
 )
 
 pytestmark = pytest.mark.e2e
-__all__ = ["feeds"]
 
 ITEMS = [
     {"title": "Vertigo: Falling for Madeleine", "link": "https://blog.example/vertigo/", "guid": "v",
@@ -33,11 +33,6 @@ ITEMS = [
 ]  # fmt: skip
 
 
-async def _setup(double, guild_id, channel_id, admin_id, **options):
-    answer = await run_command(double, guild_id, channel_id, admin_id, "matinee setup", channel=channel_id, **options)
-    assert "announced in" in answer["content"]
-
-
 @pytest.mark.parametrize("strip_nonce", [False, True], ids=["by-nonce", "by-embed-url"])
 async def test_killed_between_send_and_record_posts_exactly_once_after_restart(
     double: DiscordDouble, world, run_bot, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch, strip_nonce: bool
@@ -45,8 +40,8 @@ async def test_killed_between_send_and_record_posts_exactly_once_after_restart(
     feeds.serve("/feed/", rss_feed(ITEMS[1:]))
     other = await second_guild(double, forum=True)
     bot = await run_bot(review_feeds=(feeds.url("/feed/"),), **FAST)
-    await _setup(double, world.guild_id, world.text_channel_id, world.admin_id)
-    await _setup(double, other.guild_id, other.channel_id, other.admin_id)
+    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
+    await set_up_guild(double, other.guild_id, other.channel_id, other.admin_id)
     await settle(bot)  # the first read records the existing entry without announcing it
 
     # The crash point: Discord has the post, our database doesn't know yet. The process "dies" there.
@@ -63,7 +58,7 @@ async def test_killed_between_send_and_record_posts_exactly_once_after_restart(
                             timeout=15)  # fmt: skip
     await run_bot.stop(bot)
     monkeypatch.undo()
-    pending = await _pending_count(run_bot)
+    pending = await pending_count(run_bot.database_path)
     assert pending == 2  # both intents survived the crash as pending
     if strip_nonce:  # real Discord doesn't return nonces in history: the embed URL must be enough
         for msgs in double.messages.values():
@@ -83,7 +78,7 @@ async def test_killed_between_send_and_record_posts_exactly_once_after_restart(
     monkeypatch.setattr(MatineeBot, "dispatch", record_dispatch)
     bot = await run_bot(review_feeds=(feeds.url("/feed/"),), **FAST)
     await settle(bot)
-    assert await _pending_count(run_bot) == 0
+    assert await pending_count(run_bot.database_path) == 0
     assert (
         announcement_sends(double, world.text_channel_id, other.channel_id) == sends_before
     )  # reconciled, not re-sent
@@ -94,16 +89,6 @@ async def test_killed_between_send_and_record_posts_exactly_once_after_restart(
     # The forum post's thread is recorded, so the discussions feature can find it.
     assert any(a.thread_id == int(forum_posts(double, other.channel_id)[0]["id"]) for a in await _all_sent(bot))
     await run_bot.stop(bot)
-
-
-async def _pending_count(run_bot) -> int:
-    from bot.storage import Database
-
-    db = await Database.open(run_bot.database_path)
-    try:
-        return int(await db.fetchval("SELECT count(*) FROM announcements WHERE state = 'pending'"))
-    finally:
-        await db.close()
 
 
 async def _all_sent(bot):
@@ -160,7 +145,7 @@ async def test_role_ping_is_allowed_for_that_role_only(double: DiscordDouble, wo
     role = await double.add_role(world.guild_id, "Reviews", mentionable=True)
     feeds.serve("/feed/", rss_feed(ITEMS[1:]))
     bot = await run_bot(**FAST)
-    await _setup(double, world.guild_id, world.text_channel_id, world.admin_id, ping_role=int(role["id"]))
+    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id, ping_role=int(role["id"]))
     await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
                       url=feeds.url("/feed/"))  # fmt: skip
     feeds.serve("/feed/", rss_feed([{**ITEMS[0], "title": "@everyone Vertigo <@&1>"}, ITEMS[1]]))
@@ -177,7 +162,7 @@ async def test_role_ping_is_allowed_for_that_role_only(double: DiscordDouble, wo
 
 async def test_review_written_in_discord_is_stored_and_announced(double: DiscordDouble, world, run_bot) -> None:
     bot = await run_bot(**FAST)
-    await _setup(double, world.guild_id, world.forum_channel_id, world.admin_id)
+    await set_up_guild(double, world.guild_id, world.forum_channel_id, world.admin_id)
     # Members without Manage Messages are refused at run time.
     refused = await run_command(double, world.guild_id, world.text_channel_id, world.member_id, "matinee review post")
     assert "Manage Messages" in refused["content"]
@@ -206,7 +191,7 @@ async def test_review_written_in_discord_is_stored_and_announced(double: Discord
 
 async def test_bad_rating_in_the_modal_gets_a_clear_message(double: DiscordDouble, world, run_bot) -> None:
     bot = await run_bot(**FAST)
-    await _setup(double, world.guild_id, world.text_channel_id, world.admin_id)
+    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
     record = await double.invoke_command(world.guild_id, world.text_channel_id, world.admin_id, "matinee review post")
     await record.wait_response()
     submitted = await double.submit_modal(
@@ -227,7 +212,7 @@ async def test_feed_commands_autocomplete_remove_list_and_permissions(
 ) -> None:
     feeds.serve("/feed/", rss_feed(ITEMS))
     bot = await run_bot(**FAST)
-    await _setup(double, world.guild_id, world.text_channel_id, world.admin_id)
+    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
     # Manage Server is checked at run time.
     refused = await run_command(double, world.guild_id, world.text_channel_id, world.member_id, "matinee feed add",
                                 url=feeds.url("/feed/"))  # fmt: skip
@@ -260,7 +245,7 @@ async def test_forum_posts_get_the_configured_tag_or_the_first_when_one_is_requi
                                             require_tag=True)  # fmt: skip
     bot = await run_bot(**FAST)
     for forum_id in (int(strict["id"]), world.forum_channel_id):
-        await _setup(double, world.guild_id, forum_id, world.admin_id)
+        await set_up_guild(double, world.guild_id, forum_id, world.admin_id)
         if forum_id == world.forum_channel_id:
             await GuildSettingsRepository(bot.db).update(world.guild_id, forum_tag_id=world.forum_tag_id)
         record = await double.invoke_command(world.guild_id, world.text_channel_id, world.admin_id,

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Database
 from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.conftest import TEST_TOKEN
@@ -24,15 +23,14 @@ from tests.e2e.reviews_support import (
     FAST,
     announcement_sends,
     bot_posts,
-    feeds,
     forum_posts,
+    pending_count,
     run_command,
     second_guild,
     settle,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-__all__ = ["feeds"]
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = {"title": "Rear Window: Neighbours", "link": "https://blog.example/rear-window/", "guid": "r",
@@ -56,14 +54,6 @@ def hold_responses(double: DiscordDouble, release: asyncio.Event) -> list:
             patched.append((route, original))
             route.handler = held
     return patched
-
-
-async def pending_count(path: Path) -> int:
-    db = await Database.open(path)
-    try:
-        return int(await db.fetchval("SELECT count(*) FROM announcements WHERE state = 'pending'"))
-    finally:
-        await db.close()
 
 
 async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(

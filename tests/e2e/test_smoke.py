@@ -98,3 +98,15 @@ async def test_member_without_permission_is_refused_at_run_time(double: DiscordD
     assert response["data"]["flags"] & EPHEMERAL
     assert "Manage Messages" in response["data"]["content"]
     await run_bot.stop(bot)
+
+
+async def test_a_mention_is_not_treated_as_an_unknown_prefix_command(
+    double: DiscordDouble, world, run_bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await run_bot()
+    await double.post_message(world.text_channel_id, world.member_id, f"<@{double.bot_user_id}> hello there")
+    # The chat host (with no model configured) points the member at /film and /reviews.
+    await double.wait_for_request("POST", rf"/channels/{world.text_channel_id}/messages$")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    await run_bot.stop(bot)

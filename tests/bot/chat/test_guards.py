@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -52,14 +51,6 @@ def test_refused_requests_do_not_extend_the_wait() -> None:
         limiter.hit("mo")
     clock.now += 55
     assert limiter.hit("mo") is None
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "g.db")
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def test_budget_is_per_guild_per_utc_day_and_survives_a_new_instance(db: Database) -> None:

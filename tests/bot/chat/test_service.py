@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from bot.chat import ChatRequest, ChatService, Outcome, TokenCounter
 from bot.chat.service import MAX_TOOL_ROUNDS, NOT_CONFIGURED_POINTER
@@ -87,14 +84,6 @@ class FakeTarget:
 
     def typing(self):
         return contextlib.nullcontext()
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "s.db")
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def service(db: Database, client: Any, **overrides: Any) -> ChatService:

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from bot.chat.tools import MAX_RESULT_CHARS, TOOL_NAMES, ToolContext, ToolRunner
 from bot.storage import Database, FilmRepository, ReviewRepository
 from bot.storage.retrieval import RetrievalRepository
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "t.db")
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def runner_for(db: Database, **context) -> tuple[ToolRunner, int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -31,11 +30,7 @@ GUILD, CHANNEL, THREAD, ANNOUNCEMENT = 1, 10, 20, 20
 
 
 @pytest.fixture
-async def env(tmp_path: Path):
-    db = await Database.open(tmp_path / "s.db")
-    await db.migrate()
-    writer = BatchedWriter(db)
-    writer.start()
+async def env(db: Database, writer: BatchedWriter):
     film = await FilmRepository(db).add(title="F")
     review, _ = await ReviewRepository(db).upsert(
         source="s", source_key="k", slug="s", title="T", film_id=film.id, content_hash="1"
@@ -45,7 +40,7 @@ async def env(tmp_path: Path):
     index = DiscussionIndex(announcements)
     await index.load()
     comments = CommentRepository(db, writer)
-    yield SimpleNamespace(
+    return SimpleNamespace(
         db=db,
         writer=writer,
         review=review,
@@ -54,8 +49,6 @@ async def env(tmp_path: Path):
         service=CommentService(index, comments),
         comments=comments,
     )
-    await writer.close()
-    await db.close()
 
 
 def msg(mid: int, channel: int = THREAD, **kw) -> IncomingMessage:

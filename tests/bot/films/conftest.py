@@ -15,13 +15,5 @@ IMDB_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "imdb"
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "films.db")
-    await database.migrate()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 def films(db: Database) -> FilmRepository:
     return FilmRepository(db)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-
-import pytest
 
 from bot.models import Announcement, Review
 from bot.ratelimit import TokenBucket
 from bot.reviews.delivery import MAX_ATTEMPTS, Delivered, DeliveryError, DeliveryService
-from bot.storage import Database, OutboxRepository, ReviewRepository, Target
+from bot.storage import OutboxRepository, ReviewRepository, Target
 
 
 class FakeTransport:
@@ -42,14 +39,6 @@ class FakeTransport:
     async def edit(self, review: Review, ann: Announcement) -> bool:
         self.edited.append((review.id, ann.guild_id))
         return True
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "d.db")
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def record(outbox: OutboxRepository, n: int, guilds: list[int]) -> Review:

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from bot.models import Film
-from bot.reviews.draft import ReviewDraft, parse_rating, slugify, stars
+from bot.reviews.draft import ReviewDraft, parse_rating, slugify
 from bot.reviews.films import guess_film, identify_film, lead_phrase
+from bot.text import star_rating
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_parse_rating(raw, expected) -> None:
 
 
 def test_stars_and_slugs() -> None:
-    assert (stars(3.5), stars(5), stars(0.5), stars(None)) == ("★★★½", "★★★★★", "½", "")
+    assert (star_rating(3.5), star_rating(5), star_rating(0.5), star_rating(None)) == ("★★★½", "★★★★★", "½", "")
     assert slugify("Chungking Express: A Love Letter!") == "chungking-express-a-love-letter"
     assert slugify("Amélie") == "amelie" and slugify("★★★") == "review"
 

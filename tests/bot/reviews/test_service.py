@@ -50,14 +50,6 @@ class Clock:
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "s.db")
-    await database.migrate()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 def fetcher() -> FakeFetcher:
     return FakeFetcher()
 

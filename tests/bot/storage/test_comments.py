@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from bot.models import Comment
 from bot.storage import (
     AnnouncementRepository,
@@ -18,22 +14,6 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "c.db")
-    await database.migrate()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def writer(db: Database):
-    w = BatchedWriter(db)
-    w.start()
-    yield w
-    await w.close()
 
 
 async def make_review(db: Database, **overrides) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.storage import (
@@ -14,14 +12,6 @@ from bot.storage import (
     ReviewRepository,
     fts_prefix_query,
 )
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "r.db")
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def review_fields(**overrides):

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.storage import Database, ReviewRepository
 from bot.storage.conversations import ConversationRepository, UsageRepository
 from bot.storage.retrieval import RetrievalRepository, best_passage, match_terms, question_match
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "r.db")
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def add_review(db: Database, key: str, title: str, body: str) -> int:

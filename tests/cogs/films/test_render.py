@@ -7,7 +7,8 @@ import discord
 from bot.films.service import FilmCard, Page, ReviewLink
 from bot.models import Film, Review
 from bot.storage import RatingSummary
-from cogs.films.render import card_embed, card_view, reviews_embed, stars_text, top_embed, watchlist_embed
+from bot.text import star_rating
+from cogs.films.render import card_embed, card_view, reviews_embed, top_embed, watchlist_embed
 
 
 def embed_total(embed: discord.Embed) -> int:
@@ -68,4 +69,4 @@ def test_list_embeds_fit() -> None:
     assert len(reviews_embed(Page(reviews, 0, 1, 5), query="q" * 300, film=films[0])) <= 6000
     empty = top_embed(Page([], 0, 1, 0), genre="Horror", period="week", min_votes=3)
     assert "No film has 3 or more ratings" in empty.description and empty.title == "Top films · Horror · this week"
-    assert stars_text(0.5) == "½" and stars_text(5) == "★★★★★" and stars_text(3.5) == "★★★½"
+    assert star_rating(0.5) == "½" and star_rating(5) == "★★★★★" and star_rating(3.5) == "★★★½"
