@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.storage import BatchedWriter, Database
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """Undo ``setup_logging`` after tests that run a CLI command in-process.
+
+    It replaces the root handlers with one bound to the test's captured stderr;
+    left in place, a later log line from aiosqlite's worker thread would write to
+    that closed stream ("--- Logging error ---") and caplog would stop seeing records.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    discord_level = logging.getLogger("discord").level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("discord").setLevel(discord_level)
 
 
 @pytest.fixture

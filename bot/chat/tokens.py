@@ -1,10 +1,13 @@
 """Counting tokens: tiktoken when its encoding is available offline, an estimate otherwise.
 
-tiktoken downloads its BPE files on first use. On a host without internet (or
-behind a firewall that silently drops packets) that first use can fail or hang,
-so the encoding is loaded once, in a daemon thread, with a short deadline. Until
-(or unless) it loads, counts use a ~4 characters per token estimate, which is
-close enough for packing a prompt into a budget with some headroom.
+tiktoken downloads its BPE files on first use. Matinee never lets it: a bot must
+not reach out to a third-party host behind the operator's back, and on a host
+without internet that first use can fail or hang. The encoding is used only when
+it is already in tiktoken's cache (``TIKTOKEN_CACHE_DIR``, read by tiktoken
+itself; fill it once with ``python -c "import tiktoken; tiktoken.get_encoding('o200k_base')"``).
+It is loaded once, in a daemon thread, with a short deadline. Until (or unless)
+it loads, counts use a ~4 characters per token estimate, which is close enough
+for packing a prompt into a budget with some headroom.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TokenCounter", "estimate_tokens"]
+__all__ = ["TokenCounter", "estimate_tokens", "load_cached_encoding"]
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,32 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
+def load_cached_encoding(name: str) -> Any:
+    """``tiktoken.get_encoding`` that reads tiktoken's cache and never downloads.
+
+    tiktoken fetches a missing encoding through ``tiktoken.load.read_file``; making
+    that refuse URLs (for this process, permanently) leaves only the cached copy.
+    """
+    import tiktoken
+    import tiktoken.load
+
+    original = tiktoken.load.read_file
+    if not getattr(original, "__matinee_offline__", False):
+
+        def read_local_only(blobpath: str) -> bytes:
+            if "://" in blobpath:
+                raise OSError(f"{blobpath} is not in tiktoken's cache, and Matinee does not download it")
+            return original(blobpath)
+
+        read_local_only.__matinee_offline__ = True  # type: ignore[attr-defined]
+        tiktoken.load.read_file = read_local_only
+    return tiktoken.get_encoding(name)
+
+
 class TokenCounter:
     """Counts tokens for prompt packing; never blocks the event loop on a download.
 
-    ``loader`` exists for tests; by default it is ``tiktoken.get_encoding``.
+    ``loader`` exists for tests; by default it is :func:`load_cached_encoding`.
     """
 
     def __init__(
@@ -71,11 +96,7 @@ class TokenCounter:
 
     def _load(self) -> None:
         try:
-            loader = self._loader
-            if loader is None:
-                import tiktoken
-
-                loader = tiktoken.get_encoding
+            loader = self._loader or load_cached_encoding
             encoding = loader(self.encoding_name)
             encoding.encode("warm up")
             self._encoding = encoding

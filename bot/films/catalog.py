@@ -1,7 +1,8 @@
 """FilmCatalog: the service behind /film, /rate, /watchlist autocomplete and look-ups.
 
 ``FilmCatalog.autocomplete(query, limit=25)`` is the hot path (Discord allows 3 s;
-we aim for milliseconds): one indexed SQL statement bounded by LIMIT, plus a
+we aim for milliseconds): one read on the storage layer's reader thread
+(``FilmRepository.autocomplete``: indexed statements bounded by LIMIT), plus a
 small in-process LRU so re-typed prefixes (backspace, two members typing the same
 title) cost a dictionary look-up. The LRU entries expire after a few seconds and
 the cache is cleared whenever this catalog writes, so results are never stale for long.
@@ -23,7 +24,7 @@ from ..text import CHOICE_NAME, truncate
 from ..timestamps import parse_utc_iso
 from .tmdb import TmdbClient, TmdbUnavailable
 
-__all__ = ["TMDB_UNAVAILABLE_NOTE", "FilmCatalog", "FilmChoice", "Lookup", "choice_name"]
+__all__ = ["TMDB_UNAVAILABLE_NOTE", "FilmCatalog", "FilmChoice", "Lookup", "choice_label", "choice_name"]
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,16 @@ def choice_name(film: Film) -> str:
 
     The director part is capped first so a long title still shows its year.
     """
-    year = f" ({film.year})" if film.year else ""
-    director = f" — {truncate(film.directors[0], 30)}" if film.directors else ""
-    title = " ".join(film.title.split()) or "Untitled"
-    room = CHOICE_NAME - len(year) - len(director)
-    return truncate(f"{truncate(title, max(room, 10))}{year}{director}", CHOICE_NAME)
+    return choice_label(film.title, film.year, film.directors[0] if film.directors else None)
+
+
+def choice_label(title: str, year: int | None, director: str | None) -> str:
+    """:func:`choice_name` from the three fields it shows (autocomplete reads only these)."""
+    year_part = f" ({year})" if year else ""
+    director_part = f" — {truncate(director, 30)}" if director else ""
+    title = " ".join(title.split()) or "Untitled"
+    room = CHOICE_NAME - len(year_part) - len(director_part)
+    return truncate(f"{truncate(title, max(room, 10))}{year_part}{director_part}", CHOICE_NAME)
 
 
 class FilmCatalog:
@@ -93,13 +99,10 @@ class FilmCatalog:
         if cached is not None and now - cached[0] < _CACHE_SECONDS:
             self._cache.move_to_end(key)
             return cached[1]
-        if normalized:
-            films = [hit.film for hit in await self.films.search_hits(query[:200], limit=limit, bm25=False)]
-        elif query.strip():
-            films = []  # only emoji or punctuation: nothing searchable
-        else:
-            films = await self.films.popular(limit)
-        choices = [FilmChoice(f.id, choice_name(f), str(f.id)) for f in films]
+        # One read on the reader thread: every tier, the typo fallback, or the most-voted
+        # films for blank input (and nothing for emoji-only input).
+        found = await self.films.autocomplete(query[:200], limit)
+        choices = [FilmChoice(s.id, choice_label(s.title, s.year, s.director), str(s.id)) for s in found]
         self._cache[key] = (now, choices)
         self._cache.move_to_end(key)
         while len(self._cache) > _CACHE_SIZE:

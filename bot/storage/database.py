@@ -13,20 +13,23 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+
+from .reader import ReadConnection
 
 __all__ = ["Database", "Migration", "MigrationError", "StorageError", "load_migrations"]
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -100,6 +103,7 @@ class Database:
         self.path = path
         self._lock = asyncio.Lock()
         self._closed = False
+        self._reader: ReadConnection | None = None
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -145,10 +149,30 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        if self._reader is not None:
+            try:
+                await self._reader.close()
+            except Exception:  # pragma: no cover - closing must never mask the real error
+                log.exception("error while closing the read connection")
         try:
             await self._conn.close()
         except Exception:  # pragma: no cover - closing must never mask the real error
             log.exception("error while closing the database")
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)``, a latency-critical read-only look-up, in one thread hop.
+
+        File databases use a dedicated read connection (see :mod:`.reader`), so the
+        look-up never queues behind writes; ``fn`` may run several statements.
+        An in-memory database cannot be shared, so ``fn`` runs on the main
+        connection's thread instead (still one hop).
+        """
+        if str(self.path) == ":memory:":
+            raw = self._conn._conn  # aiosqlite's sqlite3 connection (private), used on its own thread
+            return await self._conn._execute(fn, raw)
+        if self._reader is None:
+            self._reader = ReadConnection(self.path)
+        return await self._reader.run(fn)
 
     # -- transactions -------------------------------------------------------------
 

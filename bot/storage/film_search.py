@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set
 
 __all__ = [
     "MAX_QUERY_TOKENS",
     "any_position_match",
+    "correction_groups",
     "edit_variants",
     "fold",
     "match_with_alternatives",
     "normalize_title",
     "search_tokens",
     "title_prefix_match",
+    "typo_variants",
 ]
 
 MAX_QUERY_TOKENS = 8
 # unicode61 keeps letters, numbers and private-use characters; "_" is a separator.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_MIN_FUZZY_LENGTH = 3
+_MAX_FUZZY_LENGTH = 24  # longer "words" are not typos worth ~2,000 look-ups
+_MAX_FUZZY_WORDS = 4
+_ALTERNATIVES_PER_WORD = 3
 
 
 def fold(text: str) -> str:
@@ -42,6 +49,8 @@ def search_tokens(text: str, *, limit: int = MAX_QUERY_TOKENS) -> list[str]:
 
 def normalize_title(text: str) -> str:
     """A comparison key for titles: "Chungking Express!" and "chungking  express" are equal."""
+    if text.isascii():  # the common case: NFKC/NFKD change nothing and casefold() is lower()
+        return " ".join(_WORD.findall(text.lower()))
     return " ".join(_WORD.findall(fold(text)))
 
 
@@ -96,3 +105,41 @@ def edit_variants(word: str) -> set[str]:
     variants.discard(word)
     variants.discard("")
     return variants
+
+
+def typo_variants(tokens: list[str], skip: Set[str] = frozenset()) -> dict[str, set[str]]:
+    """The one-edit variants of the words worth correcting (long enough, at most a few words).
+
+    Words in ``skip`` still count towards that limit but get no variants: callers
+    pass words already known not to need them (a known word that is not the last).
+    """
+    chosen: set[str] = set()
+    for token in tokens:
+        if _MIN_FUZZY_LENGTH <= len(token) <= _MAX_FUZZY_LENGTH and len(chosen) < _MAX_FUZZY_WORDS:
+            chosen.add(token)
+    return {token: edit_variants(token) for token in tokens if token in chosen and token not in skip}
+
+
+def correction_groups(
+    tokens: list[str], variants: dict[str, set[str]], known: dict[str, int], last_is_prefix: bool
+) -> list[list[str]] | None:
+    """Per word, the spellings to search: itself if known, else its most-used known variants.
+
+    ``known`` maps vocabulary words to how many films use them; ``last_is_prefix``
+    says whether the last word starts some known word (it may still be being typed).
+    """
+    groups: list[list[str]] = []
+    for index, token in enumerate(tokens):
+        is_last = index == len(tokens) - 1
+        if token in known and not is_last:
+            groups.append([token])
+            continue
+        candidates = sorted((v for v in variants.get(token, ()) if v in known), key=lambda v: (-known[v], v))
+        # The last word may be a correct prefix ("wors" of "worst") or a typo ("wors" for "wars").
+        own = [token] if token in known or (is_last and last_is_prefix) else []
+        group = own + candidates[:_ALTERNATIVES_PER_WORD]
+        if group:
+            groups.append(group)
+    # Words no title knows, even with one edit ("near" in 'NEAR("chungking" express)'),
+    # are dropped so the rest can still match; if nothing is left, no fix can help.
+    return groups or None

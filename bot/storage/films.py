@@ -16,13 +16,16 @@ from typing import Any
 
 from ..models import Film
 from .database import Database
+from .film_autocomplete import FilmSuggestion
+from .film_autocomplete import autocomplete as _autocomplete
 from .film_search import (
     any_position_match,
-    edit_variants,
+    correction_groups,
     match_with_alternatives,
     normalize_title,
     search_tokens,
     title_prefix_match,
+    typo_variants,
 )
 
 __all__ = ["FilmHit", "FilmRecord", "FilmRepository", "ImportCounts"]
@@ -36,10 +39,6 @@ _F_COLUMNS = ", ".join("f." + c.strip() for c in _FILM_COLUMNS.split(","))
 # Search tiers, best first.
 TIER_EXACT, TIER_PREFIX, TIER_WORDS, TIER_FUZZY = 0, 1, 2, 3
 _BM25 = "bm25(films_fts, 10.0, 6.0, 3.0, 0.0)"
-_MIN_FUZZY_LENGTH = 3
-_MAX_FUZZY_LENGTH = 24  # longer "words" are not typos worth ~2,000 look-ups
-_MAX_FUZZY_WORDS = 4
-_ALTERNATIVES_PER_WORD = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +246,16 @@ class FilmRepository:
         )
         return [Film.from_row(r) for r in rows]
 
+    async def autocomplete(self, query: str, limit: int = 25) -> list[FilmSuggestion]:
+        """Choices for what a member typed so far (any input), best first, in one read.
+
+        The keystroke path: same tiers and order as ``search_hits(bm25=False)`` with
+        the typo fallback, but run whole on the read connection (see
+        :mod:`.film_autocomplete`). Blank input gets the most-voted films.
+        """
+        query = query[:200]
+        return await self._db.read(lambda conn: _autocomplete(conn, query, limit))
+
     async def search_hits(self, query: str, *, limit: int = 25, fuzzy: bool = True, bm25: bool = True) -> list[FilmHit]:
         """Ranked matches: exact title, then title prefix, then words anywhere, then typo fixes.
 
@@ -315,39 +324,21 @@ class FilmRepository:
         Words with no known spelling are left out; returns None when no word is left.
         The last word may be a prefix ("expres" is fine while typing "express").
         """
-        lookups: set[str] = set(tokens)
-        variants: dict[str, set[str]] = {}
-        for token in tokens:
-            if _MIN_FUZZY_LENGTH <= len(token) <= _MAX_FUZZY_LENGTH and len(variants) < _MAX_FUZZY_WORDS:
-                variants[token] = edit_variants(token)
-                lookups |= variants[token]
+        variants = typo_variants(tokens)
+        lookups = sorted(set(tokens).union(*variants.values()))
         placeholders = ", ".join("?" for _ in lookups)
         rows = await self._db.fetchall(
             f"SELECT term, films FROM film_terms WHERE term IN ({placeholders})",  # noqa: S608
-            sorted(lookups),
+            lookups,
         )
         known = {r[0]: int(r[1]) for r in rows}
         last = tokens[-1]
-        last_is_prefix = bool(
+        last_is_prefix = last in known or bool(
             await self._db.fetchval(
                 "SELECT 1 FROM film_terms WHERE term >= ? AND term < ? LIMIT 1", (last, last + "\U0010ffff")
             )
         )
-        groups: list[list[str]] = []
-        for index, token in enumerate(tokens):
-            is_last = index == len(tokens) - 1
-            if token in known and not is_last:
-                groups.append([token])
-                continue
-            candidates = sorted((v for v in variants.get(token, ()) if v in known), key=lambda v: (-known[v], v))
-            # The last word may be a correct prefix ("wors" of "worst") or a typo ("wors" for "wars").
-            own = [token] if token in known or (is_last and last_is_prefix) else []
-            group = own + candidates[:_ALTERNATIVES_PER_WORD]
-            if group:
-                groups.append(group)
-        # Words no title knows, even with one edit ("near" in 'NEAR("chungking" express)'),
-        # are dropped so the rest can still match; if nothing is left, no fix can help.
-        return groups or None
+        return correction_groups(tokens, variants, known, last_is_prefix)
 
     async def suggest(self, query: str, *, limit: int = 5) -> list[Film]:
         """Films that share any word (or a corrected word) with ``query``, for "did you mean"."""

@@ -44,3 +44,23 @@ def test_loaded_encoding_is_used() -> None:
     assert counter.wait_loaded() is True
     assert counter.count("one two three") == 3
     assert counter.count_message("one") > 1
+
+
+def test_the_real_loader_never_downloads(tmp_path, monkeypatch) -> None:
+    """With an empty tiktoken cache, the default loader fails fast instead of reaching the internet."""
+    import requests
+
+    from bot.chat.tokens import TokenCounter as RealCounter
+
+    attempts: list[str] = []
+
+    def no_network(url, *args, **kwargs):
+        attempts.append(url)
+        raise AssertionError("tiktoken tried to download an encoding")
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(requests, "get", no_network)
+    counter = RealCounter("o200k_base", timeout=10)
+    assert counter.wait_loaded() is False
+    assert attempts == []
+    assert counter.count("a" * 40) == 10
