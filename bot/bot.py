@@ -7,6 +7,7 @@ create their own.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import json
@@ -162,6 +163,21 @@ class MatineeBot(commands.Bot):
         self.openai = self._create_openai_client()
         await self._load_extensions()
         await self.sync_commands(force=self.sync_mode == "force", enabled=self.sync_mode != "never")
+        self._freeze_startup_heap()
+
+    def _freeze_startup_heap(self) -> None:
+        """Keep full GC passes from rescanning the ~150k objects start-up left behind.
+
+        Imports (discord.py, aiohttp, the OpenAI client's pydantic models) and cogs
+        live as long as the process, yet every full collection walks them all. In a
+        burst of messages those passes ran every few hundred milliseconds and cost
+        ~20% of ingest throughput. ``gc.freeze`` parks them in the permanent
+        generation (refcounting still frees them); :meth:`close` unfreezes, so a
+        process that runs several bots (the test suite) can still collect them.
+        """
+        gc.collect()
+        gc.freeze()
+        self._froze_heap = True
 
     def _create_openai_client(self):  # -> AsyncOpenAI | None
         if not self.settings.llm_configured:
@@ -193,6 +209,9 @@ class MatineeBot(commands.Bot):
         try:
             await super().close()
         finally:
+            if getattr(self, "_froze_heap", False):
+                self._froze_heap = False
+                gc.unfreeze()
             writer = getattr(self, "writer", None)
             if writer is not None:
                 await writer.close()

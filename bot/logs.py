@@ -67,4 +67,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretRed
     root.setLevel(level)
     # discord.http logs every request at DEBUG; keep it but make sure it passes the filter too.
     logging.getLogger("discord").setLevel(level)
+    # aiosqlite logs every statement *with its parameters* at DEBUG: member comments would end up
+    # in log files that /forget-me cannot erase, twice per write. Its DEBUG adds nothing ours lacks.
+    logging.getLogger("aiosqlite").setLevel(max(logging.getLevelName(level), logging.INFO))
     return redactor

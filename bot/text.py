@@ -130,6 +130,8 @@ def _is_extender(ch: str) -> bool:
         or 0x1F3FB <= cp <= 0x1F3FF  # skin tone modifiers
         or 0xE0020 <= cp <= 0xE007F  # emoji tag sequences (subdivision flags)
         or 0xDC00 <= cp <= 0xDFFF  # low surrogate (bad input): keep with its high half
+        or 0x1160 <= cp <= 0x11FF  # Hangul medial vowel / final consonant jamo join the syllable
+        or 0xD7B0 <= cp <= 0xD7FF
         or ch == _ZWJ
     )
 

@@ -56,7 +56,37 @@ async def send_ephemeral(interaction: discord.Interaction, content: str) -> None
         log.warning("could not deliver an error message for interaction %s", interaction.id)
 
 
+def _server_only(command: app_commands.Command | app_commands.ContextMenu | None) -> bool:
+    """Whether the command (or the group it belongs to) is limited to servers (``guild_only``)."""
+    node = command
+    while node is not None:
+        if getattr(node, "guild_only", False):  # Group(guild_only=True) keeps no allowed_contexts
+            return True
+        contexts = getattr(node, "allowed_contexts", None)
+        if contexts is not None and contexts.guild is not None:
+            return not contexts.dm_channel and not contexts.private_channel
+        node = getattr(node, "parent", None)
+    return False
+
+
 class MatineeTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Refuse server-only commands outside a server, for every command at once.
+
+        ``guild_only`` only tells Discord where to show a command; discord.py does
+        not enforce it, so a stale client, a user install or a crafted
+        interaction could run a server command in a DM, where it would crash on
+        the missing guild. Here it gets the same clear refusal everywhere.
+        """
+        in_dm = interaction.guild_id is None
+        if (
+            in_dm
+            and interaction.type is discord.InteractionType.application_command
+            and _server_only(interaction.command)
+        ):
+            raise app_commands.NoPrivateMessage()
+        return True
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         message = describe_user_error(error)
         if message is None:

@@ -34,6 +34,18 @@ _UPSERT = (
     "edited_at = excluded.edited_at, attachments = excluded.attachments, reactions = excluded.reactions "
     "WHERE comments.deleted = 0"
 )
+# The same upsert for a whole run of rows at once, fed as one JSON array of the
+# row tuples below (BatchedWriter.register_bulk explains why). Rows are applied
+# in array order (ORDER BY key), so a repeated message id ends as its last row.
+# "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+_UPSERT_BULK = (
+    f"INSERT INTO comments ({_COLUMNS}) SELECT "  # noqa: S608
+    + ", ".join(f"value ->> {i}" for i in range(12))
+    + ", 0 FROM json_each(?) WHERE true ORDER BY key "
+    "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
+    "edited_at = excluded.edited_at, attachments = excluded.attachments, reactions = excluded.reactions "
+    "WHERE comments.deleted = 0"
+)
 _EDIT = "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
 _SOFT_DELETE = (
     "UPDATE comments SET deleted = 1, content = '', attachments = '[]', reactions = '{}' WHERE message_id = ?"
@@ -59,6 +71,13 @@ def _json_path(key: str) -> str:
 
 
 def _row(comment: Comment) -> tuple:
+    # Almost every comment has no attachments and no reactions: skip json.dumps for those (hot path).
+    attachments = json.dumps(list(comment.attachments)) if comment.attachments else "[]"
+    reactions = (
+        json.dumps({reaction_key(k): int(v) for k, v in comment.reactions.items() if int(v) > 0})
+        if comment.reactions
+        else "{}"
+    )
     return (
         comment.message_id,
         comment.review_id,
@@ -70,8 +89,8 @@ def _row(comment: Comment) -> tuple:
         comment.created_at,
         comment.edited_at,
         comment.reply_to_id,
-        json.dumps(list(comment.attachments)),
-        json.dumps({reaction_key(k): int(v) for k, v in comment.reactions.items() if int(v) > 0}),
+        attachments,
+        reactions,
     )
 
 
@@ -81,6 +100,7 @@ class CommentRepository:
     def __init__(self, db: Database, writer: BatchedWriter) -> None:
         self._db = db
         self._writer = writer
+        writer.register_bulk(_UPSERT, _UPSERT_BULK)
 
     # -- ingest (batched) ---------------------------------------------------------
 

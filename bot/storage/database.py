@@ -67,6 +67,17 @@ class Migration:
         return statements
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """True for SQLITE_BUSY/SQLITE_LOCKED (and their extended codes): the lock is someone else's."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
 
@@ -184,23 +195,78 @@ class Database:
         (up to the busy timeout) at the start instead of failing mid-way.
         """
         async with self._lock:
-            await (await self._conn.execute("BEGIN IMMEDIATE")).close()
+            try:
+                await self._begin_immediate()
+            except BaseException:
+                # Cancelled while BEGIN was queued on the worker thread: it still runs, and
+                # would leave the connection inside a transaction holding the write lock.
+                await self._rollback(force=True)
+                raise
             try:
                 yield self._conn
             except BaseException:
                 await self._rollback()
                 raise
-            else:
-                try:
-                    await (await self._conn.execute("COMMIT")).close()
-                except BaseException:
-                    await self._rollback()
-                    raise
+            await self._commit()
 
-    async def _rollback(self) -> None:
+    async def _commit(self) -> None:
+        """COMMIT, or roll back if it fails; a cancel cannot split the two.
+
+        Once COMMIT is queued on the worker thread it runs whatever happens to
+        the awaiting task; rolling back "after" it would report a committed
+        transaction as failed. So a cancellation waits for the COMMIT's outcome
+        (rolling back only if it failed) and is re-raised afterwards.
+        """
+        commit = asyncio.ensure_future(self._run("COMMIT"))
         try:
-            if self._conn.in_transaction:
-                await (await self._conn.execute("ROLLBACK")).close()
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            try:
+                await commit
+            except sqlite3.Error:
+                await self._rollback()
+            raise
+        except BaseException:
+            await self._rollback()
+            raise
+
+    async def _run(self, sql: str) -> None:
+        await (await self._conn.execute(sql)).close()
+
+    async def _begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to the busy timeout for another process's lock.
+
+        SQLite's busy handler does not cover every case: when a read cursor of
+        this same connection is still open (a concurrent ``fetchall`` from
+        another coroutine) while another process holds the write lock, SQLite
+        reports ``SQLITE_BUSY`` at once instead of waiting, to avoid a deadlock.
+        So we retry with a short back-off until the busy timeout has passed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                await (await self._conn.execute("BEGIN IMMEDIATE")).close()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    async def _rollback(self, *, force: bool = False) -> None:
+        """Roll back; ``force`` queues ROLLBACK even if no transaction is visible yet.
+
+        aiosqlite runs calls in order on one thread, so a forced ROLLBACK lands
+        after a BEGIN that is still queued; "no transaction is active" is fine.
+        """
+        try:
+            if force or self._conn.in_transaction:
+                await self._run("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                log.exception("rollback failed")
         except sqlite3.Error:  # pragma: no cover - nothing more we can do
             log.exception("rollback failed")
 
@@ -208,6 +274,19 @@ class Database:
         """Run one write in its own transaction; returns the number of changed rows."""
         async with self.transaction() as conn, conn.execute(sql, params) as cursor:
             return cursor.rowcount
+
+    async def execute_atomic(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
+        """Run ONE write statement as its own transaction, in a single trip to the database thread.
+
+        Outside ``BEGIN`` SQLite commits a lone statement atomically when it finishes
+        (autocommit), and a write statement takes the write lock as it starts, as
+        ``BEGIN IMMEDIATE`` would (waiting up to the busy timeout). Skipping the
+        explicit BEGIN/COMMIT saves four round trips to aiosqlite's thread, each of
+        which waits for a turn of the event loop. The transaction lock keeps the
+        statement out of another coroutine's open transaction.
+        """
+        async with self._lock:
+            await self._conn.execute(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as conn:

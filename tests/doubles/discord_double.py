@@ -316,7 +316,11 @@ class _Session:
     intents: int
     identify: JSON
     seq: int = 0
-    log: list[JSON] = field(default_factory=list)
+    # Dispatches sent, as (seq, encoded frame) for RESUME replay. Kept as the JSON
+    # text that went on the wire rather than as dicts: replay resends exactly what
+    # was sent, and a long log (the ingest benchmark sends 50,000 frames) is not
+    # hundreds of thousands of live dicts for the bot's garbage collector to scan.
+    log: list[tuple[int, str]] = field(default_factory=list)
     ws: web.WebSocketResponse | None = None
     invalidated: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -1607,17 +1611,21 @@ class DiscordDouble:
     async def _send_dispatch(self, session: _Session, event: str, data: JSON) -> None:
         async with session.lock:
             session.seq += 1
-            frame = {"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data}
-            session.log.append(frame)
+            text = json.dumps({"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data})
+            session.log.append((session.seq, text))
             if session.ws is not None:
-                await self._send(session.ws, frame)
+                await self._send_text(session.ws, text)
 
     @staticmethod
     async def _send(ws: web.WebSocketResponse, frame: JSON) -> None:
+        await DiscordDouble._send_text(ws, json.dumps(frame))
+
+    @staticmethod
+    async def _send_text(ws: web.WebSocketResponse, text: str) -> None:
         if ws.closed:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.send_str(json.dumps(frame))
+            await ws.send_str(text)
 
     def _live_sessions(self) -> list[_Session]:
         return [s for s in self._sessions.values() if s.ws is not None and not s.invalidated]
@@ -1748,10 +1756,10 @@ class DiscordDouble:
             if old is not None and old is not ws:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(old.close(code=4000), 1.0)
-            for frame in session.log:
-                if frame["s"] > seq:
+            for frame_seq, text in session.log:
+                if frame_seq > seq:
                     self.replayed_count += 1
-                    await self._send(ws, frame)
+                    await self._send_text(ws, text)
         await self._send_dispatch(session, "RESUMED", {"_trace": ['["gateway-double",{"micros":0}]']})
         return session
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import sqlite3
+
 from bot.models import Comment
 from bot.storage import (
     AnnouncementRepository,
@@ -123,3 +127,63 @@ async def test_record_sent_announcement_inserts_then_replaces(db: Database) -> N
     second = await announcements.record_sent(review_id, 1, 20, 21, thread_id=21, spoiler=True)
     assert (second.channel_id, second.thread_id, second.spoiler) == (20, 21, True)
     assert (await announcements.by_thread(21)).review_id == review_id
+
+
+async def test_a_burst_is_stored_exactly_as_one_by_one(db: Database, writer: BatchedWriter) -> None:
+    """The bulk upsert (JSON rows through json_each) must store what the per-row upsert stores."""
+    review_id = await make_review(db)
+    texts = ["é 漢字 🎬 \U0001f600", 'quote " and \\', "line\nbreak\ttab\u2028", '{"not": "json"}', "[1, 2]", ""]
+    burst = [
+        comment(
+            2**62 + i,
+            review_id,
+            content=texts[i % len(texts)],
+            author_name=f"Mö {i}",
+            edited_at="2026-01-02T00:00:00.000Z" if i % 3 == 0 else None,
+            reply_to_id=2**62 if i % 4 == 1 else None,
+            attachments=("https://cdn.example/a b.png",) if i % 5 == 0 else (),
+            reactions={"👍": 2, 'we"ird': 1} if i % 7 == 0 else {},
+        )
+        for i in range(300)
+    ]
+    repo = CommentRepository(db, writer)
+    await asyncio.gather(*(repo.store(c) for c in burst))
+    for c in burst:
+        assert await repo.get(c.message_id) == dataclasses.replace(
+            c, reactions={"👍": 2, "weird": 1} if c.reactions else {}
+        )
+    assert writer.batches_committed < 10  # it really was batched
+    threads = DiscussionThreadRepository(db)
+    assert await threads.last_message_id(100) == 2**62 + 299  # the cursor trigger ran for bulk rows
+    hits = await db.fetchval("SELECT count(*) FROM comments_fts WHERE comments_fts MATCH '漢字'")
+    assert hits == 50  # and so did the FTS trigger
+
+
+async def test_a_burst_keeps_upsert_order_and_deleted_comments(db: Database, writer: BatchedWriter) -> None:
+    review_id = await make_review(db)
+    repo = CommentRepository(db, writer)
+    await repo.store(comment(1, review_id, content="gone"))
+    await repo.mark_deleted([1])
+    await asyncio.gather(
+        repo.store(comment(1, review_id, content="resurrected?")),
+        repo.store(comment(2, review_id, content="v1")),
+        repo.store(comment(2, review_id, content="v2")),
+        repo.store(comment(3, review_id, content="three")),
+    )
+    first = await repo.get(1)
+    assert first is not None and first.deleted and first.content == ""
+    assert [(c.message_id, c.content) for c in await repo.for_thread(100)] == [(2, "v2"), (3, "three")]
+
+
+async def test_a_bad_comment_in_a_burst_fails_alone(db: Database, writer: BatchedWriter) -> None:
+    review_id = await make_review(db)
+    repo = CommentRepository(db, writer)
+    results = await asyncio.gather(
+        repo.store(comment(1, review_id)),
+        repo.store(comment(2, review_id + 999)),  # no such review: foreign key
+        repo.store(comment(3, review_id)),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert [c.message_id for c in await repo.for_thread(100)] == [1, 3]
