@@ -98,7 +98,8 @@ class CommitClock:
             await original(writer, batch)
             now = time.perf_counter()
             for pending in batch:
-                if pending.future.done() and pending.future.exception() is None:
+                future = pending.future
+                if future.done() and not future.cancelled() and future.exception() is None:
                     clock._note(pending.params, now)
 
         BatchedWriter._flush = _flush  # type: ignore[method-assign]
