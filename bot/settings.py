@@ -84,6 +84,7 @@ class Settings:
     review_feeds: tuple[str, ...] = ()
     reviews_dir: Path = Path("data/reviews")
     feed_poll_seconds: int = 300
+    feed_allow_private_networks: bool = False
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     chat_allow_dms: bool = True
@@ -223,6 +224,7 @@ def load_settings(
         "review_feeds": opt("REVIEW_FEEDS", _parse_feeds, ()),
         "reviews_dir": Path(get("REVIEWS_DIR") or "data/reviews"),
         "feed_poll_seconds": opt("FEED_POLL_SECONDS", positive_int(10), 300),
+        "feed_allow_private_networks": opt("FEED_ALLOW_PRIVATE_NETWORKS", _parse_bool, False),
         "dev_guild_id": opt("DEV_GUILD_ID", positive_int(1), None),
         "log_level": opt("LOG_LEVEL", _parse_log_level, "INFO"),
         "chat_allow_dms": opt("CHAT_ALLOW_DMS", _parse_bool, True),

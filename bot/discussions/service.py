@@ -237,6 +237,39 @@ class CommentService:
             await self._comments.anonymise_author(author_id)
         return len(comments)
 
+    async def reconcile(
+        self, thread_id: int, seen: Sequence[IncomingMessage], *, oldest_id: int, newest_id: int
+    ) -> tuple[int, int]:
+        """Catch up with edits, deletions and reactions made while no events reached us.
+
+        ``seen`` is the thread's history between ``oldest_id`` and ``newest_id``
+        (inclusive) as Discord has it now. A stored comment in that range that is
+        missing from it was deleted; one whose content, edit time, attachments or
+        reactions differ was changed. Returns (deleted, refreshed) counts. Only
+        live rows are touched, so erased comments stay erased.
+        """
+        now = {msg.message_id: msg for msg in seen}
+        stored = [c for c in await self._comments.for_thread(thread_id) if oldest_id <= c.message_id <= newest_id]
+        gone = [c.message_id for c in stored if c.message_id not in now]
+        changed = []
+        for comment in stored:
+            msg = now.get(comment.message_id)
+            if msg is None:
+                continue
+            fresh = self.to_comment(msg, ThreadRef(comment.review_id, comment.guild_id, 0, thread_id, None))
+            if (fresh.content, fresh.edited_at, fresh.attachments, dict(fresh.reactions)) != (
+                comment.content,
+                comment.edited_at,
+                comment.attachments,
+                dict(comment.reactions),
+            ):
+                changed.append(fresh)
+        if gone:
+            await self._comments.mark_deleted(gone)
+        if changed:
+            await self._comments.refresh_many(changed)
+        return len(gone), len(changed)
+
     async def edited(
         self, channel_id: int, message_id: int, content: str, edited_at: str | None, attachments: Sequence[str]
     ) -> bool:

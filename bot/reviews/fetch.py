@@ -4,6 +4,12 @@ Feeds are untrusted input from the open web, so the fetcher:
 
 * refuses anything but ``http``/``https`` (no ``file:``, ``ftp:``, ``gopher:``…),
   for the first URL and for every redirect hop;
+* refuses hosts on private networks (loopback, RFC 1918, link-local such as the
+  cloud metadata address, …), checked on the URL and again on every address the
+  host resolves to, for every hop: any server admin can add a feed, and must not
+  be able to make the bot probe the network it runs in (server-side request
+  forgery). ``FEED_ALLOW_PRIVATE_NETWORKS`` lifts this for a blog on the operator's
+  own network (and for the tests, whose feeds are on loopback);
 * follows at most :data:`MAX_REDIRECTS` redirects itself and detects loops;
 * sends conditional GETs (``If-None-Match`` / ``If-Modified-Since``), so an
   unchanged feed costs the publisher a 304 and us no parsing;
@@ -17,6 +23,8 @@ It borrows the bot's shared ``aiohttp.ClientSession``; it never creates one.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import zlib
 from dataclasses import dataclass
 
@@ -58,7 +66,33 @@ class FetchResult:
         return self.status == 304
 
 
-def validate_feed_url(raw: str) -> str:
+_PRIVATE_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
+
+
+def _is_public_address(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _check_host_is_public(host: str) -> None:
+    """Refuse IP literals and well-known names that point into private networks."""
+    lowered = host.lower().rstrip(".")
+    if lowered == "localhost" or lowered.endswith(_PRIVATE_NAMES[1:]):
+        raise FeedFetchError("feeds on private networks are not allowed")
+    try:
+        ipaddress.ip_address(lowered.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return  # a name: checked after DNS, at fetch time
+    if not _is_public_address(lowered.strip("[]")):
+        raise FeedFetchError("feeds on private networks are not allowed")
+
+
+def validate_feed_url(raw: str, *, allow_private: bool = False) -> str:
     """Normalise a feed URL or raise :class:`FeedFetchError` saying what is wrong with it."""
     text = (raw or "").strip()
     if not text:
@@ -75,6 +109,8 @@ def validate_feed_url(raw: str) -> str:
         raise FeedFetchError("the feed URL has no host name")
     if url.user or url.password:
         raise FeedFetchError("feed URLs with a user name or password are not supported")
+    if not allow_private:
+        _check_host_is_public(url.host)
     return str(url.with_fragment(None))
 
 
@@ -126,7 +162,11 @@ class FeedFetcher:
         max_bytes: int = MAX_FEED_BYTES,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         max_redirects: int = MAX_REDIRECTS,
+        allow_private: bool = True,
     ) -> None:
+        """``allow_private`` defaults to True for direct use (tests, benches on loopback);
+        the bot passes ``settings.feed_allow_private_networks``, which defaults to False."""
+        self.allow_private = allow_private
         self._session = session
         self._max_bytes = max_bytes
         self._timeout = timeout
@@ -134,7 +174,7 @@ class FeedFetcher:
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """GET the feed, following redirects by hand; raises :class:`FeedFetchError` on any failure."""
-        current = validate_feed_url(url)
+        current = validate_feed_url(url, allow_private=self.allow_private)
         headers = {"Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
         if etag:
             headers["If-None-Match"] = etag
@@ -160,6 +200,7 @@ class FeedFetcher:
         """The GET and its redirects: every hop's target is validated like the original URL, loops refused."""
         seen = {current}
         for _hop in range(self._max_redirects + 1):
+            await self._check_resolves_publicly(current)
             async with self._session.get(
                 current,
                 headers=headers,
@@ -171,7 +212,7 @@ class FeedFetcher:
                     location = resp.headers.get("Location")
                     if not location:
                         raise FeedFetchError(f"HTTP {resp.status} redirect without a Location header")
-                    nxt = validate_feed_url(str(resp.url.join(yarl.URL(location))))
+                    nxt = validate_feed_url(str(resp.url.join(yarl.URL(location))), allow_private=self.allow_private)
                     if nxt in seen:
                         raise FeedFetchError("the feed URL redirects in a loop")
                     seen.add(nxt)
@@ -193,6 +234,24 @@ class FeedFetcher:
                     content_type=resp.headers.get("Content-Type"),
                 )
         raise FeedFetchError(f"too many redirects (more than {self._max_redirects})")
+
+    async def _check_resolves_publicly(self, url: str) -> None:
+        """Refuse a host name that resolves to any private address.
+
+        aiohttp resolves again when it connects, so a DNS server that answers
+        differently the second time (rebinding) is not stopped here; this closes
+        the plain cases (a name pointing at 10.x or at the metadata service).
+        """
+        if self.allow_private:
+            return
+        parsed = yarl.URL(url)
+        host = parsed.host or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, parsed.port, type=socket.SOCK_STREAM)
+        except OSError:
+            raise FeedFetchError(f"cannot resolve {host}") from None
+        if not infos or not all(_is_public_address(str(info[4][0])) for info in infos):
+            raise FeedFetchError("feeds on private networks are not allowed")
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         length = resp.headers.get("Content-Length", "")

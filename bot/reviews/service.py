@@ -130,6 +130,11 @@ class ReviewService:
         self._feed_locks: dict[int, asyncio.Lock] = {}
         self._poll_semaphore = asyncio.Semaphore(POLL_CONCURRENCY)
 
+    @property
+    def _allow_private_feeds(self) -> bool:
+        """Follow the fetcher: URLs are refused up front exactly when the fetcher would refuse them."""
+        return self.fetcher.allow_private if self.fetcher is not None else False
+
     def now(self) -> dt.datetime:
         return self._clock()
 
@@ -238,7 +243,7 @@ class ReviewService:
         valid = []
         for url in urls:
             try:
-                valid.append(validate_feed_url(url))
+                valid.append(validate_feed_url(url, allow_private=self._allow_private_feeds))
             except FeedFetchError as exc:
                 log.warning("ignoring REVIEW_FEEDS entry: %s", exc)
         return await self.feeds.set_builtin_urls(valid)
@@ -352,7 +357,7 @@ class ReviewService:
         or a guild with nowhere to post. Returns (feed, first poll, newly subscribed).
         """
         try:
-            url = validate_feed_url(url)
+            url = validate_feed_url(url, allow_private=self._allow_private_feeds)
         except FeedFetchError as exc:
             raise UserFacingError(f"That feed URL won't work: {exc}.") from None
         settings = await self.guilds.get(guild_id)

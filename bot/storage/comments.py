@@ -47,6 +47,12 @@ _UPSERT_BULK = (
     "WHERE comments.deleted = 0"
 )
 _EDIT = "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
+# Refresh a comment from a re-read of history: only a live row is touched, so a comment
+# erased by /forget-me (its row deleted) is never brought back.
+_REFRESH = (
+    "UPDATE comments SET content = ?, edited_at = ?, attachments = ?, reactions = ? "
+    "WHERE message_id = ? AND deleted = 0"
+)
 _SOFT_DELETE = (
     "UPDATE comments SET deleted = 1, content = '', attachments = '[]', reactions = '{}' WHERE message_id = ?"
 )
@@ -74,7 +80,8 @@ def _row(comment: Comment) -> tuple:
     # Almost every comment has no attachments and no reactions: skip json.dumps for those (hot path).
     attachments = json.dumps(list(comment.attachments)) if comment.attachments else "[]"
     reactions = (
-        json.dumps({reaction_key(k): int(v) for k, v in comment.reactions.items() if int(v) > 0})
+        # Raw UTF-8 keys, like the live reaction path writes them (one stored form per emoji).
+        json.dumps({reaction_key(k): int(v) for k, v in comment.reactions.items() if int(v) > 0}, ensure_ascii=False)
         if comment.reactions
         else "{}"
     )
@@ -113,6 +120,15 @@ class CommentRepository:
 
     async def edit(self, message_id: int, content: str, edited_at: str | None, attachments: Sequence[str]) -> None:
         await self._writer.write(_EDIT, (content, edited_at, json.dumps(list(attachments)), message_id))
+
+    async def refresh_many(self, comments: Iterable[Comment]) -> None:
+        """Update content, edit time, attachments and reactions of comments already stored (and live)."""
+        rows = []
+        for comment in comments:
+            row = _row(comment)
+            rows.append((comment.content, comment.edited_at, row[10], row[11], comment.message_id))
+        if rows:
+            await self._writer.write_many(_REFRESH, rows)
 
     async def mark_deleted(self, message_ids: Iterable[int]) -> None:
         """Soft delete: the row stays (replies keep their parent) but its content is gone."""

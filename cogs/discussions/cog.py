@@ -50,6 +50,11 @@ NO_MENTIONS = discord.AllowedMentions.none()
 LLM_TIMEOUT_CAP = 10.0
 THREAD_ALREADY_EXISTS = 160004
 BACKFILL_PAGE = 100
+# After a fresh session (not a RESUME, which replays missed events), the newest this
+# many messages of each open thread are re-read to catch edits, deletions and
+# reactions made while we were away. Older comments are not re-checked: the cost of
+# a start-up must stay bounded however long the discussions are.
+RECONCILE_WINDOW = 100
 
 
 class Discussions(commands.Cog):
@@ -331,6 +336,7 @@ class Discussions(commands.Cog):
             stored += await self._backfill_thread(open_threads[plan.thread_id], plan.after_id)
         if reason == "ready":  # a RESUME replays missed events, votes included; a new session does not
             for thread in open_threads.values():
+                await self._reconcile_recent_comments(thread)
                 await self._reconcile_poll_votes(thread)
         await self._collect_missed_poll_results()
         if stored:
@@ -352,6 +358,26 @@ class Discussions(commands.Cog):
             log.warning("could not backfill thread %s: %s", thread.id, exc)
         self.backfilled_messages += stored
         return stored
+
+    async def _reconcile_recent_comments(self, thread: discord.Thread) -> None:
+        """Edits, deletions and reactions of stored comments made while no events reached us."""
+        newest = await self.threads.last_message_id(thread.id)
+        if not newest:
+            return
+        try:
+            history = [
+                m async for m in thread.history(limit=RECONCILE_WINDOW, before=discord.Object(newest + 1))
+            ]
+        except discord.HTTPException as exc:
+            log.info("could not re-read thread %s: %s", thread.id, exc)
+            return
+        # A short page is the whole thread: anything stored and not in it was deleted.
+        oldest = min((m.id for m in history), default=newest) if len(history) >= RECONCILE_WINDOW else 0
+        deleted, refreshed = await self.comment_service.reconcile(
+            thread.id, [incoming(m) for m in history], oldest_id=oldest, newest_id=newest
+        )
+        if deleted or refreshed:
+            log.info("thread %s: %d comments deleted and %d changed while we were away", thread.id, deleted, refreshed)
 
     async def _reconcile_poll_votes(self, thread: discord.Thread) -> None:
         """Votes cast or retracted while we were down: read the open poll's voters and catch up."""

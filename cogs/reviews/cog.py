@@ -102,7 +102,7 @@ class Reviews(commands.Cog):
         settings = bot.settings
         self.service = ReviewService(
             bot.db,
-            FeedFetcher(bot.http_session),
+            FeedFetcher(bot.http_session, allow_private=settings.feed_allow_private_networks),
             poll_seconds=settings.feed_poll_seconds,
             reviews_dir=settings.reviews_dir,
         )

@@ -88,6 +88,8 @@ class BotRunner:
             database_path=self.database_path,
             reviews_dir=self.reviews_dir,
             log_level="DEBUG",
+            # The tests' feed servers listen on loopback, which production refuses by default.
+            feed_allow_private_networks=True,
         )
         return dataclasses.replace(base, **overrides)
 

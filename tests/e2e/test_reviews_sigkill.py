@@ -61,7 +61,7 @@ async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(
 ) -> None:
     feeds.serve("/feed.xml", rss_feed([OLD]))
     other = await second_guild(double, forum=True)
-    url = feeds.url("/feed.xml")  # no trailing slash: REVIEW_FEEDS parsing strips it
+    url = feeds.url("/feed.xml")
     bot = await run_bot(review_feeds=(url,), **FAST)
     for gid, cid, admin in ((world.guild_id, world.text_channel_id, world.admin_id),
                             (other.guild_id, other.channel_id, other.admin_id)):  # fmt: skip
@@ -82,6 +82,7 @@ async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(
         "REVIEWS_DIR": str(run_bot.reviews_dir),
         "REVIEW_FEEDS": url,
         "FEED_POLL_SECONDS": "10",
+        "FEED_ALLOW_PRIVATE_NETWORKS": "true",
         "LOG_LEVEL": "INFO",
     }
     log_file = (tmp_path / "bot.log").open("wb")

@@ -161,6 +161,7 @@ class BotProcessFactory:
             "DATABASE_PATH": str(self.database_path),
             "REVIEWS_DIR": str(self.reviews_dir),
             "LOG_LEVEL": "INFO",
+            "FEED_ALLOW_PRIVATE_NETWORKS": "true",  # the tests' feeds are on loopback
         }
         env.update(overrides)
         return {k: v for k, v in env.items() if v is not None}

@@ -1,9 +1,9 @@
 """Edits and deletions that happen while Matinee is down.
 
 The backfill reads history after the last stored message, so it finds new
-messages. A member who deletes (or edits) an already-stored comment while the
-bot is offline must still have that honoured: a deleted comment must not stay in
-the exports.
+messages; after a fresh session the newest stored comments are re-read too. A
+member who deletes (or edits) an already-stored comment while the bot is offline
+must still have that honoured: a deleted comment must not stay in the exports.
 """
 
 from __future__ import annotations
@@ -14,14 +14,6 @@ from tests.e2e._discussions import open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e
 
-OPEN_REASON = (
-    "BUG (discussions): edits and deletions of already-stored comments made while the bot is offline are "
-    "never mirrored; the start-up backfill only reads history after the last stored message id, so a "
-    "comment its author deleted stays in the exports"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=OPEN_REASON)
 async def test_a_comment_deleted_while_the_bot_was_down_is_not_exported(double, world, run_bot) -> None:
     bot = await run_bot()
     opened = await open_thread(bot, double, world)
@@ -40,7 +32,6 @@ async def test_a_comment_deleted_while_the_bot_was_down_is_not_exported(double, 
     assert int(keep["id"]) in [r[0] for r in live]
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_REASON)
 async def test_a_comment_edited_while_the_bot_was_down_is_updated(double, world, run_bot) -> None:
     bot = await run_bot()
     opened = await open_thread(bot, double, world)
@@ -57,7 +48,6 @@ async def test_a_comment_edited_while_the_bot_was_down_is_updated(double, world,
     assert content == "final words"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_REASON + " (same for reactions added while offline)")
 async def test_reactions_added_while_the_bot_was_down_are_counted(double, world, run_bot) -> None:
     bot = await run_bot()
     opened = await open_thread(bot, double, world)

@@ -164,19 +164,44 @@ async def test_tmdb_faults_fall_back_to_the_local_catalog(double, world, run_bot
     await run_bot.stop(bot)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reviews, security): any server's admin can make the bot fetch internal addresses "
-    "(cloud metadata, RFC 1918, link-local) with /matinee feed add: server-side request forgery. Needs a "
-    "private-address check at fetch time (after DNS) with a setting to allow loopback for tests/self-hosting",
-)
 @pytest.mark.parametrize(
     "url",
-    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/feed", "http://192.168.1.1/admin"],
-    ids=["cloud metadata", "rfc1918 10/8", "rfc1918 192.168/16"],
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/feed",
+        "http://192.168.1.1/admin",
+        "http://127.0.0.1:8080/feed",
+        "http://[::1]/feed",
+        "http://[::ffff:10.0.0.1]/feed",
+        "http://localhost/feed",
+        "http://printer.local/feed",
+    ],
+    ids=["cloud metadata", "rfc1918 10/8", "rfc1918 192.168/16", "loopback", "ipv6 loopback", "v4-mapped",
+         "localhost", "mdns"],
 )
 def test_feed_urls_pointing_into_private_networks_are_refused(url: str) -> None:
     from bot.reviews.fetch import validate_feed_url
 
     with pytest.raises(FeedFetchError):
         validate_feed_url(url)
+
+
+async def test_a_name_resolving_into_a_private_network_is_refused_at_fetch_time(feeds) -> None:
+    """The URL looks public, but the name resolves to loopback: refused after DNS, before any request."""
+    async with aiohttp.ClientSession() as session:
+        fetcher = FeedFetcher(session, allow_private=False)
+        url = feeds.url("/feed").replace("127.0.0.1", "localhost.example.invalid")
+        before = len(feeds.requests) if hasattr(feeds, "requests") else None
+        with pytest.raises(FeedFetchError):
+            await fetcher.fetch(url)
+        with pytest.raises(FeedFetchError, match="private networks"):
+            await fetcher.fetch(feeds.url("/feed"))  # 127.0.0.1 itself
+        if before is not None:
+            assert len(feeds.requests) == before
+
+
+def test_public_feed_urls_still_pass_validation() -> None:
+    from bot.reviews.fetch import validate_feed_url
+
+    assert validate_feed_url("https://blog.example.com/feed/") == "https://blog.example.com/feed/"
+    assert validate_feed_url("http://93.184.216.34/feed") == "http://93.184.216.34/feed"

@@ -147,3 +147,37 @@ async def test_reconcile_applies_only_the_differences(env) -> None:
     assert await polls.votes(910) == {2: {3}}
     assert await ratings.get_rating(GUILD, 3, film.id) is None
     assert await votes.reconcile(910, {2: 3}) == 0
+
+
+async def test_reconcile_mirrors_offline_edits_and_deletions_but_never_resurrects_erased(env) -> None:
+    service, comments = env.service, env.comments
+    for mid in (200, 201, 202, 203):
+        assert await service.ingest(msg(mid, content=f"comment {mid}"))
+    assert await service.ingest(msg(204, author_id=8, content="to be forgotten"))
+    await comments.erase_author(8, GUILD)  # /forget-me: the row is gone for good
+
+    history = [
+        msg(200, content="comment 200"),  # unchanged
+        msg(201, content="edited offline", edited_at="2026-01-02T00:00:00.000Z"),
+        # 202 was deleted while we were away
+        msg(203, content="comment 203", reactions={"🔥": 2}),
+        msg(204, author_id=8, content="to be forgotten"),  # still on Discord, erased here
+    ]
+    deleted, refreshed = await service.reconcile(THREAD, history, oldest_id=0, newest_id=204)
+
+    assert (deleted, refreshed) == (1, 2)
+    live = {c.message_id: c for c in await comments.for_thread(THREAD)}
+    assert sorted(live) == [200, 201, 203]
+    assert live[201].content == "edited offline" and live[201].edited_at == "2026-01-02T00:00:00.000Z"
+    assert dict(live[203].reactions) == {"🔥": 2}
+    assert await comments.get(204) is None
+
+
+async def test_reconcile_leaves_comments_outside_the_window_alone(env) -> None:
+    service, comments = env.service, env.comments
+    for mid in (300, 301, 302):
+        assert await service.ingest(msg(mid))
+    # Only 301..302 were re-read: 300 is older than the window and must not be called deleted.
+    deleted, _ = await service.reconcile(THREAD, [msg(301), msg(302)], oldest_id=301, newest_id=302)
+    assert deleted == 0
+    assert [c.message_id for c in await comments.for_thread(THREAD)] == [300, 301, 302]

@@ -26,6 +26,8 @@ def item(n: int, **extra) -> dict:
 class FakeFetcher:
     """Serves a scripted document per URL; raises FeedFetchError for URLs set to an error."""
 
+    allow_private = False  # like the bot's fetcher in production
+
     def __init__(self) -> None:
         self.docs: dict[str, bytes | Exception] = {}
         self.calls: list[str] = []
