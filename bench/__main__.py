@@ -72,17 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
     if args.out is None:
-        args.out = (
-            Path(tempfile.mkstemp(prefix="BENCHMARKS-smoke-", suffix=".md")[1])
-            if args.smoke
-            else (REPO_ROOT / "BENCHMARKS.md")
-        )
+        if args.smoke:
+            handle, name = tempfile.mkstemp(prefix="BENCHMARKS-smoke-", suffix=".md")
+            os.close(handle)
+            args.out = Path(name)
+        else:
+            args.out = REPO_ROOT / "BENCHMARKS.md"
     machine = machine_info()
     started = time.monotonic()
     rows: list[Row] = []
     titles: dict[str, str] = {}
     notes: dict[str, list[str]] = {}
-    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # figure processes inherit it: same dict/set order every run
     with tempfile.TemporaryDirectory(prefix="matinee-bench-") as tmp:
         for name in FIGURES:
             if args.only and not any(o in name for o in args.only):

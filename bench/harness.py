@@ -23,7 +23,9 @@ __all__ = [
     "Stat",
     "machine_info",
     "percentile",
+    "ratio_of",
     "render_markdown",
+    "verdict",
 ]
 
 

@@ -12,11 +12,9 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
-import json
 import logging
 import random
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,15 +25,21 @@ from bot.storage import Database
 from tests.doubles.discord_double import DiscordDouble
 
 __all__ = [
+    "COMMENT_INSERT",
     "TOKEN",
     "FeatureMissing",
+    "comment_rows",
     "connect",
     "migrated_database",
+    "quiet_logs",
     "require",
     "running_bot",
+    "seed_announcements",
     "seed_comments",
     "seed_guild_settings",
     "seed_reviews",
+    "sentence",
+    "settings_for",
 ]
 
 TOKEN = "bench-token"
@@ -255,11 +259,3 @@ async def running_bot(
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)
-
-
-def now() -> float:
-    return time.perf_counter()
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, sort_keys=True)

@@ -96,7 +96,9 @@ async def load_catalog(database: Path, count: int) -> float:
     db = await Database.open(database)
     # Loading is set-up, not the measured path: a big page cache and no fsync make the 1M-film build
     # several times faster without changing the index that gets built.
-    for pragma in ("PRAGMA synchronous = OFF", "PRAGMA cache_size = -262144", "PRAGMA wal_autocheckpoint = 0"):
+    # (journal_mode = MEMORY writes each page once instead of to the WAL and again at the checkpoint; the
+    # database goes back to WAL, as production runs it, before anything is timed.)
+    for pragma in ("PRAGMA journal_mode = MEMORY", "PRAGMA synchronous = OFF", "PRAGMA cache_size = -262144"):
         await db.fetchall(pragma)
     started = time.perf_counter()
     try:
@@ -112,7 +114,7 @@ async def load_catalog(database: Path, count: int) -> float:
             pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
             await repo.import_batch(batch)
         total = await db.fetchval("SELECT count(*) FROM films")
-        await db.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        await db.fetchall("PRAGMA journal_mode = WAL")
     finally:
         await db.close()
     if total != count:

@@ -38,6 +38,7 @@ SIZES = {
         "all_cogs_guilds": 100,
         "all_cogs_runs": 2,
         "quiet_seconds": 2.0,
+        "gap_seconds": 1.1,  # an empty rate-limit window, and a new second for the Markdown scanner
         "budget_seconds": 230,
     },
     "smoke": {
@@ -45,7 +46,8 @@ SIZES = {
         "runs": 2,
         "all_cogs_guilds": 4,
         "all_cogs_runs": 2,
-        "quiet_seconds": 0.5,
+        "quiet_seconds": 0.3,
+        "gap_seconds": 1.1,
         "budget_seconds": 60,
     },
 }
@@ -130,7 +132,7 @@ async def all_cogs(sizes: dict) -> list[dict]:
                 await _wait_initialized(bot)
                 double.enforce_global_rate_limit(GLOBAL_LIMIT)
                 for run_index in range(sizes["all_cogs_runs"]):
-                    await asyncio.sleep(1.1)
+                    await asyncio.sleep(sizes["gap_seconds"])  # an empty rate-limit window between runs
                     start_index = len(double.requests)
                     limited_before = double.rate_limited_count
                     _write_review(reviews_dir, 100 + run_index)
@@ -181,7 +183,7 @@ async def run(sizes: dict) -> list[Row]:
                 double.enforce_global_rate_limit(GLOBAL_LIMIT)
                 totals, floors, ratios, rate_429, requests_made, counts_429 = [], [], [], [], [], []
                 for run_index in range(sizes["runs"]):
-                    await asyncio.sleep(1.1)  # an empty rate-limit window between runs
+                    await asyncio.sleep(sizes["gap_seconds"])  # an empty rate-limit window between runs
                     start_index = len(double.requests)
                     limited_before = double.rate_limited_count
                     _write_review(reviews_dir, run_index)

@@ -52,8 +52,9 @@ SIZES = {
         "threads": 100,
         "authors": 200,
         "paced_rate": 1_000,
-        "paced_seconds": 5.0,
+        "paced_seconds": 3.0,
         "stall_seconds": 5.0,
+        "settle_seconds": 0.5,
         "runs": 3,
         "budget_seconds": 220,
     },
@@ -64,6 +65,7 @@ SIZES = {
         "paced_rate": 200,
         "paced_seconds": 0.5,
         "stall_seconds": 3.0,
+        "settle_seconds": 0.2,
         "runs": 2,
         "budget_seconds": 60,
     },
@@ -96,7 +98,8 @@ class CommitClock:
             await original(writer, batch)
             now = time.perf_counter()
             for pending in batch:
-                if pending.future.done() and pending.future.exception() is None:
+                future = pending.future
+                if future.done() and not future.cancelled() and future.exception() is None:
                     clock._note(pending.params, now)
 
         BatchedWriter._flush = _flush  # type: ignore[method-assign]
@@ -192,7 +195,7 @@ async def one_e2e_run(sizes: dict, tmp: Path) -> dict:
         threads, authors = await _prepare_world(double, conn, sizes)
         conn.close()
         async with running_bot(double, database) as bot:
-            await _settle(double)
+            await _settle(double, quiet=sizes["settle_seconds"])
             template_msg = await double.post_message(threads[0][2], int(authors[0]["user"]["id"]), "x", dispatch=False)
             template = double._gateway_message(template_msg)
             send = _frame_sender(double)
