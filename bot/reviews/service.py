@@ -218,7 +218,9 @@ class ReviewService:
         newer: list[tuple[int, ReviewDraft]] = []
         for index, draft in fresh:
             published = min(draft.published_at, now) if draft.published_at else None
-            if watermark and published is not None and utc_iso(published) <= watermark:
+            # Strictly older only: an unseen entry dated exactly like the newest one we have
+            # is news (Hugo/Jekyll dates often carry no time, so same-day reviews tie).
+            if watermark and published is not None and utc_iso(published) < watermark:
                 await self._record(source, draft, [])  # older than what we already have: history, not news
                 result.recorded += 1
             else:

@@ -118,6 +118,15 @@ async def test_unseen_entries_older_than_the_newest_seen_are_recorded_silently(s
     assert result.announced == [] and result.recorded == 1
 
 
+async def test_an_unseen_entry_dated_like_the_newest_seen_is_announced(service, fetcher) -> None:
+    fetcher.set(URL, [item(5)])
+    feed, _, _ = await service.add_feed(GUILD_A, URL, channel_id=None)
+    same_day = item(6, date=item(5)["date"])  # a second review published at the same moment
+    fetcher.set(URL, [same_day, item(5)])
+    result = await service.poll_feed(feed)
+    assert [r.title for r in result.announced] == ["Film 6: Notes"] and result.recorded == 0
+
+
 async def test_edited_entry_updates_the_review_and_is_reported_not_reannounced(service, fetcher) -> None:
     fetcher.set(URL, [item(1)])
     feed, _, _ = await service.add_feed(GUILD_A, URL, channel_id=None)
