@@ -12,6 +12,7 @@ from bot.storage import BatchedWriter, Database, Migration, WriterClosedError
 
 SCHEMA = Migration(1, "0001_t.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);")
 INSERT = "INSERT INTO t (id, body) VALUES (?, ?)"
+BULK_INSERT = "INSERT INTO t (id, body) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ORDER BY key"
 
 
 @pytest.fixture
@@ -48,8 +49,11 @@ async def test_write_returns_only_after_commit(db: Database, tmp_path: Path) -> 
         await writer.close()
 
 
-async def test_bad_row_fails_alone(db: Database) -> None:
+@pytest.mark.parametrize("bulk", [False, True], ids=["executemany", "bulk json run"])
+async def test_bad_row_fails_alone(db: Database, bulk: bool) -> None:
     writer = BatchedWriter(db, max_delay=0.01)
+    if bulk:
+        writer.register_bulk(INSERT, BULK_INSERT)
     try:
         results = await asyncio.gather(
             writer.write(INSERT, (1, "a")),
@@ -88,8 +92,6 @@ async def test_close_flushes_pending_and_refuses_new_rows(db: Database) -> None:
 
 
 # -- bulk statements (register_bulk) -----------------------------------------------------
-
-BULK_INSERT = "INSERT INTO t (id, body) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ORDER BY key"
 
 
 @pytest.fixture
@@ -150,23 +152,6 @@ async def test_mixed_batches_use_the_bulk_form_inside_one_transaction(db: Databa
         rows = await db.fetchall("SELECT id, body FROM t ORDER BY id")
         assert [tuple(r) for r in rows] == [(1, "edited"), (2, "second"), (3, "third"), (4, "fourth")]
         assert writer.batches_committed == 1
-    finally:
-        await writer.close()
-
-
-async def test_bad_row_in_a_bulk_run_fails_alone(db: Database) -> None:
-    writer = BatchedWriter(db, max_delay=0.01)
-    writer.register_bulk(INSERT, BULK_INSERT)
-    try:
-        results = await asyncio.gather(
-            writer.write(INSERT, (1, "a")),
-            writer.write(INSERT, (1, "duplicate id")),
-            writer.write(INSERT, (2, "b")),
-            return_exceptions=True,
-        )
-        assert results[0] is None and results[2] is None
-        assert isinstance(results[1], sqlite3.IntegrityError)
-        assert [r[0] for r in await db.fetchall("SELECT body FROM t ORDER BY id")] == ["a", "b"]
     finally:
         await writer.close()
 
