@@ -69,19 +69,8 @@ class ConversationRepository:
             "FROM chat_messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?",
             (conversation_id, limit),
         )
-        return [
-            ConversationTurn(
-                id=row["id"],
-                conversation_id=row["conversation_id"],
-                role=row["role"],
-                content=row["content"],
-                tokens=row["tokens"],
-                author_id=row["author_id"],
-                author_name=row["author_name"],
-                created_at=row["created_at"],
-            )
-            for row in rows
-        ]
+        # The selected column names are the dataclass fields.
+        return [ConversationTurn(**dict(row)) for row in rows]
 
     async def count(self, conversation_id: int) -> int:
         return int(

@@ -230,19 +230,8 @@ class RetrievalRepository:
             "ORDER BY hits.score LIMIT ?",
             (_COMMENT_CHARS, match, CANDIDATE_LIMIT, guild_id, exclude_thread_id, limit),
         )
-        return [
-            CommentHit(
-                message_id=row["message_id"],
-                review_id=row["review_id"],
-                review_title=row["review_title"],
-                film_title=row["film_title"],
-                thread_id=row["thread_id"],
-                author_name=row["author_name"],
-                content=row["content"],
-                created_at=row["created_at"],
-            )
-            for row in rows
-        ]
+        # The selected column names are the dataclass fields.
+        return [CommentHit(**dict(row)) for row in rows]
 
     async def recent_comments(self, thread_id: int, *, limit: int = 20) -> list[ThreadComment]:
         """The thread's newest comments, newest first (deleted ones left out)."""
@@ -252,16 +241,8 @@ class RetrievalRepository:
             "FROM comments WHERE thread_id = ? AND deleted = 0 ORDER BY message_id DESC LIMIT ?",
             (_COMMENT_CHARS, thread_id, limit),
         )
-        return [
-            ThreadComment(
-                message_id=row["message_id"],
-                author_id=row["author_id"],
-                author_name=row["author_name"],
-                content=row["content"],
-                created_at=row["created_at"],
-            )
-            for row in rows
-        ]
+        # The selected column names are the dataclass fields.
+        return [ThreadComment(**dict(row)) for row in rows]
 
     async def discussion_stats(self, review_id: int, *, guild_id: int | None) -> DiscussionStats | None:
         """How much a review has been discussed (in one guild, or everywhere when guild_id is None)."""
