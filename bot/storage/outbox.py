@@ -17,9 +17,15 @@ from typing import Any
 
 from ..models import Announcement, Review
 from .database import Database
-from .reviews import _ANNOUNCEMENT_COLUMNS, _REVIEW_COLUMNS, _review_values
+from .reviews import _ANNOUNCEMENT_COLUMNS, ReviewRepository, _review_values
 
 __all__ = ["OutboxRepository", "PendingAnnouncement", "Target", "new_nonce"]
+
+
+# An intent: "announce this review in this guild". OR IGNORE keeps an existing one (and its nonce).
+_ADD_INTENT = (
+    "INSERT OR IGNORE INTO announcements (review_id, guild_id, channel_id, nonce, spoiler) VALUES (?, ?, ?, ?, ?)"
+)
 
 
 def new_nonce() -> str:
@@ -45,6 +51,7 @@ class PendingAnnouncement:
 class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._reviews = ReviewRepository(db)
 
     async def record_review(self, fields: Mapping[str, Any], targets: Iterable[Target]) -> Review:
         """Insert a new review and its announcement intents atomically.
@@ -63,13 +70,12 @@ class OutboxRepository:
             await cursor.close()
             for target in targets:
                 await conn.execute(
-                    "INSERT OR IGNORE INTO announcements (review_id, guild_id, channel_id, nonce, spoiler) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    _ADD_INTENT,
                     (review_id, target.guild_id, target.channel_id, new_nonce(), values.get("spoilers", 0)),
                 )
-        row = await self._db.fetchone(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,))  # noqa: S608
-        assert row is not None
-        return Review.from_row(row)
+        review = await self._reviews.get(review_id)
+        assert review is not None
+        return review
 
     async def add_intents(self, review: Review, targets: Iterable[Target]) -> int:
         """Promise to announce an existing review in more guilds (backfill); existing ones are kept."""
@@ -77,8 +83,7 @@ class OutboxRepository:
         async with self._db.transaction() as conn:
             for target in targets:
                 cursor = await conn.execute(
-                    "INSERT OR IGNORE INTO announcements (review_id, guild_id, channel_id, nonce, spoiler) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    _ADD_INTENT,
                     (review.id, target.guild_id, target.channel_id, new_nonce(), int(review.spoilers)),
                 )
                 added += cursor.rowcount
