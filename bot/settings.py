@@ -91,6 +91,16 @@ class Settings:
     chat_requests_per_minute: int = 5
     chat_daily_token_budget: int = 200_000
     chat_context_tokens: int = 6_000
+    web_host: str = "127.0.0.1"
+    web_port: int = 8780
+    public_url: str = "http://127.0.0.1:8780"
+    web_allowed_origins: tuple[str, ...] = ()
+    web_trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def web_enabled(self) -> bool:
+        """The HTTP server (read API, widget) runs unless WEB_PORT is 0."""
+        return self.web_port != 0
 
     @property
     def llm_configured(self) -> bool:
@@ -140,9 +150,7 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be true or false; {ENV_EXAMPLE_HINT}")
 
 
-def _parse_url(
-    name: str, raw: str, schemes: tuple[str, ...] = ("http", "https"), *, strip_slash: bool = True
-) -> str:
+def _parse_url(name: str, raw: str, schemes: tuple[str, ...] = ("http", "https"), *, strip_slash: bool = True) -> str:
     """Validate a URL; base URLs lose a trailing slash so paths can be appended cleanly."""
     value = raw.strip().rstrip("/") if strip_slash else raw.strip()
     scheme, sep, rest = value.partition("://")
@@ -162,6 +170,53 @@ def _parse_log_level(name: str, raw: str) -> str:
     if level not in LOG_LEVELS:
         raise SettingsError(f"{name} must be one of {', '.join(LOG_LEVELS)}; {ENV_EXAMPLE_HINT}")
     return level
+
+
+def _parse_port(name: str, raw: str) -> int:
+    value = _parse_int(name, raw, minimum=0)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a port number from 0 (off) to 65535; {ENV_EXAMPLE_HINT}")
+    return value
+
+
+def _parse_host(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value or any(ch in value for ch in " /\\\t"):
+        raise SettingsError(f"{name} must be an address or host name to listen on, e.g. 127.0.0.1; {ENV_EXAMPLE_HINT}")
+    return value
+
+
+def _parse_origins(name: str, raw: str) -> tuple[str, ...]:
+    """Blog origins (scheme://host[:port]) allowed to read the API from a browser, or * for any."""
+    origins: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if part == "*":
+            origins.append(part)
+            continue
+        value = _parse_url(name, part)
+        if "/" in value.partition("://")[2]:
+            raise SettingsError(f"{name} takes origins like https://blog.example, without a path; {ENV_EXAMPLE_HINT}")
+        origins.append(value.lower())
+    return tuple(dict.fromkeys(origins))
+
+
+def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
+    """Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed."""
+    import ipaddress
+
+    networks: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8; {ENV_EXAMPLE_HINT}"
+            ) from None
+    return tuple(networks)
 
 
 def _read_env(env_file: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -231,5 +286,12 @@ def load_settings(
         "chat_requests_per_minute": opt("CHAT_REQUESTS_PER_MINUTE", positive_int(1), 5),
         "chat_daily_token_budget": opt("CHAT_DAILY_TOKEN_BUDGET", positive_int(1), 200_000),
         "chat_context_tokens": opt("CHAT_CONTEXT_TOKENS", positive_int(256), 6_000),
+        "web_host": opt("WEB_HOST", _parse_host, "127.0.0.1"),
+        "web_port": opt("WEB_PORT", _parse_port, 8780),
+        "web_allowed_origins": opt("WEB_ALLOWED_ORIGINS", _parse_origins, ()),
+        "web_trusted_proxies": opt("WEB_TRUSTED_PROXIES", _parse_networks, ()),
     }
+    # Unset, the public address is where the server listens (what a local test page reaches).
+    default_public = f"http://{values['web_host']}:{values['web_port'] or 8780}"
+    values["public_url"] = opt("PUBLIC_URL", _parse_url, default_public)
     return Settings(**values)

@@ -20,6 +20,8 @@ from bot.discussions.export import DiscussionExporter
 from bot.discussions.prompts import build_opening, llm_prompts, template_prompts
 from bot.discussions.service import CommentService, DiscussionIndex, PollService, ThreadRef, plan_backfill
 from bot.models import Announcement, Review
+from bot.storage.web import WebRepository
+from bot.web.consent import blog_notice_for
 from bot.storage import (
     AnnouncementRepository,
     CommentRepository,
@@ -218,7 +220,11 @@ class Discussions(commands.Cog):
                 self.bot.openai, self.bot.settings.openai_model, review, timeout=self.llm_timeout
             )
         opening = build_opening(
-            review, prompts or template_prompts(review), spoiler=spoiler, from_model=prompts is not None
+            review,
+            prompts or template_prompts(review),
+            spoiler=spoiler,
+            from_model=prompts is not None,
+            blog_notice=await blog_notice_for(WebRepository(self.bot.db), guild_id),
         )
         message = await thread.send(opening.content, poll=build_poll(opening.poll), allowed_mentions=NO_MENTIONS)
         await self.threads.set_opening(thread.id, message.id)
