@@ -383,15 +383,16 @@ class WebRepository:
         )
         return [(int(r[0]), str(r[1])) for r in rows]
 
-    async def review_versions(self) -> dict[int, int]:
-        """Every review's id and the newest change-log seq that touched it (0 if none is logged)."""
+    async def review_versions(self) -> list[tuple[int, str, int]]:
+        """(id, slug, newest change-log seq that touched it, 0 if none) of every review, by id."""
 
-        def read(cur: sqlite3.Cursor) -> dict[int, int]:
+        def read(cur: sqlite3.Cursor) -> list[tuple[int, str, int]]:
             rows = cur.execute(
-                "SELECT r.id, coalesce((SELECT max(w.seq) FROM web_changes AS w WHERE w.review_id = r.id), 0) "
+                "SELECT r.id, r.slug, "
+                "coalesce((SELECT max(w.seq) FROM web_changes AS w WHERE w.review_id = r.id), 0) "
                 "FROM reviews AS r ORDER BY r.id"
             ).fetchall()
-            return {int(r[0]): int(r[1]) for r in rows}
+            return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
         return await self._read(read)
 

@@ -20,8 +20,6 @@ from bot.discussions.export import DiscussionExporter
 from bot.discussions.prompts import build_opening, llm_prompts, template_prompts
 from bot.discussions.service import CommentService, DiscussionIndex, PollService, ThreadRef, plan_backfill
 from bot.models import Announcement, Review
-from bot.storage.web import WebRepository
-from bot.web.consent import blog_notice_for
 from bot.storage import (
     AnnouncementRepository,
     CommentRepository,
@@ -33,7 +31,9 @@ from bot.storage import (
     ReviewRepository,
 )
 from bot.storage.conversations import ConversationRepository
+from bot.storage.web import WebRepository
 from bot.threads import review_thread_name
+from bot.web.consent import blog_notice_for
 
 from .render import (
     build_poll,
