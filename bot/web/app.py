@@ -48,7 +48,7 @@ LIMITER_KEY = web.AppKey("limiter", KeyedRateLimiter)
 STREAMS_KEY = web.AppKey("streams", StreamLimiter)
 ROLE_KEY = web.AppKey("role", str)
 ASSETS_KEY = web.AppKey("assets", dict)
-CLIENT = "matinee.client"  # request key: the client's address as the guards see it
+CLIENT = web.RequestKey("client", str)  # the client's address as the guards see it
 
 CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 MAX_QUERY_FIELDS = 120
