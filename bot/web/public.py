@@ -347,15 +347,18 @@ class PublicDiscussions:
         """What readers of a review must be told about ``changes`` (all of that review), in seq order.
 
         A change to the review itself or to who may be shown means "reload"; a
-        comment change becomes the comment as the public now sees it, or its
-        removal; votes become the new rating summary.
+        comment change after it becomes the comment as the public now sees it, or
+        its removal; votes become the new rating summary.
         """
         if not changes:
             return []
-        newest = max(c.seq for c in changes)
-        if any(c.kind in ("review", "consent") for c in changes):
-            return [Event(newest, "reload", {"review_id": review_id})]
         events: list[Event] = []
+        # A reload covers everything before it; each reader skips events at or below its own position,
+        # so one that already has the list as of a later change still gets the events after that.
+        reload_at = max((c.seq for c in changes if c.kind in ("review", "consent")), default=0)
+        if reload_at:
+            events.append(Event(reload_at, "reload", {"review_id": review_id}))
+        changes = [c for c in changes if c.seq > reload_at]
         last_seq: dict[int, int] = {}
         for change in changes:
             if change.kind == "comment" and change.message_id is not None:
@@ -369,7 +372,8 @@ class PublicDiscussions:
                 else:
                     node = nest_comments([comment])[0]
                     parent = str(comment.reply_to_id) if comment.reply_to_id is not None else None
-                    events.append(Event(seq, "comment", {"comment": node, "parent_id": parent, "comment_count": count}))
+                    data = {"comment": node, "parent_id": parent, "comment_count": count}
+                    events.append(Event(seq, "comment", data))
         ratings = [c.seq for c in changes if c.kind == "rating"]
         if ratings:
             counts, final, member = await self.repository.rating(review_id)

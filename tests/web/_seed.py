@@ -32,8 +32,16 @@ class Seeded:
     review_id: int
     next_id: int = 7000
 
-    async def comment(self, text: str, *, author: int = MEMBER, name: str = "Mo", reply_to: int | None = None,
-                      reactions: dict[str, int] | None = None, attachments: list[str] | None = None) -> int:  # fmt: skip
+    async def comment(
+        self,
+        text: str,
+        *,
+        author: int = MEMBER,
+        name: str = "Mo",
+        reply_to: int | None = None,
+        reactions: dict[str, int] | None = None,
+        attachments: list[str] | None = None,
+    ) -> int:
         self.next_id += 1
         await self.db.execute(
             "INSERT INTO comments (message_id, review_id, guild_id, thread_id, author_id, author_name, content, "

@@ -114,17 +114,18 @@ class Published:
 
 
 async def publish_discussion(
-    run_bot: Any, double: DiscordDouble, world: SimpleNamespace, *, origins: tuple[str, ...] = (), **overrides: Any
+    runner: Any, discord: DiscordDouble, guild: SimpleNamespace, *, origins: tuple[str, ...] = (), **overrides: Any
 ) -> Published:
+    """Start the bot with its web server on a free port, publish the guild, open the review's thread."""
     port = free_port()
     api = f"http://127.0.0.1:{port}"
-    bot = await run_bot(web_port=port, public_url=api, web_allowed_origins=origins, **overrides)
+    bot = await runner(web_port=port, public_url=api, web_allowed_origins=origins, **overrides)
     await WebRepository(bot.db).update_guild(
-        world.guild_id, publish=True, guild_name="Film Club", invite_url="https://discord.gg/filmclub"
+        guild.guild_id, publish=True, guild_name="Film Club", invite_url="https://discord.gg/filmclub"
     )
-    opened = await open_thread(bot, double, world, url=REVIEW_URL, slug=REVIEW_SLUG, source_key="chungking.md")
+    opened = await open_thread(bot, discord, guild, url=REVIEW_URL, slug=REVIEW_SLUG, source_key="chungking.md")
     session = aiohttp.ClientSession()
-    return Published(bot, double, world, api, opened.thread_id, opened.review, opened.opening, session)
+    return Published(bot, discord, guild, api, opened.thread_id, opened.review, opened.opening, session)
 
 
 @pytest.fixture
