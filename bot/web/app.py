@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import __version__
 from ..storage import Database
@@ -57,6 +58,26 @@ _EVENT_ID = re.compile(r"^[0-9]{1,18}$")
 _INT = re.compile(r"^[0-9]{1,9}$")
 
 routes = web.RouteTableDef()
+
+
+class _QuietMalformedRequests(logging.Filter):
+    """Malformed requests are the open internet's background noise: one INFO line each, no traceback.
+
+    aiohttp logs every request its parser refuses at ERROR with a traceback, so a
+    scanner could fill the logs; the 4xx it answers is unchanged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "refused a malformed request from %s: " + f"{type(error).__name__} {error.code}"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+protocol_log = logging.getLogger("bot.web.protocol")
+protocol_log.addFilter(_QuietMalformedRequests())
 
 
 # --------------------------------------------------------------------------- helpers
@@ -450,6 +471,7 @@ class WebServer:
             self.app,
             handle_signals=False,
             access_log=None,
+            logger=protocol_log,
             shutdown_timeout=self.config.shutdown_timeout,
             handler_cancellation=True,  # a reader that leaves ends its stream at once
             keepalive_timeout=self.config.header_timeout,  # also bounds how long headers may take
