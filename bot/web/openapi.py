@@ -70,11 +70,19 @@ _IF_NONE_MATCH = {
     "name": "If-None-Match",
     "in": "header",
     "required": False,
-    "description": "An ETag from an earlier response: 304 while nothing changed.",
-    "schema": {"type": "string", "maxLength": 512, "pattern": r"^[\x21-\x7e][\x20-\x7e]*$"},
+    "description": "An ETag from an earlier response: 304 while nothing changed (anything else is ignored).",
+    "schema": {"type": "string"},
+}
+_BAD_REQUEST = {
+    "description": "A parameter is missing, repeated, unknown or malformed (JSON). A request whose line or "
+    "headers are too long to parse (over 16 KB) is refused before it reaches the API, in plain text.",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
 }
 _COMMON_ERRORS = {
-    "400": _error("A parameter is missing, repeated, unknown or malformed."),
+    "400": _BAD_REQUEST,
     "404": _error("No review is known at that address or slug."),
     "429": _error("Too many requests from this address; see Retry-After."),
 }
@@ -244,7 +252,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Counts"}}},
                         },
                         "304": {"description": "Not modified since the ETag given.", "headers": _CACHE_HEADERS},
-                        "400": _COMMON_ERRORS["400"],
+                        "400": _BAD_REQUEST,
                         "429": _COMMON_ERRORS["429"],
                     },
                 }

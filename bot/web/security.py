@@ -44,7 +44,7 @@ class WebConfig:
     heartbeat_seconds: float = 15.0
     tail_interval: float = 0.1
     header_timeout: float = 10.0  # a request's headers (and an idle keep-alive) must come within this
-    max_line_size: int = 4096  # the request line: a longer URL is refused by the parser itself
+    max_line_size: int = 16_384  # the request line (100 post URLs for /v1/counts fit); longer is refused
     max_field_size: int = 8190
     max_headers: int = 64
     cache_max_age: int = 10

@@ -84,7 +84,7 @@ async def seed(path: Path, *, publish: bool = True, consent: str = "notice") -> 
     return Seeded(db, 1)
 
 
-def test_config(**overrides: Any) -> WebConfig:
+def web_config(**overrides: Any) -> WebConfig:
     values: dict[str, Any] = {"port": 0, "allowed_origins": ("http://blog.test",), "tail_interval": 0.02}
     values.update(overrides)
     return WebConfig(**values)
@@ -92,7 +92,7 @@ def test_config(**overrides: Any) -> WebConfig:
 
 @contextlib.asynccontextmanager
 async def serving(db: Database, **overrides: Any) -> AsyncIterator[tuple[WebServer, aiohttp.ClientSession]]:
-    server = WebServer(db, test_config(**overrides))
+    server = WebServer(db, web_config(**overrides))
     await server.start()
     session = aiohttp.ClientSession(base_url=server.url, auto_decompress=True)
     try:
