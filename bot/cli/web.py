@@ -57,15 +57,19 @@ async def open_read_only(path: Path) -> Database:
 
 
 async def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    db = await open_read_only(settings.database_path)
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
     elif not settings.web_enabled:
-        overrides["port"] = 8780
-    server = WebServer(db, WebConfig.from_settings(settings, **overrides), role="standalone")
+        overrides["port"] = 8780  # WEB_PORT=0 turns off the bot's server, not this one
+    db = await open_read_only(settings.database_path)
+    try:
+        server = WebServer(db, WebConfig.from_settings(settings, **overrides), role="standalone")
+    except BaseException:
+        await db.close()
+        raise
     try:
         await server.start()
         print(f"matinee web: serving {server.url} (read-only; public address {settings.public_url})", file=sys.stderr)

@@ -57,14 +57,14 @@ class WebConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> WebConfig:
-        return cls(
-            host=settings.web_host,
-            port=settings.web_port,
-            public_url=settings.public_url,
-            allowed_origins=settings.web_allowed_origins,
-            trusted_proxies=settings.web_trusted_proxies,
-            **overrides,
-        )
+        values: dict[str, Any] = {
+            "host": settings.web_host,
+            "port": settings.web_port,
+            "public_url": settings.public_url,
+            "allowed_origins": settings.web_allowed_origins,
+            "trusted_proxies": settings.web_trusted_proxies,
+        }
+        return cls(**{**values, **overrides})
 
 
 def parse_networks(values: Sequence[str]) -> tuple[IPNetwork, ...]:
