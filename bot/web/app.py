@@ -316,22 +316,22 @@ async def openapi(request: web.Request) -> web.Response:
 _PAGE_PARAMS = frozenset({"url", "review", "sort", "offset", "limit"})
 
 
-@routes.get("/v1/comments")
-async def comments(request: web.Request) -> web.Response:
+async def _comments_page(request: web.Request, fmt: str, content_type: str) -> web.Response:
     values = _query(request, _PAGE_PARAMS)
     service = request.app[SERVICE_KEY]
     review_id = await service.resolve(url=_url_value(values.get("url")), review=values.get("review"))
-    rendered = await service.render(review_id, "json", _page(values))
-    return _rendered_response(request, rendered, "application/json")
+    rendered = await service.render(review_id, fmt, _page(values))
+    return _rendered_response(request, rendered, content_type)
+
+
+@routes.get("/v1/comments")
+async def comments(request: web.Request) -> web.Response:
+    return await _comments_page(request, "json", "application/json")
 
 
 @routes.get("/v1/comments.html")
 async def comments_html(request: web.Request) -> web.Response:
-    values = _query(request, _PAGE_PARAMS)
-    service = request.app[SERVICE_KEY]
-    review_id = await service.resolve(url=_url_value(values.get("url")), review=values.get("review"))
-    rendered = await service.render(review_id, "html", _page(values))
-    return _rendered_response(request, rendered, "text/html; charset=utf-8")
+    return await _comments_page(request, "html", "text/html; charset=utf-8")
 
 
 @routes.get("/v1/counts")
