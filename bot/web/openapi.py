@@ -235,12 +235,14 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "required": True,
                             "style": "form",
                             "explode": True,
-                            "description": "A post address; repeat the parameter for each post.",
+                            "description": "A post address; repeat the parameter for each post. One that is not "
+                            "an http(s) post address maps to null, like an unknown post, so one bad link on an index "
+                            "page never costs the others their counts.",
                             "schema": {
                                 "type": "array",
                                 "minItems": 1,
                                 "maxItems": MAX_COUNT_URLS,
-                                "items": {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": URL_PATTERN},
+                                "items": {"type": "string", "maxLength": MAX_URL_LENGTH},
                             },
                         },
                         _IF_NONE_MATCH,
