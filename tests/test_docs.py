@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot import settings as settings_module
+from bot.bot import REST_BURST, REST_REQUESTS_PER_SECOND
 from bot.settings import (
     REQUIRED,
     Secret,
@@ -28,6 +29,7 @@ from bot.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+DISCORD_GLOBAL_REST_LIMIT = 50  # requests per second, per bot
 
 
 def test_env_example_is_generated_from_the_declaration() -> None:
@@ -109,3 +111,13 @@ def test_settings_command_finds_and_fixes_drift(tmp_path: Path, capsys: pytest.C
     assert settings_module.main(["--markdown-table"]) == 0
     assert capsys.readouterr().out.endswith(render_markdown_table())
 
+
+def test_readme_states_the_rest_limiter_the_bot_uses() -> None:
+    """The "Exactly once" paragraph quotes bot/bot.py's token bucket; a bucket admits burst + rate a second."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    quoted = re.findall(r"token bucket \((\d+) requests/s, bursts of (\d+): at most (\d+) in any second\)", readme)
+    assert len(quoted) == 1, "the README no longer quotes the REST limiter; keep this test in step with it"
+    rate, burst, most = (int(n) for n in quoted[0])
+    assert (rate, burst) == (REST_REQUESTS_PER_SECOND, REST_BURST)
+    assert most == REST_REQUESTS_PER_SECOND + REST_BURST < DISCORD_GLOBAL_REST_LIMIT
+    assert f"under Discord's global {DISCORD_GLOBAL_REST_LIMIT}/s" in readme
