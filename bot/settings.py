@@ -12,14 +12,20 @@ derived from those fields, so they cannot disagree.
 
 Adding a setting
 ----------------
-1. Add one field to :class:`Settings`, in the group it belongs to::
+1. Add one field to :class:`Settings`, after the others of its :class:`Group`
+   (a new group is one ``Group("Title")`` constant beside the others)::
 
        web_port: int = setting("WEB_PORT", 8080, whole(minimum=1), "port the web server listens on", group=WEB)
 
-   (``secret=True`` for a key or token, whose value then arrives wrapped in
-   :class:`Secret`; ``example=`` for a sample value in ``.env.example``;
-   ``shown_default=`` to describe a ``None`` default in words.)
-2. Regenerate the two files: ``python -m bot.settings --write``.
+   The arguments are the variable (the field is its lower-case name), the default
+   (:data:`REQUIRED` for none), the parser (:func:`text`, :func:`path`,
+   :func:`whole`, :func:`number`, :func:`flag`, :func:`base_url`, :func:`url_list`,
+   :func:`one_of`, or any ``parse(name, raw)`` that raises :class:`SettingsError`
+   naming the variable, never the value) and the one-line help. Options:
+   ``secret=True`` for a key or token (the value arrives wrapped in
+   :class:`Secret` and is redacted from logs), ``example=`` for a sample value in
+   ``.env.example``, ``shown_default=`` to describe a ``None`` default in words.
+2. Regenerate the two files: ``python -m bot.settings --write``, and commit them.
 
 ``tests/test_docs.py`` fails until the files match the declaration;
 ``python -m bot.settings --check`` tells the same without running the tests.

@@ -78,6 +78,8 @@ def test_documented_defaults_and_examples_are_what_the_loader_accepts() -> None:
 def test_secret_flag_wraps_and_redacts_the_value() -> None:
     secret_names = {spec.env for _, spec, _ in specs() if spec.secret}
     assert {"DISCORD_TOKEN", "OPENAI_API_KEY", "TMDB_API_KEY"} <= secret_names
+    typed_secret = {f.name.upper() for f in fields(Settings) if "Secret" in str(f.type)}
+    assert typed_secret == secret_names, "a Secret field is declared secret=True, and only those"
     env = {name: f"value-of-{name.lower()}" for name in secret_names}
     loaded = load_settings(env, env_file=None)
     assert sorted(loaded.secrets()) == sorted(env.values())
