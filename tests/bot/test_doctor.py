@@ -10,15 +10,14 @@ from urllib.parse import parse_qs, urlparse
 
 from bot.doctor import application_id_from_token, check_database, invite_permissions, invite_url, run_checks
 from bot.settings import Secret, Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._environment import child_environment
 
 
 def run_doctor(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "--env-file", str(cwd / "missing.env"), "doctor"],
         cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+        env=child_environment(**env),
         capture_output=True,
         text=True,
         timeout=60,
