@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     except UserFacingError as exc:
         return fail(exc.message, 1)
     except StorageError as exc:
-        return fail(str(exc), 1)
+        return fail(str(exc))
     if target is None:
         sys.stdout.write(result.content)
         return 0

@@ -44,6 +44,6 @@ def handle(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(run_forget(settings.database_path, int(args.user_id)))
     except StorageError as exc:
-        return fail(str(exc), 1)
+        return fail(str(exc))
     print(f"erased {result.comments} comments and {result.poll_votes} poll votes of user {args.user_id}")
     return 0
