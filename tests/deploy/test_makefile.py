@@ -57,7 +57,7 @@ def test_second_install_does_nothing_until_pyproject_changes(project: Path) -> N
     assert first == ["-m pip install --quiet --upgrade pip", "-m pip install --quiet -e ."]
     assert make(project, "install") == []
 
-    assert make(project, "install-test") == ['-m pip install --quiet -e .[test]']
+    assert make(project, "install-test") == ["-m pip install --quiet -e .[test]"]
     assert make(project, "install-test") == []
     assert make(project, "install") == [], "the test extra already holds everything `install` installs"
 
@@ -68,7 +68,7 @@ def test_second_install_does_nothing_until_pyproject_changes(project: Path) -> N
     pyproject.write_text(pyproject.read_text() + "\n# a changed dependency list\n")
     assert make(project, "install") == ["-m pip install --quiet -e ."]
     assert make(project, "install") == []
-    assert make(project, "install-test") == ['-m pip install --quiet -e .[test]']
+    assert make(project, "install-test") == ["-m pip install --quiet -e .[test]"]
     stamps = sorted(p.name for p in (project / ".venv").glob(".installed-*"))
     assert len(stamps) == 2, f"stamps of the old pyproject.toml are removed: {stamps}"
 
