@@ -8,9 +8,9 @@ BIN := $(VENV)/bin
 # pip runs only when pyproject.toml changed: each install leaves a stamp named after the file's
 # hash, so a second `make run` or `make test` starts at once. The install is editable, so code
 # changes need no reinstall; only pyproject.toml (dependencies, entry points) does.
-PYPROJECT_HASH = $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
-INSTALLED = $(VENV)/.installed-$(PYPROJECT_HASH)
-INSTALLED_TEST = $(VENV)/.installed-test-$(PYPROJECT_HASH)
+PYPROJECT_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
+INSTALLED := $(VENV)/.installed-$(PYPROJECT_HASH)
+INSTALLED_TEST := $(VENV)/.installed-test-$(PYPROJECT_HASH)
 
 .PHONY: run test lint bench bench-smoke install install-test clean
 
