@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.storage import Database
 from bot.storage.backup import latest_schema_version
 from tests._environment import child_environment
+from tests.bot.storage.test_backup import matinee_db
 from tests.reliability._bot_process import BotProcessFactory
 
 
@@ -31,17 +31,6 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("matinee: "), done.stderr
     return lines[0]
-
-
-async def migrated(path: Path, **meta: str) -> Path:
-    db = await Database.open(path)
-    try:
-        await db.migrate()
-        for key, value in meta.items():
-            await db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
-    finally:
-        await db.close()
-    return path
 
 
 def meta(path: Path, key: str) -> str | None:
@@ -74,7 +63,7 @@ async def test_backup_and_restore_through_the_command_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    database = await migrated(tmp_path / "data" / "matinee.db", era="before")
+    database = await matinee_db(tmp_path / "data" / "matinee.db", era="before")
     code, out, _ = cli(monkeypatch, capsys, database, "backup", "nightly.db")
     assert code == 0 and "backed up" in out and "nightly.db" in out
     assert meta(tmp_path / "nightly.db", "era") == "before"
@@ -82,7 +71,7 @@ async def test_backup_and_restore_through_the_command_line(
     code, _, err = cli(monkeypatch, capsys, database, "backup", "nightly.db")
     assert code == 2 and err == "matinee: nightly.db already exists; add --force to overwrite it\n"
     kept = digest(tmp_path / "nightly.db")
-    await migrated(database, later="yes")
+    await matinee_db(database, later="yes")
     assert digest(tmp_path / "nightly.db") == kept
     code, _, _ = cli(monkeypatch, capsys, database, "backup", "nightly.db", "--force")
     assert code == 0 and meta(tmp_path / "nightly.db", "later") == "yes"
@@ -92,7 +81,7 @@ async def test_backup_and_restore_through_the_command_line(
     code, _, _ = cli(monkeypatch, capsys, database, "backup", str(folder))
     assert code == 0 and len(list(folder.glob("matinee-*.db"))) == 1
 
-    await migrated(database, written_after_backup="lost?")
+    await matinee_db(database, written_after_backup="lost?")
     code, out, err = cli(monkeypatch, capsys, database, "restore", "nightly.db")
     assert code == 0, err
     assert out.startswith(f"restored nightly.db to {database}") and "kept as" in out
@@ -124,7 +113,7 @@ def newer_database(path: Path) -> Path:
     ids=lambda args: " ".join(args),
 )
 async def test_a_database_from_a_newer_matinee_is_refused_untouched(tmp_path: Path, args: tuple[str, ...]) -> None:
-    database = newer_database(await migrated(tmp_path / "matinee.db", keep="me"))
+    database = newer_database(await matinee_db(tmp_path / "matinee.db", keep="me"))
     (tmp_path / "films.csv").write_text("title,year\nChungking Express,1994\n")
     before = digest(database)
     # `run` fails before it contacts Discord: no network, no Discord double needed.
@@ -138,8 +127,8 @@ async def test_a_database_from_a_newer_matinee_is_refused_untouched(tmp_path: Pa
 
 
 async def test_restore_refuses_a_backup_from_a_newer_matinee(tmp_path: Path) -> None:
-    database = await migrated(tmp_path / "matinee.db", era="current")
-    backup = newer_database(await migrated(tmp_path / "future.db"))
+    database = await matinee_db(tmp_path / "matinee.db", era="current")
+    backup = newer_database(await matinee_db(tmp_path / "future.db"))
     before = digest(database)
     done = matinee(tmp_path, database, "restore", str(backup))
     assert done.returncode == 2

@@ -33,7 +33,8 @@ def counter_snapshot(path: Path) -> tuple[int, int]:
     return rows, counter
 
 
-async def matinee_db(path: Path, **meta: str) -> None:
+async def matinee_db(path: Path, **meta: str) -> Path:
+    """A migrated Matinee database at ``path`` (created or opened), with ``meta`` rows added."""
     db = await Database.open(path)
     try:
         await db.migrate()
@@ -41,6 +42,7 @@ async def matinee_db(path: Path, **meta: str) -> None:
             await db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
     finally:
         await db.close()
+    return path
 
 
 async def test_backups_taken_during_writes_are_consistent_snapshots(tmp_path: Path) -> None:
