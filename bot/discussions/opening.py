@@ -94,6 +94,8 @@ class OpeningService:
         """
         guild_id = announcement.guild_id
         async with self._locks.setdefault((review.id, guild_id), asyncio.Lock()):
+            # A concurrent attempt may have made the thread while this one waited: go by what is stored.
+            announcement = await self._announcements.get(review.id, guild_id) or announcement
             archive = await self._archive_minutes(guild_id)
             known = await self._threads.get(announcement.thread_id) if announcement.thread_id else None
             opened_before = known is not None and known.opening_message_id is not None
