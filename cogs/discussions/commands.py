@@ -18,14 +18,10 @@ from bot.bot import MatineeBot
 from bot.discussions.export import EXPORT_FORMATS
 from bot.discussions.feature import DiscussionFeature
 from bot.discussions.opening import ARCHIVE_CHOICES
-from bot.discussions.privacy import forget_member
 from bot.errors import UserFacingError
-from bot.storage import CommentRepository, PollRepository
-from bot.storage.conversations import ConversationRepository
 from bot.text import CHOICE_NAME, clean_text, truncate
 
 from .render import NO_MENTIONS
-from .views import ForgetMeView
 
 __all__ = ["DiscussionCommands"]
 
@@ -161,37 +157,6 @@ class DiscussionCommands(commands.Cog):
             f"New review threads will archive after {minutes // 60} hours without messages."
             if minutes < 1440
             else f"New review threads will archive after {minutes // 1440} days without messages.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    # -- /forget-me -------------------------------------------------------------------------
-
-    @app_commands.command(name="forget-me", description="Erase your stored comments and poll votes in this server")
-    @app_commands.guild_only()
-    async def forget_me(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        guild_id, user_id = interaction.guild_id, interaction.user.id
-        comments_repo = CommentRepository(self.bot.db, self.bot.writer)
-        polls_repo = PollRepository(self.bot.db, self.bot.writer)
-
-        async def confirmed(_: discord.Interaction) -> str:
-            result = await forget_member(
-                comments_repo, polls_repo, ConversationRepository(self.bot.db), user_id, guild_id
-            )
-            return (
-                f"Done. I erased {result.comments} comments, {result.poll_votes} poll votes and "
-                f"{result.chat_messages} chat messages of yours in this server. "
-                "(New messages in review threads will be stored again.)"
-            )
-
-        view = ForgetMeView(user_id, confirmed)
-        comments = await comments_repo.count_by_author(user_id, guild_id)
-        votes = await polls_repo.count_user_votes(user_id, guild_id)
-        await interaction.response.send_message(
-            f"This erases the {comments} comments and {votes} poll votes I've stored from you in this server, "
-            "for good. Are you sure?",
-            view=view,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
