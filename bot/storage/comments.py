@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..models import Comment
 from .database import Database
-from .privacy import MemberData, guild_clause
+from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
 __all__ = ["DELETED_AUTHOR_NAME", "CommentRepository", "DiscussionThread", "DiscussionThreadRepository"]
@@ -193,19 +193,14 @@ class CommentRepository:
 
     async def count_member(self, user_id: int, guild_id: int | None) -> int:
         """The member's live comments (tombstones of deleted messages are not counted, but are erased too)."""
-        where, params = guild_clause(guild_id)
-        return int(
-            await self._db.fetchval(
-                f"SELECT count(*) FROM comments WHERE author_id = ? AND deleted = 0 AND {where}",  # noqa: S608
-                (user_id, *params),
-            )
-        )
+        rows, params = member_rows("comments", "author_id", user_id, guild_id, also="deleted = 0")
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
 
     async def erase_member(self, user_id: int, guild_id: int | None) -> int:
         """Delete the member's comments for good (through the writer, after any of theirs still queued)."""
         count = await self.count_member(user_id, guild_id)
-        where, params = guild_clause(guild_id)
-        await self._writer.write(f"DELETE FROM comments WHERE author_id = ? AND {where}", (user_id, *params))  # noqa: S608
+        rows, params = member_rows("comments", "author_id", user_id, guild_id)
+        await self._writer.write(f"DELETE {rows}", params)
         return count
 
 

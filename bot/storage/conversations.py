@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .database import Database
-from .privacy import MemberData, guild_clause
+from .privacy import MemberData, member_rows
 
 __all__ = ["ConversationRepository", "ConversationTurn", "UsageRepository"]
 
@@ -89,17 +89,12 @@ class ConversationRepository:
     member_data = MemberData("chat messages", ("chat_messages",), outside_servers="our direct messages")
 
     async def count_member(self, user_id: int, guild_id: int | None) -> int:
-        where, params = guild_clause(guild_id)
-        return int(
-            await self._db.fetchval(
-                f"SELECT count(*) FROM chat_messages WHERE author_id = ? AND {where}",  # noqa: S608
-                (user_id, *params),
-            )
-        )
+        rows, params = member_rows("chat_messages", "author_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
 
     async def erase_member(self, user_id: int, guild_id: int | None) -> int:
-        where, params = guild_clause(guild_id)
-        return await self._db.execute(f"DELETE FROM chat_messages WHERE author_id = ? AND {where}", (user_id, *params))  # noqa: S608
+        rows, params = member_rows("chat_messages", "author_id", user_id, guild_id)
+        return await self._db.execute(f"DELETE {rows}", params)
 
 
 class UsageRepository:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .database import Database
-from .privacy import MemberData, guild_clause
+from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
 __all__ = ["PollInfo", "PollRepository"]
@@ -142,17 +142,12 @@ class PollRepository:
     member_data = MemberData("poll votes", ("poll_votes",))
 
     async def count_member(self, user_id: int, guild_id: int | None) -> int:
-        where, params = guild_clause(guild_id)
-        return int(
-            await self._db.fetchval(
-                f"SELECT count(*) FROM poll_votes WHERE user_id = ? AND {where}",  # noqa: S608
-                (user_id, *params),
-            )
-        )
+        rows, params = member_rows("poll_votes", "user_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
 
     async def erase_member(self, user_id: int, guild_id: int | None) -> int:
         """Delete the member's votes for good (through the writer, after any of theirs still queued)."""
         count = await self.count_member(user_id, guild_id)
-        where, params = guild_clause(guild_id)
-        await self._writer.write(f"DELETE FROM poll_votes WHERE user_id = ? AND {where}", (user_id, *params))  # noqa: S608
+        rows, params = member_rows("poll_votes", "user_id", user_id, guild_id)
+        await self._writer.write(f"DELETE {rows}", params)
         return count

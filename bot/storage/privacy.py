@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["NO_SERVER", "MemberData", "MemberDataEraser", "guild_clause"]
+__all__ = ["NO_SERVER", "MemberData", "MemberDataEraser", "member_rows"]
 
 NO_SERVER = 0  # the scope of data kept outside any server (Discord ids are never 0)
 
@@ -47,13 +47,21 @@ class MemberDataEraser(Protocol):
         ...
 
 
-def guild_clause(guild_id: int | None, column: str = "guild_id") -> tuple[str, tuple[int, ...]]:
-    """The SQL condition and parameters that select a scope in a table with a guild column.
+def member_rows(
+    table: str, member_column: str, user_id: int, guild_id: int | None, *, also: str = ""
+) -> tuple[str, tuple[int, ...]]:
+    """``FROM <table> WHERE …`` and its parameters: the member's rows in a scope, for a count or a delete.
 
-    Rows of direct messages keep NULL there, so :data:`NO_SERVER` selects those.
+    ``table`` has a ``guild_id`` column; rows of direct messages keep NULL there, so
+    :data:`NO_SERVER` selects those. ``also`` narrows further. Table, column and condition are
+    constants of the calling repository, never input: only the ids are parameters.
     """
-    if guild_id is None:
-        return "1", ()
+    conditions, params = [f"{member_column} = ?"], [user_id]
     if guild_id == NO_SERVER:
-        return f"{column} IS NULL", ()
-    return f"{column} = ?", (guild_id,)
+        conditions.append("guild_id IS NULL")
+    elif guild_id is not None:
+        conditions.append("guild_id = ?")
+        params.append(guild_id)
+    if also:
+        conditions.append(also)
+    return f"FROM {table} WHERE {' AND '.join(conditions)}", tuple(params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .database import Database
-from .privacy import MemberData, guild_clause
+from .privacy import MemberData, member_rows
 
 __all__ = ["RatingRepository", "RatingSummary"]
 
@@ -62,17 +62,12 @@ class RatingRepository:
     member_data = MemberData("film ratings", ("film_ratings",))
 
     async def count_member(self, user_id: int, guild_id: int | None) -> int:
-        where, params = guild_clause(guild_id)
-        return int(
-            await self._db.fetchval(
-                f"SELECT count(*) FROM film_ratings WHERE user_id = ? AND {where}",  # noqa: S608
-                (user_id, *params),
-            )
-        )
+        rows, params = member_rows("film_ratings", "user_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
 
     async def erase_member(self, user_id: int, guild_id: int | None) -> int:
-        where, params = guild_clause(guild_id)
-        return await self._db.execute(f"DELETE FROM film_ratings WHERE user_id = ? AND {where}", (user_id, *params))  # noqa: S608
+        rows, params = member_rows("film_ratings", "user_id", user_id, guild_id)
+        return await self._db.execute(f"DELETE {rows}", params)
 
     async def summary(self, film_id: int, guild_id: int | None = None) -> RatingSummary:
         if guild_id is None:
