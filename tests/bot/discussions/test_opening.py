@@ -14,6 +14,7 @@ from bot.errors import UserFacingError
 from bot.storage import (
     AnnouncementRepository,
     BatchedWriter,
+    CommentRepository,
     Database,
     DiscussionThreadRepository,
     GuildSettingsRepository,
@@ -40,6 +41,7 @@ async def env(db: Database, writer: BatchedWriter):
         announcements=AnnouncementRepository(db),
         threads=DiscussionThreadRepository(db),
         polls=PollRepository(db, writer),
+        comments=CommentRepository(db, writer),
     )
     await feature.close()
 
@@ -120,17 +122,19 @@ async def test_a_forum_post_is_adopted_renamed_and_its_early_replies_caught(env)
     assert thread.id == post_id and env.transport.called("create_thread") == []
     assert env.transport.called("edit_thread") == [(post_id, "What did you think of Heat?", 1440, None, None)]
     assert env.transport.threads[post_id].name == "What did you think of Heat?"
-    await _settle(env)
-    assert [c.message_id for c in await env.feature._comments.for_thread(post_id)] == [early.message_id]
+    stored = await _eventually(lambda: env.comments.for_thread(post_id))  # a backfill in the background
+    assert [c.message_id for c in stored] == [early.message_id]
 
 
-async def _settle(env) -> None:
-    """Let the background backfill of one thread finish."""
-    for _ in range(100):
-        if not env.feature.backfill._thread_tasks:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the thread's backfill never finished")
+async def _eventually(read, timeout: float = 5.0):
+    """Await ``read()`` until it returns something truthy."""
+
+    async def loop():
+        while not (value := await read()):
+            await asyncio.sleep(0.01)
+        return value
+
+    return await asyncio.wait_for(loop(), timeout)
 
 
 async def test_a_refused_thread_is_logged_then_opened_once_discord_allows_it(env, caplog) -> None:
