@@ -90,7 +90,7 @@ async def test_conversations_and_usage(db: Database) -> None:
     await conversations.add(6, role="user", content="elsewhere", tokens=1, guild_id=1, author_id=7)
     turns = await conversations.recent(5)
     assert [t.content for t in turns] == ["hello", "hi"]  # newest first
-    assert await conversations.forget_author(7, guild_id=1) == 2
+    assert await conversations.erase_member(7, 1) == 2
     assert [t.content for t in await conversations.recent(5)] == ["hello"]
     assert await conversations.forget_conversation(5) == 1
     usage = UsageRepository(db)
