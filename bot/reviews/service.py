@@ -47,7 +47,7 @@ from ..text import clean_text, neutralize_mentions
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
-from .films import guess_film, identify_film
+from .film_guess import guess_film, identify_film
 from .markdown import MarkdownScanner
 
 __all__ = [
