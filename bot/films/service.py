@@ -21,6 +21,7 @@ from ..storage import AnnouncementRepository, Database, RatingRepository, Rating
 from ..storage.film_stats import FilmStatsRepository, LeaderboardRow
 from ..storage.films import FilmRepository
 from ..storage.watchlist import MAX_WATCHLIST, WatchlistRepository
+from ..timestamps import utc_iso
 from .catalog import FilmCatalog
 from .tmdb import TmdbClient
 
@@ -61,7 +62,7 @@ def period_start(period: str | None, now: datetime | None = None) -> str | None:
     if days is None:
         return None
     start = (now or datetime.now(UTC)) - timedelta(days=days)
-    return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return utc_iso(start.replace(microsecond=0))  # whole seconds: the period, not the instant
 
 
 def thread_url(guild_id: int, thread_id: int) -> str:
