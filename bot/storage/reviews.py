@@ -10,11 +10,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aiosqlite
+
 from ..models import Announcement, Review
 from .database import Database
 from .fts import fts_prefix_query
 
-__all__ = ["AnnouncementRepository", "ReviewRepository"]
+__all__ = ["AnnouncementRepository", "ReviewRepository", "insert_review"]
 
 _REVIEW_COLUMNS = (
     "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
@@ -25,13 +27,30 @@ _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_
 
 
 def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Review fields as column values: tags as a JSON array, spoilers as 0/1 (shared with the outbox)."""
+    """Review fields as column values: tags as a JSON array, spoilers as 0/1."""
     values = dict(fields)
     if "tags" in values and not isinstance(values["tags"], str):
         values["tags"] = json.dumps(list(values["tags"]))
     if "spoilers" in values:
         values["spoilers"] = int(bool(values["spoilers"]))
     return values
+
+
+async def insert_review(conn: aiosqlite.Connection, fields: Mapping[str, Any]) -> int:
+    """Insert a new review inside the caller's transaction and return its id.
+
+    The one ``INSERT INTO reviews``: :meth:`ReviewRepository.upsert` and the outbox
+    (which records a review together with its announcement intents) both use it.
+    """
+    values = _review_values(fields)
+    names = sorted(values)
+    cursor = await conn.execute(
+        f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
+        [values[n] for n in names],
+    )
+    review_id = int(cursor.lastrowid)
+    await cursor.close()
+    return review_id
 
 
 class ReviewRepository:
@@ -67,17 +86,13 @@ class ReviewRepository:
         a different ``content_hash``), so callers know when to (re-)announce.
         """
         existing = await self.get_by_source_key(fields["source"], fields["source_key"])
-        fields = _review_values(fields)
         if existing is None:
-            names = sorted(fields)
             async with self._db.transaction() as conn:
-                await conn.execute(
-                    f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
-                    [fields[n] for n in names],
-                )
-            review = await self.get_by_source_key(fields["source"], fields["source_key"])
+                review_id = await insert_review(conn, fields)
+            review = await self.get(review_id)
             assert review is not None
             return review, True
+        fields = _review_values(fields)
         if fields.get("content_hash") == existing.content_hash:
             return existing, False
         names = sorted(n for n in fields if n not in {"source", "source_key", "slug"})
