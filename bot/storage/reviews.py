@@ -16,13 +16,31 @@ from ..models import Announcement, Review
 from .database import Database
 from .fts import fts_prefix_query
 
-__all__ = ["AnnouncementRepository", "ReviewRepository", "insert_review"]
+__all__ = ["AnnouncementRepository", "ReviewRepository", "insert_review", "review_columns"]
 
-_REVIEW_COLUMNS = (
-    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
-    "body_md, image_url, tags, spoilers, published_at, content_hash"
-)
-_R_COLUMNS = ", ".join("r." + c.strip() for c in _REVIEW_COLUMNS.split(","))  # for queries joining reviews AS r
+# The columns Review.from_row reads, in table order.
+_REVIEW_FIELDS = (
+    "id", "source", "source_key", "slug", "title", "url", "author", "film_title", "film_year", "film_id", "rating",
+    "excerpt", "body_md", "image_url", "tags", "spoilers", "published_at", "content_hash",
+)  # fmt: skip
+
+
+def review_columns(alias: str = "", *, bounded: Mapping[str, int] | None = None) -> str:
+    """The select list for :meth:`Review.from_row`, from ``reviews`` (or ``reviews AS alias``).
+
+    ``bounded`` reads only the start of long text columns (``{"body_md": 8000}``), for
+    queries on a hot path that need no more than that.
+    """
+    prefix = f"{alias}." if alias else ""
+    limits = bounded or {}
+    return ", ".join(
+        f"substr({prefix}{name}, 1, {int(limits[name])}) AS {name}" if name in limits else prefix + name
+        for name in _REVIEW_FIELDS
+    )
+
+
+_REVIEW_COLUMNS = review_columns()
+_R_COLUMNS = review_columns("r")  # for queries joining reviews AS r
 _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
 
 
