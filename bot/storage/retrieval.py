@@ -18,7 +18,7 @@ Any member input is safe here: only word tokens reach MATCH, each one quoted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ..models import Review
 from .database import Database
@@ -92,21 +92,11 @@ class ReviewHit:
 
     @classmethod
     def from_review(cls, review: Review, snippet: str = "") -> ReviewHit:
-        """The one way a review becomes a hit: retrieval's matches, and the thread's own review in chat."""
-        return cls(
-            id=review.id,
-            slug=review.slug,
-            title=review.title,
-            url=review.url,
-            author=review.author,
-            film_title=review.film_title,
-            film_year=review.film_year,
-            film_id=review.film_id,
-            rating=review.rating,
-            spoilers=review.spoilers,
-            excerpt=review.excerpt or "",
-            snippet=snippet,
-        )
+        """The one way a review becomes a hit: retrieval's matches, and the thread's own review in chat.
+
+        Every field but the snippet is the review's attribute of the same name.
+        """
+        return cls(**{f.name: getattr(review, f.name) for f in fields(cls) if f.name != "snippet"}, snippet=snippet)
 
     @property
     def film_label(self) -> str:
