@@ -96,7 +96,7 @@ class FilmService:
         self.stats = FilmStatsRepository(db)
         self.watchlist = WatchlistRepository(db)
         self.reviews = ReviewRepository(db)
-        self.review_links = ReviewSearchService(db)
+        self.review_search = ReviewSearchService(db)
 
     @property
     def uses_tmdb(self) -> bool:
@@ -168,7 +168,7 @@ class FilmService:
 
     async def card(self, film: Film, *, guild_id: int | None, user_id: int | None = None) -> FilmCard:
         film, note = await self.catalog.details(film)
-        links = await self.review_links.links((await self.reviews.for_film(film.id))[:10], guild_id)
+        links = await self.review_search.links((await self.reviews.for_film(film.id))[:10], guild_id)
         summary = await self.ratings.summary(film.id, guild_id)
         comments = await self.stats.comment_count(film.id, guild_id)
         mine = None
