@@ -16,6 +16,7 @@ from bot.bot import MatineeBot
 from bot.films.service import PERIODS, TOP_MIN_VOTES, FilmService, parse_stars
 from bot.films.tmdb import TmdbClient
 from bot.models import Review
+from bot.outbound import Purpose
 from bot.text import CHOICE_NAME, star_rating, truncate
 from cogs._ui import reply, send_paged
 
@@ -43,7 +44,7 @@ class Films(commands.Cog, name=FILMS_COG):
         tmdb = None
         if settings.tmdb_configured and settings.tmdb_api_key is not None:
             tmdb = TmdbClient(
-                bot.http_session,
+                bot.outbound.session(Purpose.TMDB),
                 base_url=settings.tmdb_api_base,
                 api_key=settings.tmdb_api_key,
                 requests_per_second=settings.tmdb_requests_per_second,
