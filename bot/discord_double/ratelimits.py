@@ -11,6 +11,9 @@ Fidelity notes:
   raises instead of retrying.
 * A global 429 carries ``X-RateLimit-Global`` and a whole-second ``Retry-After``; interaction
   callbacks are exempt from the global limit, as on Discord.
+* A bucket is a fixed window, as on Discord: it refills whole ``Reset-After`` seconds after its
+  first request (rounded up to the millisecond), so a client that waits what the headers say is
+  never refused. (A sliding window frees one request at a time and refused such clients.)
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import hashlib
 import math
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -30,11 +35,19 @@ def bucket_id(template: str) -> str:
     return hashlib.md5(template.encode()).hexdigest()
 
 
+@dataclass
+class _Window:
+    """One bucket's current window: when it opened and how many requests it has counted."""
+
+    opened: float
+    count: int = 0
+
+
 class RateLimits:
-    """Sliding one-window counters per (bucket, major parameter) and for the global limit."""
+    """Fixed windows per (bucket, major parameter), and a sliding one-second window for the global limit."""
 
     def __init__(self, *, bucket_limit: int = 50, bucket_window: float = 1.0,
-                 enforce_bucket_limits: bool = False) -> None:
+                 enforce_bucket_limits: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         """``bucket_limit``/``bucket_window``: per-route X-RateLimit-* values advertised.
 
         ``enforce_bucket_limits``: answer 429 (scope "user") when a client ignores them.
@@ -44,8 +57,9 @@ class RateLimits:
         self.enforce_bucket_limits = enforce_bucket_limits
         self.global_rate_limit: int | None = None
         self.rate_limited_count = 0
+        self._clock = clock
         self._global_window: deque[float] = deque()
-        self._buckets: dict[str, deque[float]] = {}
+        self._buckets: dict[str, _Window] = {}
 
     def enforce_global_rate_limit(self, per_second: int | None = 50) -> None:
         """Answer 429 (global) when more than ``per_second`` requests arrive in 1 s; None disables."""
@@ -56,7 +70,7 @@ class RateLimits:
         """Seconds to wait if this request breaks the global limit, else None (and it is counted)."""
         if self.global_rate_limit is None or path.startswith("/interactions/"):
             return None
-        now = time.monotonic()
+        now = self._clock()
         window = self._global_window
         while window and now - window[0] >= 1.0:
             window.popleft()
@@ -68,15 +82,16 @@ class RateLimits:
     def take(self, template: str, major: str) -> dict[str, str]:
         """Count a request in its bucket and return the ``X-RateLimit-*`` headers for the answer."""
         bucket = bucket_id(template)
-        window = self._buckets.setdefault(f"{bucket}:{major}", deque())
-        now = time.monotonic()
-        while window and now - window[0] >= self.bucket_window:
-            window.popleft()
-        window.append(now)
-        reset_after = self.bucket_window - (now - window[0])
+        key = f"{bucket}:{major}"
+        now = self._clock()
+        window = self._buckets.get(key)
+        if window is None or now - window.opened >= self.bucket_window:
+            window = self._buckets[key] = _Window(now)
+        window.count += 1
+        reset_after = math.ceil((self.bucket_window - (now - window.opened)) * 1000) / 1000
         return {
             "X-RateLimit-Limit": str(self.bucket_limit),
-            "X-RateLimit-Remaining": str(max(self.bucket_limit - len(window), 0)),
+            "X-RateLimit-Remaining": str(max(self.bucket_limit - window.count, 0)),
             "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": bucket,
@@ -85,8 +100,8 @@ class RateLimits:
     def overflowed(self, template: str, major: str) -> bool:
         """True when the request just counted went over the bucket (it is then not counted)."""
         window = self._buckets[f"{bucket_id(template)}:{major}"]
-        if len(window) > self.bucket_limit:
-            window.pop()  # the rejected request does not consume the bucket
+        if window.count > self.bucket_limit:
+            window.count -= 1  # the rejected request does not consume the bucket
             return True
         return False
 
