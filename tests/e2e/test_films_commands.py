@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.storage import AnnouncementRepository, RatingRepository, ReviewRepository
 from bot.storage.films import FilmRecord, FilmRepository
-from tests.doubles.discord_double import DiscordDouble
 
 pytestmark = pytest.mark.e2e
 
