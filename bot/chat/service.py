@@ -292,24 +292,7 @@ class ChatService:
         context, _ = await self.gather_context(request)
         hits = list(context.review_hits)
         if context.review is not None:  # in a review thread, its own review comes first
-            r = context.review
-            hits.insert(
-                0,
-                ReviewHit(
-                    r.id,
-                    r.slug,
-                    r.title,
-                    r.url,
-                    r.author,
-                    r.film_title,
-                    r.film_year,
-                    r.film_id,
-                    r.rating,
-                    r.spoilers,
-                    r.excerpt,
-                    "",
-                ),
-            )
+            hits.insert(0, ReviewHit.from_review(context.review))
         film = context.film
         if film is None:  # the film of the best-matching review, else a title match
             film_id = next((h.film_id for h in hits if h.film_id is not None), None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..models import Comment
 from .database import Database
+from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
 __all__ = ["DELETED_AUTHOR_NAME", "CommentRepository", "DiscussionThread", "DiscussionThreadRepository"]
@@ -186,27 +187,21 @@ class CommentRepository:
             await self._db.fetchval("SELECT count(*) FROM comments WHERE review_id = ? AND deleted = 0", (review_id,))
         )
 
-    async def count_by_author(self, author_id: int, guild_id: int | None = None) -> int:
+    # -- privacy (MemberDataEraser) -------------------------------------------------
+
+    member_data = MemberData("comments", ("comments",))  # comments_fts follows through its triggers
+
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
         """The member's live comments (tombstones of deleted messages are not counted, but are erased too)."""
-        if guild_id is None:
-            value = await self._db.fetchval(
-                "SELECT count(*) FROM comments WHERE author_id = ? AND deleted = 0", (author_id,)
-            )
-        else:
-            value = await self._db.fetchval(
-                "SELECT count(*) FROM comments WHERE author_id = ? AND guild_id = ? AND deleted = 0",
-                (author_id, guild_id),
-            )
-        return int(value)
+        rows, params = member_rows("comments", "author_id", user_id, guild_id, also="deleted = 0")
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
 
-    # -- privacy ------------------------------------------------------------------
-
-    async def erase_author(self, author_id: int, guild_id: int | None = None) -> None:
-        """Delete the member's comments for good (through the writer, after anything queued)."""
-        if guild_id is None:
-            await self._writer.write("DELETE FROM comments WHERE author_id = ?", (author_id,))
-        else:
-            await self._writer.write("DELETE FROM comments WHERE author_id = ? AND guild_id = ?", (author_id, guild_id))
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        """Delete the member's comments for good (through the writer, after any of theirs still queued)."""
+        count = await self.count_member(user_id, guild_id)
+        rows, params = member_rows("comments", "author_id", user_id, guild_id)
+        await self._writer.write(f"DELETE {rows}", params)
+        return count
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .database import Database
+from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
 __all__ = ["PollInfo", "PollRepository"]
@@ -135,24 +136,18 @@ class PollRepository:
                 totals[answer] = totals.get(answer, 0) + votes
         return totals, bool(polls) and all(p.finalized for p in polls)
 
-    # -- privacy ------------------------------------------------------------------
+    # -- privacy (MemberDataEraser) -------------------------------------------------
 
-    async def count_user_votes(self, user_id: int, guild_id: int | None = None) -> int:
-        if guild_id is None:
-            value = await self._db.fetchval("SELECT count(*) FROM poll_votes WHERE user_id = ?", (user_id,))
-        else:
-            value = await self._db.fetchval(
-                "SELECT count(*) FROM poll_votes WHERE user_id = ? AND guild_id = ?", (user_id, guild_id)
-            )
-        return int(value)
+    # The ratings these votes made are film_ratings rows: RatingRepository erases those.
+    member_data = MemberData("poll votes", ("poll_votes",))
 
-    async def erase_user(self, user_id: int, guild_id: int | None = None) -> None:
-        """Delete the member's poll votes and the ratings those votes made (not their /rate ones)."""
-        if guild_id is None:
-            await self._writer.write("DELETE FROM poll_votes WHERE user_id = ?", (user_id,))
-            await self._writer.write("DELETE FROM film_ratings WHERE user_id = ? AND source = 'poll'", (user_id,))
-        else:
-            await self._writer.write("DELETE FROM poll_votes WHERE user_id = ? AND guild_id = ?", (user_id, guild_id))
-            await self._writer.write(
-                "DELETE FROM film_ratings WHERE user_id = ? AND guild_id = ? AND source = 'poll'", (user_id, guild_id)
-            )
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
+        rows, params = member_rows("poll_votes", "user_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
+
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        """Delete the member's votes for good (through the writer, after any of theirs still queued)."""
+        count = await self.count_member(user_id, guild_id)
+        rows, params = member_rows("poll_votes", "user_id", user_id, guild_id)
+        await self._writer.write(f"DELETE {rows}", params)
+        return count

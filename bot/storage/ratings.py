@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .database import Database
+from .privacy import MemberData, member_rows
 
 __all__ = ["RatingRepository", "RatingSummary"]
 
@@ -53,6 +54,20 @@ class RatingRepository:
             "SELECT stars FROM film_ratings WHERE guild_id = ? AND user_id = ? AND film_id = ?",
             (guild_id, user_id, film_id),
         )
+
+    # -- privacy (MemberDataEraser) -------------------------------------------------
+
+    # Both sources: a member who asks to be forgotten expects their /rate ratings gone
+    # too, not only the ones their poll votes made.
+    member_data = MemberData("film ratings", ("film_ratings",))
+
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
+        rows, params = member_rows("film_ratings", "user_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
+
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        rows, params = member_rows("film_ratings", "user_id", user_id, guild_id)
+        return await self._db.execute(f"DELETE {rows}", params)
 
     async def summary(self, film_id: int, guild_id: int | None = None) -> RatingSummary:
         if guild_id is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from bot.discord_double import DiscordDouble
 from bot.models import Announcement, Review
 from bot.storage import AnnouncementRepository, ReviewRepository
-from tests.doubles.discord_double import DiscordDouble
 
 
 def review_fields(**overrides: Any) -> dict[str, Any]:
@@ -52,7 +52,7 @@ async def open_thread(bot: Any, double: DiscordDouble, world: SimpleNamespace, *
     )
     # The poll is recorded after the send returns; wait until the bot knows it.
     cog = bot.get_cog("Discussions")
-    await double.wait_until(lambda: cog.poll_service.is_known(int(opening["id"])), timeout=5)
+    await double.wait_until(lambda: cog.discussions.poll_service.is_known(int(opening["id"])), timeout=5)
     return SimpleNamespace(review=review, announcement=announcement, thread_id=thread_id, opening=opening)
 
 
@@ -85,3 +85,13 @@ async def eventually(fn: Any, expected: Any, *, timeout: float = 10.0) -> Any:
         return await asyncio.wait_for(loop(), timeout)
     except TimeoutError:
         raise AssertionError(f"expected {expected!r}, still {await fn()!r}") from None
+
+
+async def caught_up(bot: Any, double: DiscordDouble, *, passes: int = 1, timeout: float = 15.0) -> None:
+    """Wait until the discussions backfill has finished ``passes`` catch-up passes since this bot started.
+
+    A catch-up (backfill, then re-reading recent comments and poll voters) runs in
+    the background after READY; what it mirrors can only be checked once it is done.
+    """
+    backfill = bot.get_cog("Discussions").discussions.backfill
+    await double.wait_until(lambda: backfill.catch_ups_done >= passes, timeout=timeout)

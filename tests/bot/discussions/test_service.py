@@ -154,7 +154,7 @@ async def test_reconcile_mirrors_offline_edits_and_deletions_but_never_resurrect
     for mid in (200, 201, 202, 203):
         assert await service.ingest(msg(mid, content=f"comment {mid}"))
     assert await service.ingest(msg(204, author_id=8, content="to be forgotten"))
-    await comments.erase_author(8, GUILD)  # /forget-me: the row is gone for good
+    await comments.erase_member(8, GUILD)  # /forget-me: the row is gone for good
 
     history = [
         msg(200, content="comment 200"),  # unchanged

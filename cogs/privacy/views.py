@@ -33,9 +33,9 @@ class ForgetMeView(discord.ui.View):
                 item.disabled = True
         self.stop()
 
-    @discord.ui.button(label="Yes, erase my comments and votes", style=discord.ButtonStyle.danger)
+    @discord.ui.button(label="Yes, erase my data", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        # Erasing is a few batched deletes: well within the 3 s an interaction allows.
+        # Erasing is a few deletes, one per feature: well within the 3 s an interaction allows.
         message = await self._on_confirm(interaction)
         self._finish()
         await interaction.response.edit_message(
