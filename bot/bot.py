@@ -24,6 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import __version__
+from .llm import LLM
 from .ratelimit import TokenBucket
 from .settings import Settings
 from .storage import BatchedWriter, Database, MetaRepository
@@ -119,7 +120,7 @@ class MatineeBot(commands.Bot):
         self.settings = settings
         self.sync_mode: SyncMode = sync
         self.started_at = time.monotonic()
-        self.openai = None
+        self.llm: LLM | None = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions_to_load = list(extensions) if extensions is not None else None
         self.admin_group = AdminGroup(
@@ -160,7 +161,7 @@ class MatineeBot(commands.Bot):
             timeout=aiohttp.ClientTimeout(total=30),
             headers={"User-Agent": f"Matinee/{__version__} (+https://github.com/matinee-bot)"},
         )
-        self.openai = self._create_openai_client()
+        self.llm = LLM.from_settings(self.settings)
         await self._load_extensions()
         await self.sync_commands(force=self.sync_mode == "force", enabled=self.sync_mode != "never")
         self._freeze_startup_heap()
@@ -179,18 +180,10 @@ class MatineeBot(commands.Bot):
         gc.freeze()
         self._froze_heap = True
 
-    def _create_openai_client(self):  # -> AsyncOpenAI | None
-        if not self.settings.llm_configured:
-            return None
-        from openai import AsyncOpenAI
-
-        key = self.settings.openai_api_key.reveal() if self.settings.openai_api_key else "not-needed"
-        return AsyncOpenAI(
-            api_key=key,
-            base_url=self.settings.openai_base_url,
-            timeout=self.settings.openai_timeout_seconds,
-            max_retries=self.settings.openai_max_retries,
-        )
+    @property
+    def openai(self):  # -> AsyncOpenAI | None
+        """The raw client inside :attr:`llm`; features talk to the model through ``bot.llm``."""
+        return self.llm.client if self.llm is not None else None
 
     async def _load_extensions(self) -> None:
         names = self._extensions_to_load if self._extensions_to_load is not None else discover_extensions()
@@ -218,9 +211,9 @@ class MatineeBot(commands.Bot):
             session = getattr(self, "http_session", None)
             if session is not None and not session.closed:
                 await session.close()
-            if self.openai is not None:
-                await self.openai.close()
-                self.openai = None
+            if self.llm is not None:
+                await self.llm.aclose()
+                self.llm = None
             db = getattr(self, "db", None)
             if db is not None:
                 await db.close()
