@@ -47,7 +47,6 @@ __all__ = ["Discussions"]
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
-LLM_TIMEOUT_CAP = 10.0
 THREAD_ALREADY_EXISTS = 160004
 BACKFILL_PAGE = 100
 # After a fresh session (not a RESUME, which replays missed events), the newest this
@@ -100,10 +99,6 @@ class Discussions(commands.Cog):
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-    @property
-    def llm_timeout(self) -> float:
-        return min(self.bot.settings.openai_timeout_seconds, LLM_TIMEOUT_CAP)
 
     # -- opening a discussion -------------------------------------------------------------
 
@@ -212,11 +207,7 @@ class Discussions(commands.Cog):
         return channel if isinstance(channel, discord.Thread) else None
 
     async def _post_opening(self, thread: discord.Thread, review: Review, guild_id: int, spoiler: bool) -> None:
-        prompts = None
-        if self.bot.openai is not None:
-            prompts = await llm_prompts(
-                self.bot.openai, self.bot.settings.openai_model, review, timeout=self.llm_timeout
-            )
+        prompts = await llm_prompts(self.bot.llm, review)
         opening = build_opening(
             review, prompts or template_prompts(review), spoiler=spoiler, from_model=prompts is not None
         )

@@ -179,15 +179,7 @@ class DiscussionCommands(commands.Cog):
         spoiler = announcement.spoiler if announcement is not None else ref.spoiler
         comments = await self.core.comments.for_review(review.id, guild_id=ref.guild_id)
         counts, _ = await self.core.polls.review_counts(review.id, ref.guild_id)
-        result = await summarise(
-            self.bot.openai,
-            self.bot.settings.openai_model,
-            review,
-            comments,
-            counts,
-            spoiler=spoiler,
-            timeout=self.core.llm_timeout,
-        )
+        result = await summarise(self.bot.llm, review, comments, counts, spoiler=spoiler)
         await interaction.followup.send(result.text, allowed_mentions=NO_MENTIONS)
 
     # -- commands: /matinee export, /matinee archive-after -----------------------------------
