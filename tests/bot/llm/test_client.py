@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -19,30 +18,15 @@ from bot.settings import Secret, Settings
 from tests.doubles.openai_stub import OpenAIStub
 
 
-@pytest.fixture
-async def stub() -> AsyncIterator[OpenAIStub]:
-    async with OpenAIStub() as running:
-        yield running
-
-
-@pytest.fixture
-async def llm(stub: OpenAIStub) -> AsyncIterator[LLM]:
-    # Retries on, as in production: one-shot calls must still make a single attempt.
-    client = openai.AsyncOpenAI(base_url=stub.base_url, api_key="test", max_retries=2, timeout=5)
-    model = LLM(client, "gpt-4o-mini", deadline=2.0)
-    yield model
-    await model.aclose()
-
-
 def completions(stub: OpenAIStub) -> list[dict]:
     return [r for r in stub.requests if r["path"].endswith("/chat/completions")]
 
 
-async def test_complete_sends_system_and_user_and_strips_reasoning(stub: OpenAIStub, llm: LLM) -> None:
-    stub.queue_text("<think>The member wants three questions.</think>\nWhat moved you?")
-    text = await llm.complete("be brief", "the review", purpose="discussion prompts", max_tokens=123)
+async def test_complete_sends_system_and_user_and_strips_reasoning(openai_stub: OpenAIStub, stub_llm: LLM) -> None:
+    openai_stub.queue_text("<think>The member wants three questions.</think>\nWhat moved you?")
+    text = await stub_llm.complete("be brief", "the review", purpose="discussion prompts", max_tokens=123)
     assert text == "What moved you?"
-    body = completions(stub)[0]["json"]
+    body = completions(openai_stub)[0]["json"]
     assert body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "the review"}]
     assert body["model"] == "gpt-4o-mini" and body["max_tokens"] == 123 and not body.get("stream")
 
@@ -58,15 +42,15 @@ FAULTS = {
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
 async def test_complete_failures_are_one_attempt_classified_and_logged(
-    stub: OpenAIStub, llm: LLM, caplog: pytest.LogCaptureFixture, kind: str
+    openai_stub: OpenAIStub, stub_llm: LLM, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="bot.llm")
-    FAULTS[kind](stub)
+    FAULTS[kind](openai_stub)
     with pytest.raises(ModelError) as raised:
-        await llm.complete("s", "u", purpose="discussion summary", timeout=0.3)
+        await stub_llm.complete("s", "u", purpose="discussion summary", timeout=0.3)
     assert raised.value.kind == kind
     assert isinstance(raised.value.__cause__, openai.OpenAIError)
-    assert len(completions(stub)) == 1  # no retries, whatever the client's default
+    assert len(completions(openai_stub)) == 1  # no retries, whatever the client's default
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("bot.llm")]
     assert any(m.startswith("discussion summary model call failed") and f"kind={kind}" in m for m in logged)
 
@@ -81,55 +65,57 @@ async def test_complete_turns_any_other_failure_into_a_model_error(caplog: pytes
     assert raised.value.kind == "other" and "kind=other" in caplog.text
 
 
-async def test_stream_yields_text_and_counts_usage(stub: OpenAIStub, llm: LLM) -> None:
-    stub.queue_text("Faye Wong plays California Dreamin'.", chunks=4)
-    async with llm.stream([{"role": "user", "content": "hi"}]) as stream:
+async def test_stream_yields_text_and_counts_usage(openai_stub: OpenAIStub, stub_llm: LLM) -> None:
+    openai_stub.queue_text("Faye Wong plays California Dreamin'.", chunks=4)
+    async with stub_llm.stream([{"role": "user", "content": "hi"}]) as stream:
         pieces = [piece async for piece in stream]
     assert len(pieces) == 4 and "".join(pieces) == "Faye Wong plays California Dreamin'."
     assert stream.total_tokens > 0 and stream.tool_calls == []
-    body = completions(stub)[0]["json"]
+    body = completions(openai_stub)[0]["json"]
     assert body["stream"] is True and "tools" not in body
 
 
-async def test_stream_assembles_tool_calls_in_order(stub: OpenAIStub, llm: LLM) -> None:
-    stub.queue_tool_calls(
+async def test_stream_assembles_tool_calls_in_order(openai_stub: OpenAIStub, stub_llm: LLM) -> None:
+    openai_stub.queue_tool_calls(
         [
             {"id": "a", "name": "get_film", "arguments": '{"film_id": 12345}'},
             {"name": "search_reviews", "arguments": "{}"},
         ]
     )
     tools = [{"type": "function", "function": {"name": "get_film", "parameters": {"type": "object"}}}]
-    async with llm.stream([{"role": "user", "content": "hi"}], tools=tools, tool_choice="auto") as stream:
+    async with stub_llm.stream([{"role": "user", "content": "hi"}], tools=tools, tool_choice="auto") as stream:
         assert [piece async for piece in stream] == []
     calls = stream.tool_calls
     assert [(c.name, c.arguments) for c in calls] == [("get_film", '{"film_id": 12345}'), ("search_reviews", "{}")]
     assert calls[0].id == "a" and calls[1].id
-    assert completions(stub)[0]["json"]["tool_choice"] == "auto"
+    assert completions(openai_stub)[0]["json"]["tool_choice"] == "auto"
 
 
-async def test_stream_failures_are_model_errors_before_and_during_the_stream(stub: OpenAIStub, llm: LLM) -> None:
-    stub.queue_error(400, code="context_length_exceeded")
+async def test_stream_failures_are_model_errors_before_and_during_the_stream(
+    openai_stub: OpenAIStub, stub_llm: LLM
+) -> None:
+    openai_stub.queue_error(400, code="context_length_exceeded")
     with pytest.raises(ModelError) as before:
-        async with llm.stream([{"role": "user", "content": "hi"}]):
+        async with stub_llm.stream([{"role": "user", "content": "hi"}]):
             pass
     assert before.value.kind == "context_length" and before.value.status == 400
 
-    stub.queue_cut_stream("The first half of a thought about")
+    openai_stub.queue_cut_stream("The first half of a thought about")
     seen: list[str] = []
     with pytest.raises(ModelError) as during:
-        async with llm.stream([{"role": "user", "content": "hi"}]) as stream:
+        async with stub_llm.stream([{"role": "user", "content": "hi"}]) as stream:
             async for piece in stream:
                 seen.append(piece)
     assert during.value.kind == "connection" and "".join(seen).startswith("The first half")
 
 
-async def test_moderation_flags_and_failures(stub: OpenAIStub, llm: LLM) -> None:
-    stub.flag_moderation(["spoil"])
-    assert await llm.moderate("I will spoil the ending") is True
-    assert await llm.moderate("What a lovely film") is False
-    await stub.stop()
+async def test_moderation_flags_and_failures(openai_stub: OpenAIStub, stub_llm: LLM) -> None:
+    openai_stub.flag_moderation(["spoil"])
+    assert await stub_llm.moderate("I will spoil the ending") is True
+    assert await stub_llm.moderate("What a lovely film") is False
+    await openai_stub.stop()
     with pytest.raises(ModelError) as raised:
-        await llm.moderate("anything")
+        await stub_llm.moderate("anything")
     assert raised.value.kind == "connection"
 
 
