@@ -1,6 +1,6 @@
 """The Bot subclass: owns the long-lived clients and the extension lifecycle.
 
-Everything expensive (database, HTTP session, OpenAI client) is created once in
+Everything expensive (database, outbound HTTP sessions, OpenAI client) is created once in
 ``setup_hook`` and released in ``close``; cogs borrow them from the bot and never
 create their own.
 """
@@ -17,14 +17,13 @@ import time
 from collections.abc import Iterable
 from typing import Literal
 
-import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import __version__
 from .llm import LLM
+from .outbound import OutboundHttp
 from .ratelimit import TokenBucket
 from .settings import Settings
 from .storage import BatchedWriter, Database, MetaRepository
@@ -98,7 +97,7 @@ class MatineeBot(commands.Bot):
     db: Database
     meta: MetaRepository
     writer: BatchedWriter
-    http_session: aiohttp.ClientSession
+    outbound: OutboundHttp
 
     def __init__(
         self,
@@ -157,10 +156,7 @@ class MatineeBot(commands.Bot):
         self.meta = MetaRepository(self.db)
         self.writer = BatchedWriter(self.db)
         self.writer.start()
-        self.http_session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=30),
-            headers={"User-Agent": f"Matinee/{__version__} (+https://github.com/matinee-bot)"},
-        )
+        self.outbound = OutboundHttp(self.settings)
         self.llm = LLM.from_settings(self.settings)
         await self._load_extensions()
         await self.sync_commands(force=self.sync_mode == "force", enabled=self.sync_mode != "never")
@@ -208,9 +204,9 @@ class MatineeBot(commands.Bot):
             writer = getattr(self, "writer", None)
             if writer is not None:
                 await writer.close()
-            session = getattr(self, "http_session", None)
-            if session is not None and not session.closed:
-                await session.close()
+            outbound = getattr(self, "outbound", None)
+            if outbound is not None:
+                await outbound.close()
             if self.llm is not None:
                 await self.llm.aclose()
                 self.llm = None

@@ -13,6 +13,7 @@ from bot.films.catalog import FilmChoice, choice_name
 from bot.films.service import PERIODS, TOP_MIN_VOTES, FilmService, parse_stars
 from bot.films.tmdb import TmdbClient
 from bot.models import Film, Review
+from bot.outbound import Purpose
 from bot.storage.film_search import normalize_title
 from bot.text import CHOICE_NAME, star_rating, truncate
 
@@ -52,7 +53,7 @@ class Films(commands.Cog):
         tmdb = None
         if settings.tmdb_configured and settings.tmdb_api_key is not None:
             tmdb = TmdbClient(
-                bot.http_session,
+                bot.outbound.session(Purpose.TMDB),
                 base_url=settings.tmdb_api_base,
                 api_key=settings.tmdb_api_key,
                 requests_per_second=settings.tmdb_requests_per_second,
