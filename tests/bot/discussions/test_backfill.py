@@ -88,7 +88,7 @@ async def test_messages_posted_while_down_are_stored_from_the_cursor_in_pages(en
 async def test_live_messages_after_reconnecting_do_not_hide_the_gap(env) -> None:
     before = env.transport.post(env.thread_id, content="before the outage")
     await env.feature.comment_service.ingest(before)
-    await env.backfill.remember_cursors()  # the connection drops
+    await env.backfill.gap_opened()  # the connection drops
     lost = env.transport.post(env.thread_id, content="never delivered")
     newer = env.transport.post(env.thread_id, content="live, right after reconnecting")
     await env.feature.comment_service.ingest(newer)  # moves the stored cursor past the lost message
@@ -160,7 +160,7 @@ async def test_a_poll_that_ended_while_down_gets_its_final_counts_once(env) -> N
 
 async def test_one_unreadable_thread_does_not_stop_the_others(env) -> None:
     second = await open_review_thread(env.db, env.transport, env.feature, slug="ronin")
-    await env.backfill.remember_cursors()
+    await env.backfill.gap_opened()
     env.transport.post(env.thread_id, content="unreachable")
     missed = [env.transport.post(second.thread_id, content=f"missed {i}") for i in range(3)]
     blocked, read = env.thread_id, second.thread_id
