@@ -401,6 +401,7 @@ class DiscordDouble:
         self.connection_count = 0
         self._sessions: dict[str, _Session] = {}
         self._pending_guild_creates: list[int] = []
+        self._away_guilds: dict[int, bool] = {}  # guild id -> unavailable (an outage) rather than removed
         self.replayed_count = 0  # dispatches re-sent because of RESUME
         self._accepting = asyncio.Event()
         self._accepting.set()
@@ -770,6 +771,32 @@ class DiscordDouble:
             msg = self._message(channel_id, message_id)
             msg["thread"] = thread
             msg["flags"] = msg.get("flags", 0) | FLAG_HAS_THREAD
+
+    async def remove_bot_from_guild(self, guild_id: int, *, unavailable: bool = False) -> None:
+        """The bot is removed from the guild (GUILD_DELETE), or the guild has an outage (``unavailable``).
+
+        Until :meth:`return_bot_to_guild`, nothing of the guild reaches the bot: no events,
+        no GUILD_CREATE on IDENTIFY (READY lists it unavailable during an outage, not at
+        all once removed), and REST calls on its channels answer 403 Missing Access.
+        """
+        gid = int(guild_id)
+        self._guild(gid)
+        await self.dispatch("GUILD_DELETE", {"id": str(gid), **({"unavailable": True} if unavailable else {})})
+        self._away_guilds[gid] = unavailable
+
+    async def return_bot_to_guild(self, guild_id: int) -> None:
+        """The bot is added back (GUILD_CREATE: ``guild_join``) or the outage ends (``guild_available``)."""
+        gid = int(guild_id)
+        unavailable = self._away_guilds.pop(gid)
+        payload = self.guild_payload(gid)
+        if not unavailable:
+            del payload["unavailable"]  # no "unavailable" key = the bot joined
+            payload["joined_at"] = self.guilds[gid]["joined_at"] = _iso()
+        await self.dispatch("GUILD_CREATE", payload)
+
+    def _away(self, data: JSON) -> bool:
+        gid = data.get("guild_id") if isinstance(data, dict) else None
+        return bool(self._away_guilds) and gid is not None and int(gid) in self._away_guilds
 
     async def announce_guild(self, guild_id: int) -> None:
         """(Re-)dispatch GUILD_CREATE with the current full guild state."""
@@ -1600,6 +1627,8 @@ class DiscordDouble:
         await self._dispatch_now(event, data)
 
     async def _dispatch_now(self, event: str, data: JSON) -> None:
+        if self._away(data):
+            return  # the bot is not in that guild (or it is unavailable): Discord sends nothing of it
         for session in list(self._sessions.values()):
             if session.invalidated:
                 continue
@@ -1720,7 +1749,8 @@ class DiscordDouble:
         ready = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guilds],
+            "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guilds
+                       if self._away_guilds.get(gid, True)],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1739,7 +1769,7 @@ class DiscordDouble:
         session.ws = ws
         await self._send_dispatch(session, "READY", ready)
         if intents & INTENT_GUILDS:
-            for gid in list(self.guilds):
+            for gid in [g for g in self.guilds if g not in self._away_guilds]:
                 await self._send_dispatch(session, "GUILD_CREATE",
                                           self._redact_for(session, "GUILD_CREATE", self.guild_payload(gid)))
         return session
@@ -1984,6 +2014,10 @@ class DiscordDouble:
         for fault in self.faults:
             if fault.matches(request.method, path):
                 return self._fault_response(fault, bucket)
+        away = re.match(r"/channels/(\d+)", path)
+        if away and self._away({"guild_id": self._channel_guild_id(int(away.group(1)))}):
+            rec.response = DiscordError(403, 50001, "Missing Access").body()
+            return _json_response(rec.response, 403)
         wait = self._check_global_limit(path)
         if wait is not None:
             rec.response = {"retry_after": wait, "global": True}
