@@ -9,9 +9,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bot.discord_double import DiscordDouble
 from bot.models import Announcement, Review
 from bot.storage import AnnouncementRepository, ReviewRepository
-from tests.doubles.discord_double import DiscordDouble
 
 WORKTREE = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.storage import FilmRepository, RatingRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.e2e._discussions import caught_up, eventually, forget_me, matinee_cli, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e

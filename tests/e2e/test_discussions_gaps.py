@@ -14,7 +14,7 @@ import aiosqlite
 import pytest
 
 import bot.discussions.backfill as backfill_module
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.e2e._discussions import caught_up, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e
