@@ -54,18 +54,22 @@ async def test_comments_posted_while_the_bot_was_out_of_the_server_are_stored(
     await run_bot.stop(bot)
 
 
+async def _one_comment_then_stopped(double: DiscordDouble, world, run_bot) -> tuple[int, dict]:
+    """A review thread with one stored comment, and the bot stopped: (thread id, the comment's message)."""
+    bot = await run_bot()
+    opened = await open_thread(bot, double, world)
+    first = await double.post_message(opened.thread_id, world.member_id, "stored before the stop")
+    await stored_ids(bot, double, 1)
+    await run_bot.stop(bot)
+    return opened.thread_id, first
+
+
 async def _refused_at_startup(double: DiscordDouble, world, run_bot) -> tuple[Any, Any, dict, list[dict], dict]:
     """A thread whose history answers 403 while the restarted bot backfills it, then a live message.
 
     Returns (bot, fault, first, gap, live); the fault is still active.
     """
-    bot = await run_bot()
-    opened = await open_thread(bot, double, world)
-    tid = opened.thread_id
-    first = await double.post_message(tid, world.member_id, "before the restart")
-    await stored_ids(bot, double, 1)
-    await run_bot.stop(bot)
-
+    tid, first = await _one_comment_then_stopped(double, world, run_bot)
     gap = [await double.post_message(tid, world.member_id, f"while Matinee was down {i}") for i in range(3)]
     fault = double.inject_fault("GET", rf"^/channels/{tid}/messages$", 403, times=None, body=MISSING_ACCESS)
     bot = await run_bot()
@@ -106,13 +110,7 @@ async def test_a_gap_left_by_a_refused_backfill_is_read_by_the_next_session(
 
 
 async def test_the_recheck_stores_messages_that_were_never_stored(double: DiscordDouble, world, run_bot) -> None:
-    bot = await run_bot()
-    opened = await open_thread(bot, double, world)
-    tid = opened.thread_id
-    first = await double.post_message(tid, world.member_id, "stored")
-    await stored_ids(bot, double, 1)
-    await run_bot.stop(bot)
-
+    tid, first = await _one_comment_then_stopped(double, world, run_bot)
     never = [await double.post_message(tid, world.member_id, f"never stored {i}") for i in range(3)]
     # The database an older Matinee left: a live message had moved the cursor past these.
     async with aiosqlite.connect(run_bot.database_path) as conn:
