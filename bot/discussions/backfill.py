@@ -165,6 +165,7 @@ class BackfillService:
         ids = [t for t in self._index.thread_ids if (ref := self._index.cached_thread(t)) and ref.guild_id == guild_id]
         open_threads = self._transport.open_threads(ids)
         stored = await self._catch_up_threads(open_threads, full=True)
+        await self.collect_ended_polls()
         if stored:
             log.info("backfill (server %s is back): stored %d messages", guild_id, stored)
         self.guild_catch_ups_done += 1

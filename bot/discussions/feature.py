@@ -66,7 +66,6 @@ class DiscussionFeature:
         self._comments = comments
         self._polls = polls
         self._summarise = summarise
-        self.threads = threads
         self.index = DiscussionIndex(self.announcements)
         self.comment_service = CommentService(self.index, comments, forgotten)
         self.poll_service = PollService(polls, self.reviews, ratings, forgotten)
