@@ -236,7 +236,7 @@ class DiscussionThreadRepository:
     A backfill moves it page by page as it reads; a live message moves it (a trigger
     on ``comments``) only while the thread owes no backfill, so it never jumps over
     messages nobody read. ``backfill_owed`` counts the gaps opened since the thread
-    was last read to the end (migration 0009 explains the counter).
+    was last read to the end (migration 0006 explains the counter).
     """
 
     def __init__(self, db: Database) -> None:
