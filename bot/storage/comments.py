@@ -242,11 +242,17 @@ class DiscussionThreadRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def register(self, thread_id: int, review_id: int, guild_id: int) -> None:
+    async def register(self, thread_id: int, review_id: int, guild_id: int, *, owes_backfill: bool = False) -> None:
+        """Know a thread as a review's; ``owes_backfill`` for a thread members may have written in already.
+
+        A thread Matinee adopts (a forum post made before it was known as a review
+        thread) may hold messages nobody read: it starts owing a backfill, so the
+        first live message cannot move the cursor past them.
+        """
         await self._db.execute(
-            "INSERT INTO discussion_threads (thread_id, review_id, guild_id) VALUES (?, ?, ?) "
+            "INSERT INTO discussion_threads (thread_id, review_id, guild_id, backfill_owed) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (thread_id) DO UPDATE SET review_id = excluded.review_id, guild_id = excluded.guild_id",
-            (thread_id, review_id, guild_id),
+            (thread_id, review_id, guild_id, int(owes_backfill)),
         )
 
     async def set_opening(self, thread_id: int, message_id: int) -> None:
