@@ -1,6 +1,6 @@
 """The Bot subclass: owns the long-lived clients and the extension lifecycle.
 
-Everything expensive (database, HTTP session, OpenAI client) is created once in
+Everything expensive (database, outbound HTTP sessions, OpenAI client) is created once in
 ``setup_hook`` and released in ``close``; cogs borrow them from the bot and never
 create their own.
 """
@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterable
 from typing import Literal
 
-import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import __version__
+from .llm import LLM
+from .outbound import OutboundHttp
 from .ratelimit import TokenBucket
 from .settings import Settings
 from .storage import BatchedWriter, Database, MetaRepository
@@ -32,6 +32,12 @@ from .tree import MatineeTree
 __all__ = ["MatineeBot", "configure_endpoints", "discover_extensions", "matinee_intents"]
 
 log = logging.getLogger(__name__)
+
+# Matinee never joins a voice channel, so discord.py's start-up warnings that the voice-only
+# libraries (PyNaCl, davey) are missing are noise an operator can do nothing about. discord.py
+# warns once per process and clears these flags itself; clearing them first skips that warning.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 SyncMode = Literal["auto", "force", "never"]
 
@@ -97,7 +103,7 @@ class MatineeBot(commands.Bot):
     db: Database
     meta: MetaRepository
     writer: BatchedWriter
-    http_session: aiohttp.ClientSession
+    outbound: OutboundHttp
 
     def __init__(
         self,
@@ -119,7 +125,7 @@ class MatineeBot(commands.Bot):
         self.settings = settings
         self.sync_mode: SyncMode = sync
         self.started_at = time.monotonic()
-        self.openai = None
+        self.llm: LLM | None = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions_to_load = list(extensions) if extensions is not None else None
         self.admin_group = AdminGroup(
@@ -156,11 +162,8 @@ class MatineeBot(commands.Bot):
         self.meta = MetaRepository(self.db)
         self.writer = BatchedWriter(self.db)
         self.writer.start()
-        self.http_session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=30),
-            headers={"User-Agent": f"Matinee/{__version__} (+https://github.com/matinee-bot)"},
-        )
-        self.openai = self._create_openai_client()
+        self.outbound = OutboundHttp(self.settings)
+        self.llm = LLM.from_settings(self.settings)
         await self._load_extensions()
         await self.sync_commands(force=self.sync_mode == "force", enabled=self.sync_mode != "never")
         self._freeze_startup_heap()
@@ -178,19 +181,6 @@ class MatineeBot(commands.Bot):
         gc.collect()
         gc.freeze()
         self._froze_heap = True
-
-    def _create_openai_client(self):  # -> AsyncOpenAI | None
-        if not self.settings.llm_configured:
-            return None
-        from openai import AsyncOpenAI
-
-        key = self.settings.openai_api_key.reveal() if self.settings.openai_api_key else "not-needed"
-        return AsyncOpenAI(
-            api_key=key,
-            base_url=self.settings.openai_base_url,
-            timeout=self.settings.openai_timeout_seconds,
-            max_retries=self.settings.openai_max_retries,
-        )
 
     async def _load_extensions(self) -> None:
         names = self._extensions_to_load if self._extensions_to_load is not None else discover_extensions()
@@ -215,12 +205,12 @@ class MatineeBot(commands.Bot):
             writer = getattr(self, "writer", None)
             if writer is not None:
                 await writer.close()
-            session = getattr(self, "http_session", None)
-            if session is not None and not session.closed:
-                await session.close()
-            if self.openai is not None:
-                await self.openai.close()
-                self.openai = None
+            outbound = getattr(self, "outbound", None)
+            if outbound is not None:
+                await outbound.close()
+            if self.llm is not None:
+                await self.llm.aclose()
+                self.llm = None
             db = getattr(self, "db", None)
             if db is not None:
                 await db.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import discord
 
+from .outbound import OutboundHttp, Purpose, private_address_refusal
 from .settings import Settings
 from .storage import load_migrations
 
@@ -109,6 +110,8 @@ async def _probe(
     except TimeoutError:
         return CheckResult(name, False, "timed out", optional)
     except aiohttp.ClientError as exc:
+        if (refusal := private_address_refusal(exc)) is not None:
+            return CheckResult(name, False, f"refused: {refusal} (FEED_ALLOW_PRIVATE_NETWORKS is off)", optional)
         return CheckResult(name, False, f"unreachable ({type(exc).__name__})", optional)
 
 
@@ -123,18 +126,25 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
             optional=True,
         )
     )
-    async with aiohttp.ClientSession(timeout=CHECK_TIMEOUT) as session:
-        probes = [_probe(session, f"feed {url}", url, optional=True) for url in settings.review_feeds]
+    async with OutboundHttp(settings, timeout=CHECK_TIMEOUT) as outbound:
+        feeds = outbound.session(Purpose.FEEDS)  # the bot's own policy: a private feed is refused here too
+        probes = [_probe(feeds, f"feed {url}", url, optional=True) for url in settings.review_feeds]
         if settings.llm_configured:
             base = settings.openai_base_url or "https://api.openai.com/v1"
             key = settings.openai_api_key.reveal() if settings.openai_api_key else "not-needed"
             probes.append(
-                _probe(session, "openai", f"{base}/models", headers={"Authorization": f"Bearer {key}"}, optional=True)
+                _probe(
+                    outbound.session(Purpose.LLM),
+                    "openai",
+                    f"{base}/models",
+                    headers={"Authorization": f"Bearer {key}"},
+                    optional=True,
+                )
             )
         if settings.tmdb_api_key:
             probes.append(
                 _probe(
-                    session,
+                    outbound.session(Purpose.TMDB),
                     "tmdb",
                     f"{settings.tmdb_api_base}/configuration",
                     params={"api_key": settings.tmdb_api_key.reveal()},

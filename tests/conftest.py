@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 from bot.storage import BatchedWriter, Database
+from tests._environment import isolate_process_environment
+
+# Before any test module is imported: no developer `.env`, no exported setting (see tests/_environment.py).
+isolate_process_environment()
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_settings() -> None:
+    """Again before every test, in case an earlier one loaded a `.env` into ``os.environ``."""
+    isolate_process_environment()
 
 
 @pytest.fixture(autouse=True)

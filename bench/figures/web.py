@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.harness import Row, Stat, percentile, ratio_of, verdict
 from bench.world import FeatureMissing, connect, migrated_database, require, running_bot
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 NUMBER = "7"
 TITLE = "The web side: read API, live fan-out, scale-out through a cache"

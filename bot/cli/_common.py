@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..logs import setup_logging
-from ..settings import Settings, SettingsError, load_settings
+from ..settings import DEFAULT_ENV_FILE, Settings, SettingsError, load_settings
 
 __all__ = ["fail", "load_or_exit"]
 
@@ -16,10 +16,15 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def load_or_exit(env_file: str, *, require_token: bool = True) -> Settings:
-    """Load settings or end the program with exit code 2 and one clear line."""
+def load_or_exit(env_file: str | None, *, require_token: bool = True) -> Settings:
+    """Load settings or end the program with exit code 2 and one clear line.
+
+    ``env_file`` is ``--env-file``; without it the loader's own default applies
+    (``$MATINEE_ENV_FILE``, else ``.env`` in the current directory).
+    """
     try:
-        settings = load_settings(env_file=Path(env_file), require_token=require_token)
+        named = DEFAULT_ENV_FILE if env_file is None else Path(env_file)
+        settings = load_settings(env_file=named, require_token=require_token)
     except SettingsError as exc:
         raise SystemExit(fail(str(exc))) from None
     setup_logging(settings.log_level, settings.secrets())

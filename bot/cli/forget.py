@@ -1,4 +1,4 @@
-"""``matinee forget <user_id>``: erase a member's comments, poll votes and poll ratings in every guild."""
+"""``matinee forget <user_id>``: erase everything stored about a member, in every server and in DMs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from ..discussions.privacy import ForgetResult, forget_member
-from ..storage import CommentRepository, Database, PollRepository, StorageError
-from ..storage.conversations import ConversationRepository
+from ..privacy import ForgetReport, cli_summary, member_data_registry
+from ..storage import Database, StorageError
 from ..storage.writer import BatchedWriter
 from ._common import fail, load_or_exit
 
@@ -16,20 +15,20 @@ __all__ = ["register", "run_forget"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("forget", help="erase a member's stored comments and poll votes (all servers)")
+    parser = subparsers.add_parser(
+        "forget", help="erase a member's comments, poll votes, ratings, watchlist and chat (all servers)"
+    )
     parser.add_argument("user_id", help="the member's Discord user id")
     parser.set_defaults(handler=handle)
 
 
-async def run_forget(database_path: Path, user_id: int) -> ForgetResult:
+async def run_forget(database_path: Path, user_id: int) -> ForgetReport:
     db = await Database.open(database_path)
     writer = BatchedWriter(db)
     try:
         await db.migrate()
         writer.start()
-        return await forget_member(
-            CommentRepository(db, writer), PollRepository(db, writer), ConversationRepository(db), user_id
-        )
+        return await member_data_registry(db, writer).forget(user_id, None)
     finally:
         await writer.close()
         await db.close()
@@ -42,8 +41,8 @@ def handle(args: argparse.Namespace) -> int:
     if not Path(settings.database_path).is_file():
         return fail(f"no database at {settings.database_path}", 1)
     try:
-        result = asyncio.run(run_forget(settings.database_path, int(args.user_id)))
+        report = asyncio.run(run_forget(settings.database_path, int(args.user_id)))
     except StorageError as exc:
-        return fail(str(exc), 1)
-    print(f"erased {result.comments} comments and {result.poll_votes} poll votes of user {args.user_id}")
+        return fail(str(exc))
+    print(cli_summary(report))
     return 0

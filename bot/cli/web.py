@@ -72,7 +72,8 @@ async def serve(settings: Settings, *, host: str | None = None, port: int | None
         raise
     try:
         await server.start()
-        print(f"matinee web: serving {server.url} (read-only; public address {settings.public_url})", file=sys.stderr)
+        public = settings.public_address
+        print(f"matinee web: serving {server.url} (read-only; public address {public})", file=sys.stderr)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

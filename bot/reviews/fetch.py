@@ -5,11 +5,14 @@ Feeds are untrusted input from the open web, so the fetcher:
 * refuses anything but ``http``/``https`` (no ``file:``, ``ftp:``, ``gopher:``…),
   for the first URL and for every redirect hop;
 * refuses hosts on private networks (loopback, RFC 1918, link-local such as the
-  cloud metadata address, …), checked on the URL and again on every address the
-  host resolves to, for every hop: any server admin can add a feed, and must not
-  be able to make the bot probe the network it runs in (server-side request
-  forgery). ``FEED_ALLOW_PRIVATE_NETWORKS`` lifts this for a blog on the operator's
-  own network (and for the tests, whose feeds are on loopback);
+  cloud metadata address, …): any server admin can add a feed, and must not be
+  able to make the bot probe the network it runs in (server-side request
+  forgery). The URL is checked here, for every hop, so the admin gets a clear
+  message up front; the session from :mod:`bot.outbound` checks every address a
+  name resolves to *in the lookup the connection uses*, so a DNS server that
+  answers differently the second time (rebinding) gains nothing.
+  ``FEED_ALLOW_PRIVATE_NETWORKS`` lifts this for a blog on the operator's own
+  network (and for the tests, whose feeds are on loopback);
 * follows at most :data:`MAX_REDIRECTS` redirects itself and detects loops;
 * sends conditional GETs (``If-None-Match`` / ``If-Modified-Since``), so an
   unchanged feed costs the publisher a 304 and us no parsing;
@@ -17,19 +20,21 @@ Feeds are untrusted input from the open web, so the fetcher:
   decompresses gzip/deflate itself with a bounded ``decompressobj``, the cap also
   holds for the decompressed size (a 50 KB gzip bomb can't become 5 GB in memory).
 
-It borrows the bot's shared ``aiohttp.ClientSession``; it never creates one.
+It borrows the bot's feeds session (``bot.outbound.session(Purpose.FEEDS)``), and
+refuses any session not made by :func:`bot.outbound.create_session`: the policy
+must travel with the session, never beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import zlib
 from dataclasses import dataclass
 
 import aiohttp
 import yarl
+
+from ..outbound import NetworkPolicy, PrivateAddressError, private_address_refusal, session_policy
 
 __all__ = [
     "MAX_FEED_BYTES",
@@ -66,30 +71,13 @@ class FetchResult:
         return self.status == 304
 
 
-_PRIVATE_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
+PRIVATE_NETWORKS_REFUSED = "feeds on private networks are not allowed"
 
 
-def _is_public_address(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def _check_host_is_public(host: str) -> None:
-    """Refuse IP literals and well-known names that point into private networks."""
-    lowered = host.lower().rstrip(".")
-    if lowered == "localhost" or lowered.endswith(_PRIVATE_NAMES[1:]):
-        raise FeedFetchError("feeds on private networks are not allowed")
-    try:
-        ipaddress.ip_address(lowered.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return  # a name: checked after DNS, at fetch time
-    if not _is_public_address(lowered.strip("[]")):
-        raise FeedFetchError("feeds on private networks are not allowed")
+def _refusal_message(refusal: PrivateAddressError) -> str:
+    if refusal.resolved:
+        return f"{refusal.host} resolves to a private address; {PRIVATE_NETWORKS_REFUSED}"
+    return PRIVATE_NETWORKS_REFUSED
 
 
 def validate_feed_url(raw: str, *, allow_private: bool = False) -> str:
@@ -109,8 +97,10 @@ def validate_feed_url(raw: str, *, allow_private: bool = False) -> str:
         raise FeedFetchError("the feed URL has no host name")
     if url.user or url.password:
         raise FeedFetchError("feed URLs with a user name or password are not supported")
-    if not allow_private:
-        _check_host_is_public(url.host)
+    try:
+        NetworkPolicy(allow_private=allow_private).check_host(url.host)
+    except PrivateAddressError as refusal:
+        raise FeedFetchError(_refusal_message(refusal)) from None
     return str(url.with_fragment(None))
 
 
@@ -153,7 +143,7 @@ class _Decoder:
 
 
 class FeedFetcher:
-    """Fetches feed documents with the bot's shared session."""
+    """Fetches feed documents with the bot's feeds session."""
 
     def __init__(
         self,
@@ -162,11 +152,12 @@ class FeedFetcher:
         max_bytes: int = MAX_FEED_BYTES,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         max_redirects: int = MAX_REDIRECTS,
-        allow_private: bool = True,
     ) -> None:
-        """``allow_private`` defaults to True for direct use (tests, benches on loopback);
-        the bot passes ``settings.feed_allow_private_networks``, which defaults to False."""
-        self.allow_private = allow_private
+        """``session`` must come from :mod:`bot.outbound`; its policy decides ``allow_private``."""
+        policy = session_policy(session)
+        if policy is None:
+            raise TypeError("FeedFetcher needs a session from bot.outbound.create_session, which enforces the policy")
+        self.allow_private = policy.allow_private
         self._session = session
         self._max_bytes = max_bytes
         self._timeout = timeout
@@ -187,9 +178,13 @@ class FeedFetcher:
             raise
         except TimeoutError:
             raise FeedFetchError("the feed did not answer in time") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise FeedFetchError(f"cannot connect to {exc.host}") from None
         except aiohttp.ClientError as exc:
+            if (refusal := private_address_refusal(exc)) is not None:
+                raise FeedFetchError(_refusal_message(refusal)) from None
+            if isinstance(exc, aiohttp.ClientConnectorDNSError):
+                raise FeedFetchError(f"cannot resolve {exc.host}") from None
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                raise FeedFetchError(f"cannot connect to {exc.host}") from None
             raise FeedFetchError(f"network error ({type(exc).__name__})") from None
         except (ValueError, OSError) as exc:  # bad URLs from hostile Location headers, socket errors
             raise FeedFetchError(f"network error ({type(exc).__name__})") from None
@@ -200,7 +195,6 @@ class FeedFetcher:
         """The GET and its redirects: every hop's target is validated like the original URL, loops refused."""
         seen = {current}
         for _hop in range(self._max_redirects + 1):
-            await self._check_resolves_publicly(current)
             async with self._session.get(
                 current,
                 headers=headers,
@@ -234,24 +228,6 @@ class FeedFetcher:
                     content_type=resp.headers.get("Content-Type"),
                 )
         raise FeedFetchError(f"too many redirects (more than {self._max_redirects})")
-
-    async def _check_resolves_publicly(self, url: str) -> None:
-        """Refuse a host name that resolves to any private address.
-
-        aiohttp resolves again when it connects, so a DNS server that answers
-        differently the second time (rebinding) is not stopped here; this closes
-        the plain cases (a name pointing at 10.x or at the metadata service).
-        """
-        if self.allow_private:
-            return
-        parsed = yarl.URL(url)
-        host = parsed.host or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, parsed.port, type=socket.SOCK_STREAM)
-        except OSError:
-            raise FeedFetchError(f"cannot resolve {host}") from None
-        if not infos or not all(_is_public_address(str(info[4][0])) for info in infos):
-            raise FeedFetchError("feeds on private networks are not allowed")
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         length = resp.headers.get("Content-Length", "")

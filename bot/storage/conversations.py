@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .database import Database
+from .privacy import MemberData, member_rows
 
 __all__ = ["ConversationRepository", "ConversationTurn", "UsageRepository"]
 
@@ -81,13 +82,19 @@ class ConversationRepository:
         """Drop a channel's or thread's whole chat memory; returns the number of turns removed."""
         return await self._db.execute("DELETE FROM chat_messages WHERE conversation_id = ?", (conversation_id,))
 
-    async def forget_author(self, author_id: int, *, guild_id: int | None = None) -> int:
-        """Drop a member's own turns (for data-deletion requests); the bot's replies stay."""
-        if guild_id is None:
-            return await self._db.execute("DELETE FROM chat_messages WHERE author_id = ?", (author_id,))
-        return await self._db.execute(
-            "DELETE FROM chat_messages WHERE guild_id = ? AND author_id = ?", (guild_id, author_id)
-        )
+    # -- privacy (MemberDataEraser) -------------------------------------------------
+
+    # A member's own turns; the bot's replies (author_id NULL) stay. Direct-message
+    # conversations have no guild: the NO_SERVER scope takes those.
+    member_data = MemberData("chat messages", ("chat_messages",), outside_servers="our direct messages")
+
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
+        rows, params = member_rows("chat_messages", "author_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
+
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        rows, params = member_rows("chat_messages", "author_id", user_id, guild_id)
+        return await self._db.execute(f"DELETE {rows}", params)
 
 
 class UsageRepository:

@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..models import Review
-from ..timestamps import utc_iso  # re-exported: bot.storage.utc_iso is public
+from ..timestamps import utc_iso
 from .database import Database
 from .reviews import _REVIEW_COLUMNS
 
-__all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "utc_iso"]
+__all__ = ["Feed", "FeedRepository", "Subscription", "feed_source"]
 
 _FEED_COLUMNS = (
     "id, url, builtin, title, etag, last_modified, initialized, last_fetch_at, last_success_at, last_error, "

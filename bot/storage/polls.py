@@ -11,9 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .database import Database
+from .forgotten import not_forgotten, snowflake_at
+from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
 __all__ = ["PollInfo", "PollRepository"]
+
+_ADD_VOTE = (
+    "INSERT OR IGNORE INTO poll_votes (message_id, review_id, guild_id, user_id, answer_id) "
+    f"SELECT ?1, ?2, ?3, ?4, ?5 WHERE {not_forgotten(user='?4', guild='?3', snowflake='?6')}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +75,23 @@ class PollRepository:
 
     # -- votes (batched) ----------------------------------------------------------
 
-    async def add_vote(self, message_id: int, review_id: int, guild_id: int, user_id: int, answer_id: int) -> None:
-        await self._writer.write(
-            "INSERT OR IGNORE INTO poll_votes (message_id, review_id, guild_id, user_id, answer_id) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (message_id, review_id, guild_id, user_id, answer_id),
-        )
+    async def add_vote(
+        self,
+        message_id: int,
+        review_id: int,
+        guild_id: int,
+        user_id: int,
+        answer_id: int,
+        *,
+        seen_at: int | None = None,
+    ) -> None:
+        """Store a vote, unless its member was forgotten here after ``seen_at`` (a snowflake; now when None).
+
+        ``seen_at`` is when the vote is known to exist: when a live event was received,
+        or the poll's creation for a vote only seen in the voter list (bot/storage/forgotten.py).
+        """
+        seen = seen_at or snowflake_at()
+        await self._writer.write(_ADD_VOTE, (message_id, review_id, guild_id, user_id, answer_id, seen))
 
     async def remove_vote(self, message_id: int, user_id: int, answer_id: int) -> None:
         await self._writer.write(
@@ -135,24 +153,18 @@ class PollRepository:
                 totals[answer] = totals.get(answer, 0) + votes
         return totals, bool(polls) and all(p.finalized for p in polls)
 
-    # -- privacy ------------------------------------------------------------------
+    # -- privacy (MemberDataEraser) -------------------------------------------------
 
-    async def count_user_votes(self, user_id: int, guild_id: int | None = None) -> int:
-        if guild_id is None:
-            value = await self._db.fetchval("SELECT count(*) FROM poll_votes WHERE user_id = ?", (user_id,))
-        else:
-            value = await self._db.fetchval(
-                "SELECT count(*) FROM poll_votes WHERE user_id = ? AND guild_id = ?", (user_id, guild_id)
-            )
-        return int(value)
+    # The ratings these votes made are film_ratings rows: RatingRepository erases those.
+    member_data = MemberData("poll votes", ("poll_votes",))
 
-    async def erase_user(self, user_id: int, guild_id: int | None = None) -> None:
-        """Delete the member's poll votes and the ratings those votes made (not their /rate ones)."""
-        if guild_id is None:
-            await self._writer.write("DELETE FROM poll_votes WHERE user_id = ?", (user_id,))
-            await self._writer.write("DELETE FROM film_ratings WHERE user_id = ? AND source = 'poll'", (user_id,))
-        else:
-            await self._writer.write("DELETE FROM poll_votes WHERE user_id = ? AND guild_id = ?", (user_id, guild_id))
-            await self._writer.write(
-                "DELETE FROM film_ratings WHERE user_id = ? AND guild_id = ? AND source = 'poll'", (user_id, guild_id)
-            )
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
+        rows, params = member_rows("poll_votes", "user_id", user_id, guild_id)
+        return int(await self._db.fetchval(f"SELECT count(*) {rows}", params))
+
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        """Delete the member's votes for good (through the writer, after any of theirs still queued)."""
+        count = await self.count_member(user_id, guild_id)
+        rows, params = member_rows("poll_votes", "user_id", user_id, guild_id)
+        await self._writer.write(f"DELETE {rows}", params)
+        return count

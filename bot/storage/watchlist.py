@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..models import Film
 from .database import Database
 from .films import _F_COLUMNS
+from .privacy import NO_SERVER, MemberData
 
 __all__ = ["WatchlistRepository"]
 
@@ -44,6 +45,20 @@ class WatchlistRepository:
             (user_id,),
         )
         return Film.from_row(row) if row else None
+
+    # -- privacy (MemberDataEraser) -------------------------------------------------
+
+    # A watchlist follows its member across servers: it belongs to no server, so an
+    # erase scoped to one server leaves it alone and the NO_SERVER scope takes it.
+    member_data = MemberData("watchlist films", ("watchlist",), outside_servers="your watchlist", per_server=False)
+
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
+        return await self.count(user_id) if guild_id in (None, NO_SERVER) else 0
+
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        if guild_id not in (None, NO_SERVER):
+            return 0
+        return await self._db.execute("DELETE FROM watchlist WHERE user_id = ?", (user_id,))
 
     async def contains(self, user_id: int, film_id: int) -> bool:
         return (

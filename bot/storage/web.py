@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 
 from ..models import Comment, Review
 from .database import Database
+from .privacy import MemberData, member_rows
 from .reviews import _REVIEW_COLUMNS
 
 __all__ = [
@@ -267,19 +268,24 @@ class WebRepository:
             (guild_id, user_id, int(show)),
         )
 
-    async def erase_member(self, user_id: int, guild_id: int | None = None) -> int:
-        """The privacy contract's eraser: the member's consent to be published goes; returns rows erased.
+    # -- the privacy contract (bot/storage/privacy.py) ------------------------------------------
 
-        A "hide" is kept: it is the member's refusal, and erasing it would publish
-        whatever they write next in a server using notice mode, the opposite of what
-        someone who asks to be forgotten wants. The member can still remove it with
-        ``/privacy blog show``.
+    member_data = MemberData("blog opt-ins", ("web_member_prefs",))
+
+    async def count_member(self, user_id: int, guild_id: int | None) -> int:
+        sql, params = member_rows("web_member_prefs", "user_id", user_id, guild_id, also="show = 1")
+        return int(await self._db.fetchval(f"SELECT count(*) {sql}", params) or 0)
+
+    async def erase_member(self, user_id: int, guild_id: int | None) -> int:
+        """The member's consent to be published goes; returns rows erased.
+
+        A "hide" is kept: it is the member's refusal, like the forgotten mark itself,
+        and erasing it would publish whatever they write next in a server using notice
+        mode, the opposite of what someone who asks to be forgotten wants. The member
+        can still remove it with ``/privacy blog show``.
         """
-        if guild_id is None:
-            return await self._db.execute("DELETE FROM web_member_prefs WHERE user_id = ? AND show = 1", (user_id,))
-        return await self._db.execute(
-            "DELETE FROM web_member_prefs WHERE user_id = ? AND guild_id = ? AND show = 1", (user_id, guild_id)
-        )
+        sql, params = member_rows("web_member_prefs", "user_id", user_id, guild_id, also="show = 1")
+        return await self._db.execute(f"DELETE {sql}", params)
 
     # -- staff hides ------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class WebConfig:
         values: dict[str, Any] = {
             "host": settings.web_host,
             "port": settings.web_port,
-            "public_url": settings.public_url,
+            "public_url": settings.public_address,
             "allowed_origins": settings.web_allowed_origins,
             "trusted_proxies": settings.web_trusted_proxies,
         }

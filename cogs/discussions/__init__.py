@@ -1,4 +1,4 @@
-"""The discussions feature: review threads, comments, polls, exports, /forget-me."""
+"""The discussions feature: review threads, comments, polls, summaries and exports."""
 
 from __future__ import annotations
 
@@ -11,6 +11,6 @@ __all__ = ["DiscussionCommands", "Discussions", "setup"]
 
 
 async def setup(bot: MatineeBot) -> None:
-    core = Discussions(bot)
-    await bot.add_cog(core)
-    await bot.add_cog(DiscussionCommands(bot, core))
+    events = Discussions(bot)
+    await bot.add_cog(events)
+    await bot.add_cog(DiscussionCommands(bot, events.discussions))

@@ -1,29 +1,31 @@
-"""Discord-side rendering for discussions: message → record, poll, starter embed, spoiler notice."""
+"""Discord-side rendering for discussions: message → record, raw payloads, poll, starter embed."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import discord
 
-from bot.discussions.prompts import SPOILER_NOTICE, PollSpec
+from bot.discussions.prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.models import Review
 from bot.text import EMBED_DESCRIPTION, EMBED_TITLE, clean_text, excerpt, truncate
 from bot.timestamps import utc_iso
 
 __all__ = [
-    "ARCHIVE_CHOICES",
+    "NO_MENTIONS",
     "build_poll",
     "emoji_key",
+    "final_poll_counts",
     "incoming",
+    "is_member_edit",
     "iso",
-    "normalise_archive_minutes",
     "starter_embed",
-    "with_spoiler_notice",
 ]
 
-ARCHIVE_CHOICES = (60, 1440, 4320, 10080)
+NO_MENTIONS = discord.AllowedMentions.none()
 _COMMENT_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -75,13 +77,6 @@ def build_poll(spec: PollSpec) -> discord.Poll:
     return poll
 
 
-def normalise_archive_minutes(minutes: int | None) -> int:
-    """The closest auto-archive duration Discord accepts (60, 1440, 4320, 10080)."""
-    if not minutes:
-        return 10080
-    return min(ARCHIVE_CHOICES, key=lambda choice: abs(choice - minutes))
-
-
 def starter_embed(review: Review) -> discord.Embed:
     """A plain review card for threads opened by hand (the announcer has its own, richer one)."""
     embed = discord.Embed(
@@ -95,9 +90,17 @@ def starter_embed(review: Review) -> discord.Embed:
     return embed
 
 
-def with_spoiler_notice(content: str, spoiler: bool) -> str:
-    """The opening message with the spoiler notice added (after the question) or removed."""
-    lines = [line for line in content.split("\n") if line != SPOILER_NOTICE]
-    if spoiler:
-        lines.insert(1, SPOILER_NOTICE)
-    return "\n".join(lines)
+def final_poll_counts(data: Mapping[str, Any]) -> dict[int, int] | None:
+    """The per-answer counts of a poll that has just ended, from a raw MESSAGE_UPDATE; None otherwise."""
+    results = (data.get("poll") or {}).get("results") or {}
+    if not results.get("is_finalized"):
+        return None
+    return {int(c["id"]): int(c.get("count", 0)) for c in results.get("answer_counts", [])}
+
+
+def is_member_edit(payload: discord.RawMessageUpdateEvent) -> bool:
+    """A raw MESSAGE_UPDATE that changes what a member wrote (not an embed unfurling, a pin or a flag)."""
+    data = payload.data
+    if payload.guild_id is None or "content" not in data or not data.get("edited_timestamp"):
+        return False
+    return not (data.get("author") or {}).get("bot")

@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
+from bot.outbound import Purpose
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, loggable_url
 from bot.storage import Feed
@@ -102,7 +103,7 @@ class Reviews(commands.Cog):
         settings = bot.settings
         self.service = ReviewService(
             bot.db,
-            FeedFetcher(bot.http_session, allow_private=settings.feed_allow_private_networks),
+            FeedFetcher(bot.outbound.session(Purpose.FEEDS)),
             poll_seconds=settings.feed_poll_seconds,
             reviews_dir=settings.reviews_dir,
         )

@@ -53,7 +53,7 @@ class WebFeature(commands.Cog, name="Web"):
                 )
             else:
                 self.server = server
-                log.info("web server listening on %s (public address %s)", server.url, settings.public_url)
+                log.info("web server listening on %s (public address %s)", server.url, settings.public_address)
                 if not settings.web_allowed_origins:
                     log.warning(
                         "WEB_ALLOWED_ORIGINS is empty: browsers on your blog cannot read the API; set it to the "

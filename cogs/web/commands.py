@@ -131,7 +131,7 @@ class WebCommands(commands.Cog):
         lines.append(f"Invite shown to readers: {state.invite_url or 'none (set one with `invite:`)'}")
         lines.append(
             'On the blog, add to the post template:\n```html\n<div class="matinee-comments"></div>\n'
-            f'<script src="{settings.public_url}/embed.js" async></script>\n```'
+            f'<script src="{settings.public_address}/embed.js" async></script>\n```'
         )
         if not settings.web_enabled:
             lines.append("⚠ The web server is off here (`WEB_PORT=0`): run `matinee web` to serve the widget.")

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from bot.doctor import application_id_from_token, check_database, invite_permissions, invite_url
+from bot.doctor import application_id_from_token, check_database, invite_permissions, invite_url, run_checks
 from bot.settings import Secret, Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._environment import child_environment
 
 
 def run_doctor(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "--env-file", str(cwd / "missing.env"), "doctor"],
         cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+        env=child_environment(**env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -75,3 +75,14 @@ def test_token_shape_and_corrupt_database_are_reported(tmp_path: Path) -> None:
     result = check_database(corrupt)
     assert not result.ok and "not a SQLite database" in result.detail
     assert corrupt.read_bytes() == b"garbage" * 100
+
+
+async def test_doctor_refuses_a_private_feed_exactly_as_the_bot_does(tmp_path: Path) -> None:
+    """The feed check goes through the bot's feeds session, so its policy (and message) is the bot's."""
+    feed = "http://127.0.0.1:9/feed"
+    base = Settings(discord_token=None, database_path=tmp_path / "m.db", reviews_dir=tmp_path, review_feeds=(feed,))
+    refused = {r.name: r for r in await run_checks(base)}[f"feed {feed}"]
+    assert not refused.ok
+    assert refused.detail == "refused: 127.0.0.1 is on a private network (FEED_ALLOW_PRIVATE_NETWORKS is off)"
+    allowed = {r.name: r for r in await run_checks(replace(base, feed_allow_private_networks=True))}[f"feed {feed}"]
+    assert not allowed.ok and allowed.detail.startswith("unreachable")  # nothing listens on port 9

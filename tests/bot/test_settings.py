@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.logs import REDACTED, SecretRedactor
-from bot.settings import Secret, SettingsError, load_settings
+from bot.settings import ENV_FILE_VARIABLE, Secret, SettingsError, default_env_file, load_settings
+from tests._environment import SETTING_NAMES, child_environment
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GAbcde.abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -118,17 +120,82 @@ def test_redactor_scrubs_secrets_and_authorization_headers(caplog: pytest.LogCap
     assert text.count(REDACTED) >= 4
 
 
-def test_cli_without_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot"],
-        cwd=Path(__file__).resolve().parents[2],
-        env={"PATH": "/usr/bin:/bin", "MATINEE_TEST": "1"},
+def matinee(*args: str, cwd: Path, **env: str | None) -> subprocess.CompletedProcess[str]:
+    """Run the ``matinee`` command line in a child process with only the settings given."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=child_environment(**env),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_cli_without_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    result = matinee(cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
+
+
+def write_env(path: Path, **values: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+    return path
+
+
+def test_cli_reads_dot_env_in_its_directory_and_the_environment_wins(tmp_path: Path) -> None:
+    """Production: ``matinee`` started where a `.env` lies reads it; an exported variable beats the file."""
+    site = tmp_path / "site"
+    write_env(site / ".env", DISCORD_TOKEN=TOKEN, DATABASE_PATH=str(tmp_path / "from-dotenv.db"))
+    result = matinee("doctor", cwd=site, MATINEE_ENV_FILE=None, DATABASE_PATH=str(tmp_path / "from-env.db"))
+    assert "[ok  ] discord token" in result.stdout, result.stdout + result.stderr
+    assert "from-env.db" in result.stdout and "from-dotenv.db" not in result.stdout
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_cli_reads_the_file_named_by_matinee_env_file_or_env_file(tmp_path: Path) -> None:
+    write_env(tmp_path / ".env", LOG_LEVEL="loud")  # in the current directory, but not the file named
+    named = write_env(tmp_path / "conf" / "named.env", DISCORD_TOKEN=TOKEN, DATABASE_PATH=str(tmp_path / "named.db"))
+    by_variable = matinee("doctor", cwd=tmp_path, MATINEE_ENV_FILE=str(named))
+    assert "[ok  ] discord token" in by_variable.stdout and "named.db" in by_variable.stdout, by_variable.stderr
+    flag = write_env(tmp_path / "flag.env", DATABASE_PATH=str(tmp_path / "flag.db"))
+    by_flag = matinee("--env-file", str(flag), "doctor", cwd=tmp_path, MATINEE_ENV_FILE=str(named))
+    assert "flag.db" in by_flag.stdout and "named.db" not in by_flag.stdout, by_flag.stderr  # the flag wins
+
+
+@pytest.mark.parametrize("switch", [os.devnull, ""])
+def test_matinee_env_file_switch_turns_dot_env_off(tmp_path: Path, switch: str) -> None:
+    """The switch the test suite uses: a hostile `.env` in the current directory changes nothing."""
+    write_env(tmp_path / ".env", DISCORD_TOKEN=TOKEN, LOG_LEVEL="loud", DATABASE_PATH="/dev/null/not-a-dir/m.db")
+    result = matinee(cwd=tmp_path, MATINEE_ENV_FILE=switch)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["matinee: DISCORD_TOKEN is not set; see .env.example"]
+
+
+def test_default_env_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_env_file() is None  # tests/conftest.py switched it off for the whole suite
+    monkeypatch.delenv(ENV_FILE_VARIABLE)
+    assert default_env_file() == Path(".env")
+    assert default_env_file({ENV_FILE_VARIABLE: "/etc/matinee.env"}) == Path("/etc/matinee.env")
+    assert default_env_file({ENV_FILE_VARIABLE: " "}) is None
+
+
+def test_loader_reads_dot_env_in_the_current_directory_unless_switched_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_env(tmp_path / ".env", LOG_LEVEL="loud")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({"DISCORD_TOKEN": TOKEN}).log_level == "INFO"  # the suite's switch holds
+    monkeypatch.delenv(ENV_FILE_VARIABLE)
+    with pytest.raises(SettingsError, match=r"^LOG_LEVEL must be one of"):
+        load_settings({"DISCORD_TOKEN": TOKEN})
+
+
+def test_the_suite_never_sees_exported_settings() -> None:
+    """tests/conftest.py removed every declared setting from the environment and turned `.env` off."""
+    assert not SETTING_NAMES & set(os.environ)
+    assert os.environ[ENV_FILE_VARIABLE] == os.devnull

@@ -13,14 +13,14 @@ def load(**env: str):
 
 def test_defaults_serve_on_loopback() -> None:
     settings = load()
-    assert (settings.web_host, settings.web_port, settings.public_url) == ("127.0.0.1", 8780, "http://127.0.0.1:8780")
+    assert (settings.web_host, settings.web_port, settings.public_address) == ("127.0.0.1", 8780, "http://127.0.0.1:8780")
     assert settings.web_enabled and settings.web_allowed_origins == () and settings.web_trusted_proxies == ()
 
 
 def test_port_zero_turns_the_server_off_and_the_public_address_follows_the_listening_one() -> None:
     assert not load(WEB_PORT="0").web_enabled
-    assert load(WEB_HOST="0.0.0.0", WEB_PORT="9000").public_url == "http://0.0.0.0:9000"
-    assert load(PUBLIC_URL="https://comments.blog.example/").public_url == "https://comments.blog.example"
+    assert load(WEB_HOST="0.0.0.0", WEB_PORT="9000").public_address == "http://0.0.0.0:9000"
+    assert load(PUBLIC_URL="https://comments.blog.example/").public_address == "https://comments.blog.example"
 
 
 def test_origins_and_proxies_are_parsed() -> None:

@@ -6,9 +6,10 @@ import datetime as dt
 
 import discord
 
+from bot.discussions.opening import normalise_archive_minutes, with_spoiler_notice
 from bot.discussions.prompts import SPOILER_NOTICE, poll_spec
 from bot.models import Review
-from cogs.discussions.render import build_poll, emoji_key, iso, normalise_archive_minutes, with_spoiler_notice
+from cogs.discussions.render import build_poll, emoji_key, iso
 
 
 def test_archive_minutes_snap_to_what_discord_accepts() -> None:

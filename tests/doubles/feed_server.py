@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import ssl
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -39,20 +40,28 @@ class SeenRequest:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    """``host``/``port``/``ssl_context`` let a test put the server where a name resolves (any 127.x address)."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
-        self.port = 0
+        self.host = host
+        self.port = port
+        self._ssl_context = ssl_context
 
     async def start(self) -> FeedServer:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await self._site.start()
+        self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl_context)
+        try:
+            await self._site.start()
+        except BaseException:  # e.g. the port is taken at that address: leave nothing open
+            await self._runner.cleanup()
+            raise
         self.port = self._site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
 
@@ -67,7 +76,8 @@ class FeedServer:
         await self.stop()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def serve(self, path: str, body: bytes | str = b"", **options) -> Route:
         route = Route(body=body.encode() if isinstance(body, str) else body, **options)

@@ -4,32 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.storage import CommentRepository, FilmRepository, RatingRepository
 from bot.storage.conversations import ConversationRepository
-from tests.doubles.discord_double import DiscordDouble
-from tests.e2e._discussions import eventually, open_thread, wait_rows
+from bot.storage.watchlist import WatchlistRepository
+from tests.e2e._discussions import buttons, eventually, matinee_cli, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e
 
 EPHEMERAL = 1 << 6
-WORKTREE = Path(__file__).resolve().parents[2]
 HOSTILE = [
     '<script>alert("x")</script> nice film',
     '<img src=x onerror=alert(1)> [click me](javascript:alert(1)) "><svg onload=alert(2)>',
     "see https://example.com/a?b=1&c=2 and <@123> @everyone",
 ]
-
-
-def buttons(message: dict) -> dict[str, str]:
-    return {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
 
 
 async def test_forget_me_asks_then_erases_only_the_callers_data(double: DiscordDouble, world, run_bot) -> None:
@@ -56,29 +50,47 @@ async def test_forget_me_asks_then_erases_only_the_callers_data(double: DiscordD
             author_name="someone",
         )
 
+    # What follows the member everywhere: a watchlist, a chat in direct messages; and an explicit /rate.
+    watchlist = WatchlistRepository(bot.db)
+    other_film = await FilmRepository(bot.db).add(title="Fallen Angels", year=1995)
+    for user_id in (world.member_id, world.admin_id):
+        await watchlist.add(user_id, other_film.id)
+    await chat.add(4242, role="user", content="in a DM", tokens=3, guild_id=None, author_id=world.member_id)
+    ratings = RatingRepository(bot.db)
+    await ratings.set_rating(world.guild_id, world.member_id, other_film.id, 3.5, source="rate")
+
     record = await double.invoke_command(world.guild_id, tid, world.member_id, "forget-me")
     response = await record.wait_response()
     assert response["data"]["flags"] & EPHEMERAL
-    assert "2 comments and 1 poll votes" in response["data"]["content"]
+    assert response["data"]["content"] == (
+        "This erases for good what I've stored from you in this server: 2 comments, 1 poll votes, "
+        "2 film ratings and 1 chat messages. Your watchlist and our direct messages belong to no server, "
+        "so they go too: 1 watchlist films and 1 chat messages. Are you sure?"
+    )
     assert await bot.db.fetchval("SELECT count(*) FROM comments") == 3  # nothing erased before confirming
 
     # Another member cannot press the caller's button.
-    confirm = buttons(record.original)["Yes, erase my comments and votes"]
+    confirm = buttons(record.original)["Yes, erase my data"]
     intruder = await double.click_component(record.original, confirm, world.admin_id)
     assert "Only the member who asked" in (await intruder.wait_response())["data"]["content"]
     assert await bot.db.fetchval("SELECT count(*) FROM comments") == 3
 
     click = await double.click_component(record.original, confirm, world.member_id)
     done = await click.wait_response()
-    assert done["type"] == 7 and "erased 2 comments, 1 poll votes and 1 chat messages" in done["data"]["content"]
+    assert done["type"] == 7 and done["data"]["content"] == (
+        "Done. I erased 2 comments, 1 poll votes, 2 film ratings and 1 chat messages of yours in this server, "
+        "and 1 watchlist films and 1 chat messages from your watchlist and our direct messages. "
+        "(New messages in review threads will be stored again.)"
+    )
     assert all(c["disabled"] for row in done["data"]["components"] for c in row["components"])
     rows = await bot.db.fetchall("SELECT author_id FROM comments")
     assert [r[0] for r in rows] == [world.admin_id]
     assert [r[0] for r in await bot.db.fetchall("SELECT user_id FROM poll_votes")] == [world.admin_id]
     assert [r[0] for r in await bot.db.fetchall("SELECT author_id FROM chat_messages")] == [world.admin_id]
-    ratings = RatingRepository(bot.db)
     assert await ratings.get_rating(world.guild_id, world.member_id, film.id) is None
+    assert await ratings.get_rating(world.guild_id, world.member_id, other_film.id) is None  # /rate too
     assert await ratings.get_rating(world.guild_id, world.admin_id, film.id) == 4.0
+    assert await watchlist.count(world.member_id) == 0 and await watchlist.count(world.admin_id) == 1
     await run_bot.stop(bot)
 
 
@@ -213,16 +225,7 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
     workdir.mkdir()
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "OPENAI_", "DATABASE_"))}
-        env["PYTHONPATH"] = str(WORKTREE)
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "--env-file", str(env_file), *args],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        return matinee_cli(env_file, workdir, *args)
 
     for fmt in ("json", "md", "html"):
         done = await asyncio.to_thread(cli, "export", "--review", opened.review.slug, "--format", fmt)
@@ -234,16 +237,27 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
 
     with_ids = await asyncio.to_thread(cli, "export", "--review", str(opened.review.id), "--with-ids", "--out", "-")
     assert json.loads(with_ids.stdout)["comments"][0]["author_id"] == str(world.member_id)
-    escape = await asyncio.to_thread(cli, "export", "--review", opened.review.slug, "--out", "../escape.json")
-    assert escape.returncode != 0 and "outside" in escape.stderr and not (tmp_path / "escape.json").exists()
+    to_elsewhere = ("export", "--review", opened.review.slug, "--out", "../elsewhere.json")
+    elsewhere = await asyncio.to_thread(cli, *to_elsewhere)
+    assert elsewhere.returncode == 0 and json.loads((tmp_path / "elsewhere.json").read_text())["comment_count"] == 3
+    (tmp_path / "elsewhere.json").write_text("kept")
+    again = await asyncio.to_thread(cli, *to_elsewhere)
+    assert again.returncode == 2 and "already exists; add --force" in again.stderr
+    assert (tmp_path / "elsewhere.json").read_text() == "kept"
+    forced = await asyncio.to_thread(cli, *to_elsewhere, "--force")
+    assert forced.returncode == 0 and json.loads((tmp_path / "elsewhere.json").read_text())["comment_count"] == 3
     missing = await asyncio.to_thread(cli, "export", "--review", "no-such-review")
     assert missing.returncode == 1 and "no-such-review" in missing.stderr
 
     forgot = await asyncio.to_thread(cli, "forget", str(world.member_id))
-    assert forgot.returncode == 0 and "erased 2 comments and 1 poll votes" in forgot.stdout
+    assert forgot.returncode == 0 and forgot.stdout == (
+        f"erased 2 comments, 1 poll votes, 1 film ratings, 0 watchlist films, 0 chat messages and 0 blog opt-ins "
+        f"of user {world.member_id} in every server and in direct messages\n"
+    )
     bot = await run_bot()
     assert [r[0] for r in await bot.db.fetchall("SELECT DISTINCT author_id FROM comments")] == [world.admin_id]
     assert await bot.db.fetchval("SELECT count(*) FROM poll_votes") == 0
+    assert await bot.db.fetchval("SELECT count(*) FROM film_ratings") == 0  # the vote's rating went with it
     await run_bot.stop(bot)
 
 

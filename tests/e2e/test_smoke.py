@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,7 @@ async def test_bot_connects_syncs_answers_about_and_closes_cleanly(
     gc.collect()
     unclosed = [r for r in caplog.records if "Unclosed" in r.getMessage() or "unclosed" in r.getMessage()]
     assert unclosed == []
-    assert bot.db._closed and bot.http_session.closed
+    assert bot.db._closed and bot.outbound.closed
 
 
 async def test_restart_does_not_resync_an_unchanged_tree(double: DiscordDouble, world, run_bot) -> None:

@@ -149,12 +149,12 @@ class BotProcessFactory:
         self.token = "test-token"
         self.processes: list[BotProcess] = []
 
-    def environment(self, **overrides: str) -> dict[str, str]:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    def environment(self, **overrides: str | None) -> dict[str, str]:
+        """The child's whole environment: only these settings, no `.env` (``None`` drops a variable)."""
+        from tests._environment import child_environment  # lazily: this file also runs as the child script
+
+        settings: dict[str, str | None] = {
             "HOME": str(self.tmp_path),
-            "PYTHONPATH": str(REPO_ROOT),
-            "PYTHONUNBUFFERED": "1",
             "DISCORD_TOKEN": self.token,
             "DISCORD_API_BASE": self.double.api_base,
             "DISCORD_GATEWAY_URL": self.double.gateway_url,
@@ -164,8 +164,7 @@ class BotProcessFactory:
             "FEED_ALLOW_PRIVATE_NETWORKS": "true",  # the tests' feeds are on loopback
             "WEB_PORT": "0",  # no fixed port: parallel runs would collide
         }
-        env.update(overrides)
-        return {k: v for k, v in env.items() if v is not None}
+        return child_environment(**{**settings, **overrides})
 
     async def spawn(self, *args: str, **env: str) -> BotProcess:
         """Start the child without waiting for it (for start-up failures)."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e._discussions import open_thread, wait_rows
+from tests.e2e._discussions import caught_up, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e
+
 
 async def test_a_comment_deleted_while_the_bot_was_down_is_not_exported(double, world, run_bot) -> None:
     bot = await run_bot()
@@ -26,6 +27,7 @@ async def test_a_comment_deleted_while_the_bot_was_down_is_not_exported(double, 
     bot = await run_bot()
     await double.post_message(opened.thread_id, world.member_id, "back online")
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=3)
+    await caught_up(bot, double)  # the re-read of recent comments runs after READY, in the background
     live = await bot.db.fetchall("SELECT message_id FROM comments WHERE deleted = 0 ORDER BY message_id")
     await run_bot.stop(bot)
     assert int(gone["id"]) not in [r[0] for r in live]
@@ -43,6 +45,7 @@ async def test_a_comment_edited_while_the_bot_was_down_is_updated(double, world,
     bot = await run_bot()
     await double.post_message(opened.thread_id, world.member_id, "back online")
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=2)
+    await caught_up(bot, double)
     content = await bot.db.fetchval("SELECT content FROM comments WHERE message_id = ?", (int(message["id"]),))
     await run_bot.stop(bot)
     assert content == "final words"
@@ -59,6 +62,7 @@ async def test_reactions_added_while_the_bot_was_down_are_counted(double, world,
     bot = await run_bot()
     await double.post_message(opened.thread_id, world.member_id, "back online")
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=2)
+    await caught_up(bot, double)
     reactions = await bot.db.fetchval("SELECT reactions FROM comments WHERE message_id = ?", (int(message["id"]),))
     await run_bot.stop(bot)
     assert "🔥" in (reactions or "")

@@ -12,6 +12,7 @@ import logging
 import aiohttp
 import pytest
 
+from bot.outbound import NetworkPolicy, create_session
 from bot.reviews.feeds import FeedParseError, parse_feed
 from bot.reviews.fetch import FeedFetcher, FeedFetchError
 from bot.settings import Secret
@@ -50,7 +51,7 @@ async def feeds():
 
 @pytest.fixture
 async def session():
-    async with aiohttp.ClientSession() as s:
+    async with create_session(NetworkPolicy(allow_private=True)) as s:  # the feed server is on loopback
         yield s
 
 
@@ -188,8 +189,8 @@ def test_feed_urls_pointing_into_private_networks_are_refused(url: str) -> None:
 
 async def test_a_name_resolving_into_a_private_network_is_refused_at_fetch_time(feeds) -> None:
     """The URL looks public, but the name resolves to loopback: refused after DNS, before any request."""
-    async with aiohttp.ClientSession() as session:
-        fetcher = FeedFetcher(session, allow_private=False)
+    async with create_session(NetworkPolicy(allow_private=False)) as session:
+        fetcher = FeedFetcher(session)
         url = feeds.url("/feed").replace("127.0.0.1", "localhost.example.invalid")
         before = len(feeds.requests) if hasattr(feeds, "requests") else None
         with pytest.raises(FeedFetchError):

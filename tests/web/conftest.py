@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.discord_double import DiscordDouble
 from bot.storage.web import WebRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.e2e._discussions import open_thread, wait_rows
 from tests.e2e.conftest import double, openai_stub, run_bot, world  # noqa: F401 - fixtures shared with e2e
 

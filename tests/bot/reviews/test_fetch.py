@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bot.outbound import NetworkPolicy, create_session
 from bot.reviews.fetch import FeedFetcher, FeedFetchError, validate_feed_url
 from tests.doubles.feed_server import FeedServer, rss_feed
 
@@ -21,7 +22,7 @@ async def server() -> AsyncIterator[FeedServer]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
+    async with create_session(NetworkPolicy(allow_private=True)) as s:  # the server is on loopback
         yield s
 
 

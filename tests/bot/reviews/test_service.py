@@ -253,12 +253,11 @@ async def test_discord_review_goes_to_its_own_guild_only(service) -> None:
 
 
 async def test_backlog_is_fetched_unconditionally_so_a_304_cannot_strand_it(db, clock, tmp_path) -> None:
-    import aiohttp
-
+    from bot.outbound import NetworkPolicy, create_session
     from bot.reviews.fetch import FeedFetcher
     from tests.doubles.feed_server import FeedServer
 
-    async with FeedServer() as server, aiohttp.ClientSession() as session:
+    async with FeedServer() as server, create_session(NetworkPolicy(allow_private=True)) as session:
         svc = ReviewService(db, FeedFetcher(session), clock=clock)
         await svc.guilds.update(GUILD_A, announce_channel_id=CHANNEL_A)
         server.serve("/feed", rss_feed([item(1)]))

@@ -80,7 +80,7 @@ async def test_cursor_only_moves_forward_even_when_comments_are_erased(db: Datab
     assert await threads.last_message_id(100) is None
     await comments.store_many([comment(500, review_id), comment(400, review_id, author_id=8)])
     assert await threads.last_message_id(100) == 500
-    await comments.erase_author(7)
+    await comments.erase_member(7, None)
     assert [c.message_id for c in await comments.for_thread(100)] == [400]
     assert await threads.last_message_id(100) == 500  # a backfill won't fetch the erased message again
     assert await threads.cursors() == {100: 500}
@@ -112,11 +112,15 @@ async def test_polls_votes_results_and_erasure(db: Database, writer: BatchedWrit
 
     await ratings.set_rating(1, 7, film.id, 4.0, source="poll")
     await ratings.set_rating(1, 8, film.id, 2.0, source="rate")
-    await polls.erase_user(7, 1)
-    await polls.erase_user(8, 1)
-    assert await polls.count_user_votes(7) == 0
+    assert await polls.erase_member(7, 1) == 1
+    assert await polls.erase_member(8, 1) == 1
+    assert await polls.count_member(7, None) == 0
+    # Votes and ratings have one eraser each: the poll's leaves every rating to the ratings' eraser,
+    # which takes poll-made and explicit /rate ratings alike (a forgotten member expects both gone).
+    assert await ratings.get_rating(1, 7, film.id) == 4.0
+    assert await ratings.erase_member(7, 1) == 1 and await ratings.erase_member(8, 1) == 1
     assert await ratings.get_rating(1, 7, film.id) is None
-    assert await ratings.get_rating(1, 8, film.id) == 2.0  # an explicit /rate is not poll data
+    assert await ratings.get_rating(1, 8, film.id) is None
 
 
 async def test_record_sent_announcement_inserts_then_replaces(db: Database) -> None:

@@ -85,7 +85,7 @@ async def test_erase_member_removes_consent_to_be_shown_but_keeps_a_refusal(tmp_
     await repo.set_preference(GUILD, MEMBER, True)
     await repo.set_preference(GUILD + 1, MEMBER, False)
     await repo.set_preference(GUILD, OTHER, True)
-    assert await repo.erase_member(MEMBER) == 1
+    assert await repo.erase_member(MEMBER, None) == 1
     assert await repo.preference(GUILD, MEMBER) is None
     assert await repo.preference(GUILD + 1, MEMBER) is False  # forgetting never publishes someone
     assert await repo.preference(GUILD, OTHER) is True
