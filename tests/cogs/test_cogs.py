@@ -29,7 +29,7 @@ def walk(commands):
 
 
 async def test_all_extensions_load_without_duplicate_command_names(tmp_path: Path) -> None:
-    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "c.db", reviews_dir=tmp_path)
+    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "c.db", reviews_dir=tmp_path, web_port=0)
     bot = MatineeBot(settings, sync="never")
     try:
         await bot.setup_hook()
@@ -44,7 +44,7 @@ async def test_all_extensions_load_without_duplicate_command_names(tmp_path: Pat
 
 
 async def test_a_second_command_with_a_taken_name_is_refused(tmp_path: Path) -> None:
-    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "c.db", reviews_dir=tmp_path)
+    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "c.db", reviews_dir=tmp_path, web_port=0)
     bot = MatineeBot(settings, sync="never")
     try:
         await bot.setup_hook()
@@ -59,7 +59,7 @@ async def test_a_second_command_with_a_taken_name_is_refused(tmp_path: Path) -> 
 
 
 async def test_a_broken_cog_is_logged_and_the_rest_still_load(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "c.db", reviews_dir=tmp_path)
+    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "c.db", reviews_dir=tmp_path, web_port=0)
     bot = MatineeBot(settings, sync="never", extensions=["tests.cogs.broken_extension", "cogs.about"])
     try:
         await bot.setup_hook()

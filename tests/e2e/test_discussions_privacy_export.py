@@ -251,7 +251,7 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
 
     forgot = await asyncio.to_thread(cli, "forget", str(world.member_id))
     assert forgot.returncode == 0 and forgot.stdout == (
-        f"erased 2 comments, 1 poll votes, 1 film ratings, 0 watchlist films and 0 chat messages "
+        f"erased 2 comments, 1 poll votes, 1 film ratings, 0 watchlist films, 0 chat messages and 0 blog opt-ins "
         f"of user {world.member_id} in every server and in direct messages\n"
     )
     bot = await run_bot()
