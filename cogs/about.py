@@ -8,8 +8,7 @@ from discord.ext import commands
 
 from bot.about import format_bytes, format_uptime, gather_about
 from bot.bot import MatineeBot
-
-EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
+from cogs._ui import EMBED_COLOUR
 
 
 class About(commands.Cog):

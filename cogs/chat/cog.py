@@ -22,9 +22,10 @@ from bot.chat import ChatRequest, ChatService, TokenCounter
 from bot.chat.prompt import PERSONA_MAX_CHARS
 from bot.errors import UserFacingError
 from bot.text import clean_text, neutralize_mentions, truncate
+from cogs._ui import NO_MENTIONS
 
 from .render import fallback_embeds
-from .targets import NO_MENTIONS, ChannelTarget, InteractionTarget
+from .targets import ChannelTarget, InteractionTarget
 
 __all__ = ["Chat"]
 

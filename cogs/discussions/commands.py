@@ -20,8 +20,7 @@ from bot.discussions.feature import DiscussionFeature
 from bot.discussions.opening import ARCHIVE_CHOICES
 from bot.errors import UserFacingError
 from bot.text import CHOICE_NAME, clean_text, truncate
-
-from .render import NO_MENTIONS
+from cogs._ui import NO_MENTIONS
 
 __all__ = ["DiscussionCommands"]
 

@@ -24,8 +24,8 @@ from bot.reviews.service import MAX_BACKFILL, loggable_url
 from bot.storage import Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
+from cogs._ui import EMBED_COLOUR
 
-from .embeds import EMBED_COLOUR
 from .transport import DiscordTransport
 
 __all__ = ["Reviews"]
