@@ -6,8 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.about import format_bytes, format_uptime, gather_about
 from bot.bot import MatineeBot
+from bot.status import format_bytes, format_uptime, gather_about
 from cogs._ui import EMBED_COLOUR
 
 

@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot.bot import MatineeBot
 from bot.chat import ChatRequest, ChatService, TokenCounter
-from bot.chat.prompt import PERSONA_MAX_CHARS
+from bot.chat.prompt_packing import PERSONA_MAX_CHARS
 from bot.errors import UserFacingError
 from bot.text import clean_text, neutralize_mentions, truncate
 from cogs._ui import NO_MENTIONS

@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from bot.discussions.prompts import PollSpec
+from bot.discussions.opening_prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.models import Review
 from bot.text import EMBED_DESCRIPTION, EMBED_TITLE, clean_text, excerpt, truncate

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 import discord
 
-from bot.discussions.prompts import PollSpec
+from bot.discussions.opening_prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.discussions.transport import ChannelKind, PostedOpening, ThreadInfo, TransportError
 from bot.models import Review

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.discussions.feature import DiscussionFeature
-from bot.discussions.prompts import PollSpec
+from bot.discussions.opening_prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.discussions.summary import DiscussionSummary
 from bot.discussions.transport import ChannelKind, PostedOpening, ThreadInfo, TransportError
