@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import admin_command
 from bot.bot import MatineeBot
 from bot.discussions.export import EXPORT_FORMATS
 from bot.discussions.feature import DiscussionFeature
@@ -44,25 +45,6 @@ class DiscussionCommands(commands.Cog):
     def __init__(self, bot: MatineeBot, discussions: DiscussionFeature) -> None:
         self.bot = bot
         self.discussions = discussions
-        self.export_command = app_commands.Command(
-            name="export",
-            description="Export a review's comments and ratings as a file (JSON, Markdown or HTML)",
-            callback=self.export_review,
-        )
-        self.export_command.autocomplete("review")(self.review_autocomplete)
-        self.archive_command = app_commands.Command(
-            name="archive-after",
-            description="How long review threads stay open without new messages",
-            callback=self.archive_after,
-        )
-
-    async def cog_load(self) -> None:
-        self.bot.add_admin_command(self.export_command)
-        self.bot.add_admin_command(self.archive_command)
-
-    async def cog_unload(self) -> None:
-        self.bot.remove_admin_command(self.export_command.name)
-        self.bot.remove_admin_command(self.archive_command.name)
 
     # -- commands: /discussion ---------------------------------------------------------------
 
@@ -113,6 +95,10 @@ class DiscussionCommands(commands.Cog):
 
     # -- commands: /matinee export, /matinee archive-after -----------------------------------
 
+    @admin_command(
+        name="export", description="Export a review's comments and ratings as a file (JSON, Markdown or HTML)"
+    )
+    @app_commands.autocomplete(review=review_autocomplete)
     @app_commands.describe(
         review="The review (search by title)",
         format="json (for blog templates), md or html",
@@ -141,6 +127,7 @@ class DiscussionCommands(commands.Cog):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @admin_command(name="archive-after", description="How long review threads stay open without new messages")
     @app_commands.describe(minutes="Archive review threads after this long without messages")
     @app_commands.choices(
         minutes=[
