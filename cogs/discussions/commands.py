@@ -55,6 +55,7 @@ class DiscussionCommands(commands.Cog):
         ]
 
     @discussion.command(name="open", description="Open (or re-open) the discussion thread of a stored review here")
+    @app_commands.autocomplete(review=review_autocomplete)
     @app_commands.describe(review="The review (search by title)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def open_command(self, interaction: discord.Interaction, review: str) -> None:
@@ -67,10 +68,6 @@ class DiscussionCommands(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
-
-    @open_command.autocomplete("review")
-    async def _open_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice]:
-        return await self.review_autocomplete(interaction, current)
 
     @discussion.command(name="spoilers", description="Mark this review thread as a spoiler thread, or unmark it")
     @app_commands.describe(state="on: spoilers allowed here; off: keep it spoiler-free")
