@@ -237,7 +237,7 @@ async def test_a_failed_edit_of_the_opening_is_only_logged(env, caplog) -> None:
 async def test_summary_and_archive_setting_go_through_the_feature(env) -> None:
     thread = await env.opening.open(env.review, await announce_in_text_channel(env))
     env.transport.post(thread.id, MEMBER, "great")
-    await env.feature.backfill.backfill_thread(thread.id, thread.id)
+    await env.feature.backfill.backfill_thread(thread.id)
     ref, review = await env.feature.review_thread(thread.id)
     assert review.id == env.review.id
     assert await env.feature.summary(ref, review) == "1 comments, spoiler=False"
