@@ -173,8 +173,8 @@ def test_the_map_lists_every_module_and_only_paths_that_exist() -> None:
 
 
 def _map_order(path: str) -> tuple[int, list[tuple[bool, str]]]:
-    top = ("bot/", "cogs/", "data/", "bench/", "tests/")
-    rank = next(i for i, prefix in enumerate(top) if path.startswith(prefix))
+    top = ("bot/", "cogs/", "data/", "deploy/", "bench/", "tests/")  # code first, then what surrounds it
+    rank = next((i for i, prefix in enumerate(top) if path.startswith(prefix)), len(top))
     parts = path.rstrip("/").split("/")
     # A folder's own row comes first; then its modules, then its subfolders.
     return rank, [(i < len(parts) - 1 or path.endswith("/"), part) for i, part in enumerate(parts)]
