@@ -14,14 +14,14 @@ import json
 import logging
 import pkgutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import discord
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
+from .admin import AdminChild, admin_commands_of, new_admin_group
 from .llm import LLM
 from .outbound import OutboundHttp
 from .ratelimit import TokenBucket
@@ -46,7 +46,6 @@ SyncMode = Literal["auto", "force", "never"]
 # keeping a large fan-out within about 1.1x of the 50/s floor.
 REST_REQUESTS_PER_SECOND = 45.0
 REST_BURST = 4.0
-ADMIN_GROUP_NAME = "matinee"
 
 
 def matinee_intents() -> discord.Intents:
@@ -80,23 +79,6 @@ def discover_extensions(package: str = "cogs") -> list[str]:
     )
 
 
-class AdminGroup(app_commands.Group):
-    """``/matinee``: staff commands, checked twice.
-
-    Discord hides the group from members without Manage Messages
-    (``default_permissions``), but server admins can override that in their
-    Integrations settings, so every invocation is checked again here. Commands
-    that need more (Manage Server) add their own run-time check.
-    """
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        if not interaction.permissions.manage_messages:
-            raise app_commands.MissingPermissions(["manage_messages"])
-        return True
-
-
 class MatineeBot(commands.Bot):
     """Matinee's bot. ``sync`` chooses when application commands are pushed to Discord."""
 
@@ -128,13 +110,9 @@ class MatineeBot(commands.Bot):
         self.llm: LLM | None = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions_to_load = list(extensions) if extensions is not None else None
-        self.admin_group = AdminGroup(
-            name=ADMIN_GROUP_NAME,
-            description="Set up and run Matinee in this server",
-            guild_only=True,
-            default_permissions=discord.Permissions(manage_messages=True),
-        )
+        self.admin_group = new_admin_group()
         self.tree.add_command(self.admin_group)
+        self._admin_commands: dict[str, list[AdminChild]] = {}  # cog name -> the /matinee children it declared
         self.rest_limiter = TokenBucket(REST_REQUESTS_PER_SECOND, REST_BURST)
         self._install_rest_limiter()
 
@@ -225,9 +203,58 @@ class MatineeBot(commands.Bot):
 
     # -- admin command group ----------------------------------------------------------
 
-    def add_admin_command(self, command: app_commands.Command | app_commands.Group) -> None:
-        """Attach a subcommand (or subgroup) to ``/matinee``; cogs call this in ``cog_load``."""
-        self.admin_group.add_command(command)
+    async def add_cog(
+        self,
+        cog: commands.Cog,
+        /,
+        *,
+        override: bool = False,
+        guild: discord.abc.Snowflake | None = discord.utils.MISSING,
+        guilds: Sequence[discord.abc.Snowflake] = discord.utils.MISSING,
+    ) -> None:
+        """Add ``cog`` and the ``/matinee`` subcommands it declares with ``@admin_command`` (see :mod:`bot.admin`).
+
+        The subcommands are attached first, so a taken name fails the cog's load
+        before ``cog_load`` runs, and a cog that fails to load leaves none behind.
+        """
+        children = admin_commands_of(cog)
+        added: list[AdminChild] = []
+        try:
+            for child in children:
+                self.add_admin_command(child, override=override)
+                added.append(child)
+            await super().add_cog(cog, override=override, guild=guild, guilds=guilds)
+        except BaseException:
+            self._remove_admin_children(added)
+            raise
+        self._admin_commands[cog.qualified_name] = children
+
+    async def remove_cog(
+        self,
+        name: str,
+        /,
+        *,
+        guild: discord.abc.Snowflake | None = discord.utils.MISSING,
+        guilds: Sequence[discord.abc.Snowflake] = discord.utils.MISSING,
+    ) -> commands.Cog | None:
+        """Remove the cog and the ``/matinee`` subcommands it declared (unloading an extension, shutdown)."""
+        cog = await super().remove_cog(name, guild=guild, guilds=guilds)
+        if cog is not None:
+            self._remove_admin_children(self._admin_commands.pop(cog.qualified_name, []))
+        return cog
+
+    def _remove_admin_children(self, children: Iterable[AdminChild]) -> None:
+        for child in children:
+            if self.admin_group.get_command(child.name) is child:
+                self.admin_group.remove_command(child.name)
+
+    def add_admin_command(self, command: AdminChild, *, override: bool = False) -> None:
+        """Attach a subcommand (or subgroup) to ``/matinee``.
+
+        Cogs declare theirs with ``@admin_command`` instead, which calls this; it is for
+        a command that only exists at run time.
+        """
+        self.admin_group.add_command(command, override=override)
 
     def remove_admin_command(self, name: str) -> None:
         self.admin_group.remove_command(name)

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import NotFoundError, UserFacingError
 from ..models import Comment, Review
 from ..storage import CommentRepository, PollRepository, RatingRepository, ReviewRepository
-from .prompts import POLL_ANSWERS
+from .opening_prompts import POLL_ANSWERS
 
 __all__ = [
     "EXPORT_FORMATS",

@@ -18,10 +18,10 @@ from ..errors import UserFacingError
 from ..models import Announcement, Review
 from ..storage import AnnouncementRepository, DiscussionThreadRepository, GuildSettingsRepository, PollRepository
 from ..storage.polls import PollInfo
-from ..threads import review_thread_name
 from .backfill import BackfillService
-from .prompts import SPOILER_NOTICE, build_opening, template_prompts
+from .opening_prompts import SPOILER_NOTICE, build_opening, template_prompts
 from .service import DiscussionIndex, PollService, ThreadRef
+from .thread_names import review_thread_name
 from .transport import ThreadInfo, ThreadTransport, TransportError
 
 __all__ = [

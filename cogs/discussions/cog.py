@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.bot import MatineeBot
 from bot.discussions.feature import DiscussionFeature
-from bot.discussions.prompts import llm_prompts
+from bot.discussions.opening_prompts import llm_prompts
 from bot.discussions.summary import summarise
 from bot.discussions.transport import ThreadInfo
 from bot.models import Announcement, Review

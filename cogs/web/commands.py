@@ -9,16 +9,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import admin_command
 from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.storage.web import WebGuild
 from bot.web.consent import describe_member_choice
+from cogs._ui import NO_MENTIONS
 
 from .cog import WebFeature
 
 __all__ = ["WebCommands", "normalise_invite"]
 
-NO_MENTIONS = discord.AllowedMentions.none()
 _INVITE = re.compile(
     r"^(?:https?://)?(?:www\.)?(?:discord\.gg|discord(?:app)?\.com/invite)/([A-Za-z0-9-]{2,32})/?$", re.IGNORECASE
 )
@@ -49,11 +50,6 @@ class WebCommands(commands.Cog):
         self.bot = bot
         self.feature = feature
         self.repository = feature.repository
-        self.web_command = app_commands.Command(
-            name="web",
-            description="Publish this server's review discussions on the blog, and how members consent",
-            callback=self.web_settings,
-        )
         self.hide_menu = app_commands.ContextMenu(name="Hide from blog", callback=self.hide_from_blog)
         self.show_menu = app_commands.ContextMenu(name="Show on blog", callback=self.show_on_blog)
         for menu in (self.hide_menu, self.show_menu):
@@ -61,17 +57,18 @@ class WebCommands(commands.Cog):
             menu.default_permissions = discord.Permissions(manage_messages=True)
 
     async def cog_load(self) -> None:
-        self.bot.add_admin_command(self.web_command)
         self.bot.tree.add_command(self.hide_menu)
         self.bot.tree.add_command(self.show_menu)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_admin_command(self.web_command.name)
         self.bot.tree.remove_command(self.hide_menu.name, type=discord.AppCommandType.message)
         self.bot.tree.remove_command(self.show_menu.name, type=discord.AppCommandType.message)
 
     # -- /matinee web --------------------------------------------------------------------------
 
+    @admin_command(
+        name="web", description="Publish this server's review discussions on the blog, and how members consent"
+    )
     @app_commands.describe(
         publish="on: replies in review threads appear on the blog's pages; off: nothing is published",
         consent="notice (default): members are shown unless they opt out; opt-in: only members who said yes",

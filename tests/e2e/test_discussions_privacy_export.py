@@ -173,6 +173,12 @@ async def test_admin_export_sends_files_in_all_formats(double: DiscordDouble, wo
     bot = await run_bot()
     opened, _first = await _thread_with_hostile_comments(bot, double, world)
 
+    # The review option autocompletes (the cog's method, bound through @admin_command).
+    choices = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.admin_id, "matinee export", {"review": "chungking"}, "review"
+    )
+    assert str(opened.review.id) in [c["value"] for c in choices]
+
     refused = await double.invoke_command(
         world.guild_id,
         world.text_channel_id,
