@@ -49,8 +49,8 @@ ADMIN_GROUP_NAME = "matinee"
 # Caps of the shutdown steps (seconds); each also stops at the budget's deadline.
 # Unloading covers the chat cog's grace for replies in flight (3 s).
 UNLOAD_CAP = 3.5
-GATEWAY_CAP = 1.5  # discord.py would wait up to 30 s for the gateway's reply to a close frame
-HANDLERS_CAP = 1.0
+GATEWAY_CAP = 1.0  # discord.py would wait up to 30 s for the gateway's reply to a close frame
+HANDLERS_CAP = 0.5
 CLIENT_CAP = 0.5
 DATABASE_CAP = 1.0
 # Kept back from the writer's flush for closing clients and the database after it.

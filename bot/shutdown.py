@@ -12,7 +12,7 @@ Matinee promises to exit within :data:`SHUTDOWN_SECONDS` of the signal:
   must not cost the comments still queued for the database.
 * :class:`Watchdog` is the backstop for what cooperation cannot bound (a thread
   stuck in a DNS look-up that interpreter exit would join, say): if the process
-  is still alive at :data:`SHUTDOWN_SECONDS`, it says so and exits with status 1.
+  is still alive at :data:`WATCHDOG_SECONDS`, it says so and exits with status 1.
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["CLOSE_SECONDS", "SHUTDOWN_SECONDS", "ShutdownBudget", "Watchdog"]
+__all__ = ["CLOSE_SECONDS", "SHUTDOWN_SECONDS", "WATCHDOG_SECONDS", "ShutdownBudget", "Watchdog"]
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 8.0  # SIGTERM to process exit; Docker's SIGKILL comes at 10 s
 # What MatineeBot.close may spend; the rest is for asyncio's teardown and interpreter exit.
-CLOSE_SECONDS = 7.0
+CLOSE_SECONDS = 6.5
+# When the watchdog gives up: before SHUTDOWN_SECONDS, which counts from the signal's
+# sending, not from its handler running on a busy event loop.
+WATCHDOG_SECONDS = 7.5
 # A step cut short is cancelled; this is how long it then gets to unwind before we move on.
 UNWIND_SECONDS = 0.25
 
@@ -90,7 +93,7 @@ class ShutdownBudget:
 class Watchdog:
     """Exits the process if it is still alive ``seconds`` after :meth:`arm` (a daemon timer thread)."""
 
-    def __init__(self, seconds: float = SHUTDOWN_SECONDS, *, exit: Callable[[int], object] = os._exit) -> None:
+    def __init__(self, seconds: float = WATCHDOG_SECONDS, *, exit: Callable[[int], object] = os._exit) -> None:
         self.seconds = seconds
         self._exit = exit
         self._timer: threading.Timer | None = None

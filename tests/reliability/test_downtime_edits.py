@@ -4,13 +4,17 @@ The backfill reads history after the last stored message, so it finds new
 messages; after a fresh session the newest stored comments are re-read too. A
 member who deletes (or edits) an already-stored comment while the bot is offline
 must still have that honoured: a deleted comment must not stay in the exports.
+
+The live "back online" message can be stored before the start-up catch-up has
+re-read the thread, so each test waits for the catch-up's effect, not for that
+message.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e._discussions import open_thread, wait_rows
+from tests.e2e._discussions import eventually, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +30,8 @@ async def test_a_comment_deleted_while_the_bot_was_down_is_not_exported(double, 
     bot = await run_bot()
     await double.post_message(opened.thread_id, world.member_id, "back online")
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=3)
+    deleted = "SELECT deleted FROM comments WHERE message_id = ?"
+    await eventually(lambda: bot.db.fetchval(deleted, (int(gone["id"]),)), 1)
     live = await bot.db.fetchall("SELECT message_id FROM comments WHERE deleted = 0 ORDER BY message_id")
     await run_bot.stop(bot)
     assert int(gone["id"]) not in [r[0] for r in live]
@@ -43,7 +49,9 @@ async def test_a_comment_edited_while_the_bot_was_down_is_updated(double, world,
     bot = await run_bot()
     await double.post_message(opened.thread_id, world.member_id, "back online")
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=2)
-    content = await bot.db.fetchval("SELECT content FROM comments WHERE message_id = ?", (int(message["id"]),))
+    content_sql = "SELECT content FROM comments WHERE message_id = ?"
+    await eventually(lambda: bot.db.fetchval(content_sql, (int(message["id"]),)), "final words")
+    content = await bot.db.fetchval(content_sql, (int(message["id"]),))
     await run_bot.stop(bot)
     assert content == "final words"
 
@@ -59,6 +67,8 @@ async def test_reactions_added_while_the_bot_was_down_are_counted(double, world,
     bot = await run_bot()
     await double.post_message(opened.thread_id, world.member_id, "back online")
     await wait_rows(bot, double, "SELECT 1 FROM comments", count=2)
+    reactions_sql = "SELECT instr(reactions, '🔥') > 0 FROM comments WHERE message_id = ?"
+    await eventually(lambda: bot.db.fetchval(reactions_sql, (int(message["id"]),)), 1)
     reactions = await bot.db.fetchval("SELECT reactions FROM comments WHERE message_id = ?", (int(message["id"]),))
     await run_bot.stop(bot)
     assert "🔥" in (reactions or "")
