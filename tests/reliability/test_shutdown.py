@@ -266,3 +266,22 @@ async def test_sigterm_during_a_5000_message_burst_exits_within_8_s_and_loses_no
     await until(lambda: len(stored()) >= BURST, timeout=120)
     assert stored() == sorted(sent), f"stored {len(stored())} of {len(sent)} ({stored_at_exit} before the exit)"
     print(f"SIGTERM to exit: {took:.2f} s; stored {stored_at_exit} of {BURST} before the exit; {summary}")
+
+
+@pytest.mark.slow
+async def test_sigterm_during_start_up_stops_start_up_and_exits_cleanly(bot_process, double) -> None:
+    proc = await bot_process.spawn()
+    await asyncio.wait_for(_until_line_in(proc, "applied migration"), 60)
+    proc.send_signal(signal.SIGTERM)
+    rc = await proc.wait_exit(60)
+    assert rc == 0, proc.output
+    assert "shut down in" in proc.output, proc.output
+    assert "MATINEE_READY" not in proc.stdout
+    conn = sqlite3.connect(bot_process.database_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+async def _until_line_in(proc, text: str) -> None:
+    while not any(text in line for line in proc.stderr):
+        await asyncio.sleep(0.01)
