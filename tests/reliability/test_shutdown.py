@@ -27,8 +27,7 @@ import pytest
 
 from bot.shutdown import SHUTDOWN_SECONDS, ShutdownBudget
 from bot.storage import BatchedWriter, Database, WriterClosedError
-from tests.e2e.reviews_support import bot_posts
-from tests.reliability.test_crash import guilds_with_channels, query, start_with_review_channels, until, write_review
+from tests.reliability.test_crash import query, start_with_a_review_thread, until
 
 INSERT_A = "INSERT INTO meta (key, value) VALUES (?, 'a')"
 INSERT_B = "INSERT INTO meta (key, value) VALUES (?, 'b')"
@@ -225,12 +224,7 @@ def _seconds_until_exit(pidfd: int, since: float, limit: float) -> float | None:
 async def test_sigterm_during_a_5000_message_burst_exits_within_8_s_and_loses_nothing(
     bot_process, double, world
 ) -> None:
-    guilds = await guilds_with_channels(double, world, 1)
-    proc = await start_with_review_channels(bot_process, double, guilds)
-    write_review(bot_process.reviews_dir, "vertigo")
-    await until(lambda: bot_posts(double, world.text_channel_id), timeout=60)
-    thread_id = int(bot_posts(double, world.text_channel_id)[0]["id"])
-    await until(lambda: any(m.get("poll") for m in double.messages_in(thread_id)), timeout=30)
+    proc, thread_id = await start_with_a_review_thread(bot_process, double, world)
     db = bot_process.database_path
 
     def stored() -> list[int]:
