@@ -29,13 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
-async def serve(settings, *, sync: str = "auto", watchdog: Watchdog | None = None) -> None:
+async def serve(settings, *, sync: str = "auto") -> None:
     """Run the bot until it is closed; SIGTERM and SIGINT close it gracefully, within the budget."""
     from ..bot import MatineeBot
 
     bot = MatineeBot(settings, sync=sync)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    watchdog = watchdog or Watchdog()
+    watchdog = Watchdog()
 
     def request_shutdown(sig: signal.Signals) -> None:
         if bot.shutting_down:
