@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..errors import UserFacingError
 from ..models import Comment, Review
+from ..problems import ProblemLog
 from ..storage import (
     AnnouncementRepository,
     BatchedWriter,
@@ -85,6 +86,7 @@ class DiscussionFeature:
             poll_service=self.poll_service,
             backfill=self.backfill,
             write_prompts=write_prompts,
+            problems=ProblemLog(db),
         )
         self.exporter = DiscussionExporter(self.reviews, comments, polls, ratings)
 
