@@ -2211,8 +2211,12 @@ class DiscordDouble:
         return chan
 
     async def _r_delete_channel(self, rec: RecordedRequest, body: JSON, files: Files, cid: str) -> JSON:
-        chan = self.channels.pop(int(self._channel(int(cid))["id"]))
-        self.messages.pop(int(cid), None)
+        return await self.delete_channel(int(cid))
+
+    async def delete_channel(self, channel_id: int) -> JSON:
+        """Delete a channel or thread, as staff would (CHANNEL_DELETE / THREAD_DELETE when connected)."""
+        chan = self.channels.pop(int(self._channel(int(channel_id))["id"]))
+        self.messages.pop(int(channel_id), None)
         if chan["type"] in THREAD_TYPES:
             await self.dispatch("THREAD_DELETE", {k: chan[k] for k in ("id", "guild_id", "parent_id", "type")})
         else:
