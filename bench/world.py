@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.bot import MatineeBot
+from bot.discord_double import DiscordDouble
 from bot.settings import Secret, Settings
 from bot.storage import Database
-from tests.doubles.discord_double import DiscordDouble
 
 __all__ = [
     "COMMENT_INSERT",

@@ -28,6 +28,8 @@ def describe_user_error(error: app_commands.AppCommandError) -> str | None:
     """The message for an error the member can act on, or None if it is unexpected."""
     if isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, UserFacingError):
         return error.original.message
+    if isinstance(error, app_commands.TransformerError) and isinstance(error.__cause__, UserFacingError):
+        return error.__cause__.message  # an option's transformer said why (e.g. "No film found")
     if isinstance(error, app_commands.MissingPermissions):
         return f"You need the {_permission_names(error.missing_permissions)} permission to use this command."
     if isinstance(error, app_commands.BotMissingPermissions):

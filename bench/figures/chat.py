@@ -29,7 +29,7 @@ from bench.world import (
     seed_guild_settings,
     seed_reviews,
 )
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.doubles.openai_stub import OpenAIStub
 
 NUMBER = "4"

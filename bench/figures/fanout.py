@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.harness import Row, Stat, verdict
 from bench.world import FeatureMissing, connect, migrated_database, running_bot, seed_guild_settings
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 NUMBER = "3"
 TITLE = "Announcement fan-out"

@@ -25,7 +25,7 @@ from bench.world import (
     seed_guild_settings,
     seed_reviews,
 )
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 NUMBER = "6"
 TITLE = "Footprint"

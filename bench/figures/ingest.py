@@ -28,8 +28,8 @@ from bench.world import (
     seed_announcements,
     seed_reviews,
 )
+from bot.discord_double import DiscordDouble, make_snowflake
 from bot.storage import BatchedWriter, Database
-from tests.doubles.discord_double import DiscordDouble, make_snowflake
 
 NUMBER = "1"
 TITLE = "Comment ingest"

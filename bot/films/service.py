@@ -1,4 +1,4 @@
-"""FilmService: what the /film, /rate, /top, /reviews and /watchlist commands ask for.
+"""FilmService: what the /film, /rate, /top and /watchlist commands (and every film option) ask for.
 
 No discord.py here: the cog turns interactions into these calls and renders the
 plain results. Ratings from discussion-thread polls are stored by the discussions
@@ -10,36 +10,36 @@ same row, so both count once per member in averages and leaderboards (an explici
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import NamedTuple
 
 from ..errors import NotFoundError, UserFacingError
 from ..models import Film, Review
-from ..storage import AnnouncementRepository, Database, RatingRepository, RatingSummary, ReviewRepository
+from ..paging import Page, page_count
+from ..reviews.search import ReviewLink, ReviewSearchService
+from ..storage import Database, RatingRepository, RatingSummary, ReviewRepository
+from ..storage.film_search import normalize_title
 from ..storage.film_stats import FilmStatsRepository, LeaderboardRow
 from ..storage.films import FilmRepository
 from ..storage.watchlist import MAX_WATCHLIST, WatchlistRepository
-from .catalog import FilmCatalog
+from ..text import AUTOCOMPLETE_CHOICES
+from ..timestamps import utc_iso
+from .catalog import FilmCatalog, FilmChoice, choice_name
 from .tmdb import TmdbClient
 
 __all__ = [
     "PERIODS",
     "TOP_MIN_VOTES",
     "FilmCard",
+    "FilmPick",
     "FilmService",
-    "Page",
-    "ReviewLink",
     "parse_stars",
     "period_start",
-    "thread_url",
 ]
 
-T = TypeVar("T")
 TOP_MIN_VOTES = 3
 TOP_PAGE_SIZE = 10
-REVIEWS_PAGE_SIZE = 5
 WATCHLIST_PAGE_SIZE = 10
 PERIODS = {"week": 7, "month": 30, "year": 365, "all": None}
 
@@ -61,17 +61,14 @@ def period_start(period: str | None, now: datetime | None = None) -> str | None:
     if days is None:
         return None
     start = (now or datetime.now(UTC)) - timedelta(days=days)
-    return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return utc_iso(start.replace(microsecond=0))  # whole seconds: the period, not the instant
 
 
-def thread_url(guild_id: int, thread_id: int) -> str:
-    return f"https://discord.com/channels/{guild_id}/{thread_id}"
+class FilmPick(NamedTuple):
+    """The film a member named in a film option, and a note to show with it (e.g. TMDB was unreachable)."""
 
-
-@dataclass(frozen=True, slots=True)
-class ReviewLink:
-    review: Review
-    thread_url: str | None = None
+    film: Film
+    note: str | None = None
 
 
 @dataclass(slots=True)
@@ -89,18 +86,6 @@ class FilmCard:
         return next((link.thread_url for link in self.reviews if link.thread_url), None)
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    page: int
-    pages: int
-    total: int
-
-
-def _pages(total: int, size: int) -> int:
-    return max(1, math.ceil(total / size))
-
-
 class FilmService:
     """Everything the films cog needs, built from the bot's shared database (and TMDB client)."""
 
@@ -111,7 +96,12 @@ class FilmService:
         self.stats = FilmStatsRepository(db)
         self.watchlist = WatchlistRepository(db)
         self.reviews = ReviewRepository(db)
-        self.announcements = AnnouncementRepository(db)
+        self.review_search = ReviewSearchService(db)
+
+    @property
+    def uses_tmdb(self) -> bool:
+        """Whether look-ups and cards may call TMDB (and so may take longer than Discord's 3 s)."""
+        return self.catalog.tmdb is not None
 
     async def prepare(self) -> None:
         """Build the typo vocabulary if films predate it (cheap no-op otherwise)."""
@@ -140,8 +130,29 @@ class FilmService:
                 linked += 1
         return linked
 
-    async def require_film(self, value: str, *, user_id: int | None = None) -> tuple[Film, str | None]:
-        """Resolve an option value to a film, or raise a "no film found" with suggestions."""
+    # -- film options: choices while typing, then the film submitted ----------------------
+
+    async def film_choices(self, user_id: int, typed: str) -> list[FilmChoice]:
+        """Up to 25 catalog films for what the member typed so far (local only: never waits for TMDB)."""
+        choices = await self.catalog.autocomplete(typed, AUTOCOMPLETE_CHOICES)
+        self.catalog.remember_offer(user_id, choices)
+        return choices
+
+    async def watchlist_choices(self, user_id: int, typed: str) -> list[FilmChoice]:
+        """The member's own watchlist, filtered by what they typed (for /watchlist remove)."""
+        films = await self.watchlist.list(user_id, limit=MAX_WATCHLIST)
+        wanted = normalize_title(typed)
+        matching = [f for f in films if wanted in normalize_title(f"{f.title} {f.original_title or ''}")]
+        choices = [FilmChoice(f.id, choice_name(f), str(f.id)) for f in matching[:AUTOCOMPLETE_CHOICES]]
+        self.catalog.remember_offer(user_id, choices)
+        return choices
+
+    async def require_film(self, value: str, *, user_id: int | None = None) -> FilmPick:
+        """Resolve an option value to a film, or raise a "no film found" with suggestions.
+
+        A picked choice sends the film id; typed text is a title ("1917" finds the film 1917
+        unless this member was just offered the film with id 1917).
+        """
         lookup = await self.catalog.resolve(value, user_id=user_id)
         if lookup.film is None:
             shown = " ".join((value or "").split())[:80] or "that"
@@ -153,11 +164,11 @@ class FilmService:
             if lookup.note:
                 message += f"\n-# {lookup.note}"
             raise NotFoundError(message)
-        return lookup.film, lookup.note
+        return FilmPick(lookup.film, lookup.note)
 
     async def card(self, film: Film, *, guild_id: int | None, user_id: int | None = None) -> FilmCard:
         film, note = await self.catalog.details(film)
-        links = await self._review_links((await self.reviews.for_film(film.id))[:10], guild_id)
+        links = await self.review_search.links((await self.reviews.for_film(film.id))[:10], guild_id)
         summary = await self.ratings.summary(film.id, guild_id)
         comments = await self.stats.comment_count(film.id, guild_id)
         mine = None
@@ -185,32 +196,7 @@ class FilmService:
             limit=TOP_PAGE_SIZE,
             offset=page * TOP_PAGE_SIZE,
         )
-        return Page(rows, page, _pages(total, TOP_PAGE_SIZE), total)
-
-    async def search_reviews(
-        self, query: str | None, *, film: Film | None = None, page: int = 0, guild_id: int | None = None
-    ) -> Page[ReviewLink]:
-        page = max(0, page)
-        reviews, total = await self.stats.search_reviews(
-            query or "",
-            film_id=film.id if film else None,
-            limit=REVIEWS_PAGE_SIZE,
-            offset=page * REVIEWS_PAGE_SIZE,
-        )
-        links = await self._review_links(reviews, guild_id)
-        return Page(links, page, _pages(total, REVIEWS_PAGE_SIZE), total)
-
-    async def _review_links(self, reviews: Sequence[Review], guild_id: int | None) -> list[ReviewLink]:
-        """Each review with a link to its discussion thread in this guild, where it has one."""
-        links: list[ReviewLink] = []
-        for review in reviews:
-            url = None
-            if guild_id is not None:
-                announcement = await self.announcements.get(review.id, guild_id)
-                if announcement is not None and announcement.thread_id:
-                    url = thread_url(guild_id, announcement.thread_id)
-            links.append(ReviewLink(review, url))
-        return links
+        return Page(rows, page, page_count(total, TOP_PAGE_SIZE), total)
 
     # -- watchlist ------------------------------------------------------------------------
 
@@ -224,7 +210,7 @@ class FilmService:
 
     async def watchlist_page(self, user_id: int, page: int = 0) -> Page[Film]:
         total = await self.watchlist.count(user_id)
-        pages = _pages(total, WATCHLIST_PAGE_SIZE)
+        pages = page_count(total, WATCHLIST_PAGE_SIZE)
         page = min(max(0, page), pages - 1)
         films = await self.watchlist.list(user_id, limit=WATCHLIST_PAGE_SIZE, offset=page * WATCHLIST_PAGE_SIZE)
         return Page(films, page, pages, total)

@@ -7,7 +7,7 @@ from .delivery import Delivered, DeliveryError, DeliveryReport, DeliveryService,
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, ParsedFeed, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
-from .films import FilmGuess, guess_film, identify_film, lead_phrase
+from .film_guess import FilmGuess, guess_film, identify_film, lead_phrase
 from .html import HtmlDocument, html_to_markdown
 from .markdown import MarkdownError, MarkdownScanner, parse_review_file
 from .service import FeedStatus, PollResult, ReviewService

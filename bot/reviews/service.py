@@ -48,15 +48,15 @@ from ..storage import (
     ReviewRepository,
     Subscription,
     Target,
-    utc_iso,
 )
 from ..storage.entries import Entry, EntryRepository
 from ..text import clean_text, neutralize_mentions
+from ..timestamps import parse_utc_iso, utc_iso
 from ..urls import normalize_post_url
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
-from .films import guess_film, identify_film
+from .film_guess import guess_film, identify_film
 from .markdown import MarkdownScanner
 
 __all__ = [
@@ -213,7 +213,7 @@ class ReviewService:
         if existing is not None and existing.published_at and (draft.published_at is None or draft.published_at > now):
             # An entry that lost its date, or is still future-dated (stored clamped to when we first saw it),
             # keeps the date it had; otherwise every poll would look like an edit.
-            draft.published_at = dt.datetime.fromisoformat(existing.published_at.replace("Z", "+00:00"))
+            draft.published_at = parse_utc_iso(existing.published_at)
         await self._identify(draft)
         return draft.normalise(now=now)
 
@@ -393,8 +393,7 @@ class ReviewService:
         log.warning("feed %s (%s) failed (%d in a row): %s", feed.id, loggable_url(feed.url), updated.failure_count,
                     error)  # fmt: skip
         result = PollResult(source=feed.source, feed=updated, error=error)
-        first = dt.datetime.fromisoformat(updated.first_failure_at.replace("Z", "+00:00")) if (
-            updated.first_failure_at) else now  # fmt: skip
+        first = parse_utc_iso(updated.first_failure_at) or now
         if updated.failure_count >= DISABLE_AFTER_FAILURES and now - first >= DISABLE_AFTER:
             await self.feeds.disable(feed.id, now=now)
             result.disabled = True

@@ -2,7 +2,7 @@
 
 from .comments import CommentRepository, DiscussionThread, DiscussionThreadRepository
 from .database import Database, Migration, MigrationError, StorageError, load_migrations
-from .feeds import Feed, FeedRepository, Subscription, feed_source, utc_iso
+from .feeds import Feed, FeedRepository, Subscription, feed_source
 from .films import FilmRepository
 from .fts import fts_prefix_query, fts_tokens
 from .guilds import GuildSettings, GuildSettingsRepository
@@ -43,5 +43,4 @@ __all__ = [
     "fts_prefix_query",
     "fts_tokens",
     "load_migrations",
-    "utc_iso",
 ]

@@ -13,12 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..models import Review
-from ..timestamps import utc_iso  # re-exported: bot.storage.utc_iso is public
+from ..timestamps import utc_iso
 from ..urls import normalize_post_url
 from .database import Database
 from .entries import EntryRepository
 
-__all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "feed_url_key", "utc_iso"]
+__all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "feed_url_key"]
 
 # A feed nobody reads (not builtin, no subscription) forgets its baseline: whoever subscribes next
 # gets a fresh first read, in which everything the feed lists is history, not news.

@@ -1,4 +1,4 @@
-"""Read models for film lookup: leaderboards, comment counts and review search by film.
+"""Read models for film lookup: leaderboards, comment counts, and linking reviews to their films.
 
 Kept apart from the reviews and ratings repositories (owned by other features) so
 the films feature adds queries without editing theirs.
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from ..models import Film, Review
 from .database import Database
-from .film_search import any_position_match, search_tokens
 from .films import _F_COLUMNS
 from .reviews import _R_COLUMNS
 
@@ -103,26 +102,3 @@ class FilmStatsRepository:
             (guild_id, prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", limit),
         )
         return [str(r[0]) for r in rows]
-
-    async def search_reviews(
-        self, query: str, *, film_id: int | None = None, limit: int = 5, offset: int = 0
-    ) -> tuple[list[Review], int]:
-        """Reviews matching ``query`` (title, film, body; any input is safe), optionally of one film.
-
-        No query: the film's reviews (or all reviews), newest first. Returns the page and the total.
-        """
-        match = any_position_match(search_tokens(query, limit=12))
-        film_clause = "AND r.film_id = :film" if film_id is not None else ""
-        params = {"match": match, "film": film_id, "n": limit, "off": offset}
-        if match is None:
-            base = f"FROM reviews r WHERE 1 = 1 {film_clause}"
-            order = "ORDER BY coalesce(r.published_at, r.created_at) DESC, r.id DESC"
-        else:
-            base = (
-                "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
-                f"WHERE reviews_fts MATCH :match {film_clause}"
-            )
-            order = "ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0)"
-        total = int(await self._db.fetchval(f"SELECT count(*) {base}", params) or 0)
-        rows = await self._db.fetchall(f"SELECT {_R_COLUMNS} {base} {order} LIMIT :n OFFSET :off", params)
-        return [Review.from_row(r) for r in rows], total

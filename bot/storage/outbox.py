@@ -19,7 +19,7 @@ from typing import Any
 from ..models import Announcement, Review
 from ..timestamps import utc_iso
 from .database import Database
-from .reviews import _ANNOUNCEMENT_COLUMNS, ReviewRepository, _review_values
+from .reviews import _ANNOUNCEMENT_COLUMNS, ReviewRepository, insert_review
 
 __all__ = ["OutboxRepository", "PendingAnnouncement", "Target", "new_nonce"]
 
@@ -66,20 +66,11 @@ class OutboxRepository:
         Either both exist afterwards or neither does, which is what makes the
         entry's "seen" mark and its delivery promise one fact.
         """
-        values = _review_values(fields)
-        names = sorted(values)
+        spoiler = int(bool(fields.get("spoilers", False)))
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
-                [values[n] for n in names],
-            )
-            review_id = int(cursor.lastrowid)
-            await cursor.close()
+            review_id = await insert_review(conn, fields)
             for target in targets:
-                await conn.execute(
-                    _ADD_INTENT,
-                    (review_id, target.guild_id, target.channel_id, new_nonce(), values.get("spoilers", 0)),
-                )
+                await conn.execute(_ADD_INTENT, (review_id, target.guild_id, target.channel_id, new_nonce(), spoiler))
         review = await self._reviews.get(review_id)
         assert review is not None
         return review

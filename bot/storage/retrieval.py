@@ -18,10 +18,12 @@ Any member input is safe here: only word tokens reach MATCH, each one quoted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from ..models import Review
 from .database import Database
 from .fts import fts_tokens
+from .reviews import review_columns
 
 __all__ = [
     "CANDIDATE_LIMIT",
@@ -88,6 +90,14 @@ class ReviewHit:
     excerpt: str
     snippet: str
 
+    @classmethod
+    def from_review(cls, review: Review, snippet: str = "") -> ReviewHit:
+        """The one way a review becomes a hit: retrieval's matches, and the thread's own review in chat.
+
+        Every field but the snippet is the review's attribute of the same name.
+        """
+        return cls(**{f.name: getattr(review, f.name) for f in fields(cls) if f.name != "snippet"}, snippet=snippet)
+
     @property
     def film_label(self) -> str:
         name = self.film_title or self.title
@@ -129,6 +139,7 @@ class DiscussionStats:
 
 
 _BODY_SCAN_CHARS = 8000
+_EXCERPT_CHARS = 400
 _PASSAGE_CHARS = 700
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -162,6 +173,8 @@ def best_passage(body: str, terms: frozenset[str], *, size: int = _PASSAGE_CHARS
 
 
 _COMMENT_CHARS = 600
+# A hit needs the excerpt's and the body's start only (the passage is picked from the body's head).
+_HIT_COLUMNS = review_columns("r", bounded={"excerpt": _EXCERPT_CHARS, "body_md": _BODY_SCAN_CHARS})
 
 
 class RetrievalRepository:
@@ -176,34 +189,17 @@ class RetrievalRepository:
         if match is None or limit <= 0:
             return []
         rows = await self._db.fetchall(
-            "SELECT r.id, r.slug, r.title, r.url, r.author, r.film_title, r.film_year, r.film_id, r.rating, "
-            "r.spoilers, substr(r.excerpt, 1, 400) AS excerpt, "
-            "substr(r.body_md, 1, ?) AS body_head "
+            f"SELECT {_HIT_COLUMNS} "  # noqa: S608 - constant column list
             "FROM ("
             "  SELECT rowid AS id, bm25(reviews_fts, 5.0, 3.0, 1.0) AS score FROM reviews_fts "
             "  WHERE reviews_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
             ") AS hits JOIN reviews r ON r.id = hits.id "
             "ORDER BY hits.score LIMIT ?",
-            (_BODY_SCAN_CHARS, match, CANDIDATE_LIMIT, limit),
+            (match, CANDIDATE_LIMIT, limit),
         )
         terms = match_terms(match)
-        return [
-            ReviewHit(
-                id=row["id"],
-                slug=row["slug"],
-                title=row["title"],
-                url=row["url"],
-                author=row["author"],
-                film_title=row["film_title"],
-                film_year=row["film_year"],
-                film_id=row["film_id"],
-                rating=row["rating"],
-                spoilers=bool(row["spoilers"]),
-                excerpt=row["excerpt"] or "",
-                snippet=best_passage(row["body_head"] or "", terms),
-            )
-            for row in rows
-        ]
+        reviews = [Review.from_row(row) for row in rows]
+        return [ReviewHit.from_review(review, best_passage(review.body_md, terms)) for review in reviews]
 
     async def search_comments(
         self,

@@ -10,23 +10,44 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aiosqlite
+
 from ..models import Announcement, Review
 from ..urls import normalize_post_url
 from .database import Database
+from .film_search import any_position_match, search_tokens
 from .fts import fts_prefix_query
 
-__all__ = ["AnnouncementRepository", "ReviewRepository"]
+__all__ = ["AnnouncementRepository", "ReviewRepository", "insert_review", "review_columns"]
 
-_REVIEW_COLUMNS = (
-    "id, source, source_key, slug, title, url, author, film_title, film_year, film_id, rating, excerpt, "
-    "body_md, image_url, tags, spoilers, published_at, content_hash"
-)
-_R_COLUMNS = ", ".join("r." + c.strip() for c in _REVIEW_COLUMNS.split(","))  # for queries joining reviews AS r
+# The columns Review.from_row reads, in table order.
+_REVIEW_FIELDS = (
+    "id", "source", "source_key", "slug", "title", "url", "author", "film_title", "film_year", "film_id", "rating",
+    "excerpt", "body_md", "image_url", "tags", "spoilers", "published_at", "content_hash",
+)  # fmt: skip
+
+
+def review_columns(alias: str = "", *, bounded: Mapping[str, int] | None = None) -> str:
+    """The select list for :meth:`Review.from_row`, from ``reviews`` (or ``reviews AS alias``).
+
+    ``bounded`` reads only the start of long text columns (``{"body_md": 8000}``), for
+    queries on a hot path that need no more than that.
+    """
+    prefix = f"{alias}." if alias else ""
+    limits = bounded or {}
+    return ", ".join(
+        f"substr({prefix}{name}, 1, {int(limits[name])}) AS {name}" if name in limits else prefix + name
+        for name in _REVIEW_FIELDS
+    )
+
+
+_REVIEW_COLUMNS = review_columns()
+_R_COLUMNS = review_columns("r")  # for queries joining reviews AS r
 _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
 
 
 def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Review fields as column values: tags as a JSON array, spoilers as 0/1 (shared with the outbox).
+    """Review fields as column values: tags as a JSON array, spoilers as 0/1.
 
     A review's ``url_key`` is always its ``url`` in normal form (:func:`bot.urls.normalize_post_url`):
     the one key that says two entries are the same post.
@@ -39,6 +60,23 @@ def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     if "url" in values:
         values["url_key"] = normalize_post_url(values["url"])
     return values
+
+
+async def insert_review(conn: aiosqlite.Connection, fields: Mapping[str, Any]) -> int:
+    """Insert a new review inside the caller's transaction and return its id.
+
+    The one ``INSERT INTO reviews``: :meth:`ReviewRepository.upsert` and the outbox
+    (which records a review together with its announcement intents) both use it.
+    """
+    values = _review_values(fields)
+    names = sorted(values)
+    cursor = await conn.execute(
+        f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
+        [values[n] for n in names],
+    )
+    review_id = int(cursor.lastrowid)
+    await cursor.close()
+    return review_id
 
 
 class ReviewRepository:
@@ -101,17 +139,13 @@ class ReviewRepository:
         a different ``content_hash``), so callers know when to (re-)announce.
         """
         existing = await self.get_by_source_key(fields["source"], fields["source_key"])
-        fields = _review_values(fields)
         if existing is None:
-            names = sorted(fields)
             async with self._db.transaction() as conn:
-                await conn.execute(
-                    f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",  # noqa: S608
-                    [fields[n] for n in names],
-                )
-            review = await self.get_by_source_key(fields["source"], fields["source_key"])
+                review_id = await insert_review(conn, fields)
+            review = await self.get(review_id)
             assert review is not None
             return review, True
+        fields = _review_values(fields)
         if fields.get("content_hash") == existing.content_hash:
             return existing, False
         review = await self.update_content(existing.id, fields)
@@ -152,6 +186,29 @@ class ReviewRepository:
             (match, limit, offset),
         )
         return [Review.from_row(r) for r in rows]
+
+    async def search_page(
+        self, query: str, *, film_id: int | None = None, limit: int = 5, offset: int = 0
+    ) -> tuple[list[Review], int]:
+        """A page of reviews matching ``query`` (title, film, body; any input is safe), optionally of one film.
+
+        No query: the film's reviews (or all reviews), newest first. Returns the page and the total.
+        """
+        match = any_position_match(search_tokens(query, limit=12))
+        film_clause = "AND r.film_id = :film" if film_id is not None else ""
+        params = {"match": match, "film": film_id, "n": limit, "off": offset}
+        if match is None:
+            base = f"FROM reviews r WHERE 1 = 1 {film_clause}"
+            order = "ORDER BY coalesce(r.published_at, r.created_at) DESC, r.id DESC"
+        else:
+            base = (
+                "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
+                f"WHERE reviews_fts MATCH :match {film_clause}"
+            )
+            order = "ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0)"
+        total = int(await self._db.fetchval(f"SELECT count(*) {base}", params) or 0)
+        rows = await self._db.fetchall(f"SELECT {_R_COLUMNS} {base} {order} LIMIT :n OFFSET :off", params)
+        return [Review.from_row(r) for r in rows], total
 
     async def count(self) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM reviews"))

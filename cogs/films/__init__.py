@@ -1,4 +1,4 @@
-"""The films feature: /film, /rate, /top, /reviews and /watchlist."""
+"""The films feature: /film, /rate, /top and /watchlist, and the film option other commands use."""
 
 from __future__ import annotations
 

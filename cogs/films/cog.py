@@ -1,4 +1,8 @@
-"""/film, /rate, /top, /reviews and /watchlist: thin adapters over bot.films.FilmService."""
+"""/film, /rate, /top and /watchlist: thin adapters over bot.films.FilmService.
+
+Every film option is resolved by :mod:`cogs.films.transformers`; /reviews lives in
+the reviews feature (``cogs/reviews/search.py``) and uses the same film option.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MatineeBot
-from bot.films.catalog import FilmChoice, choice_name
 from bot.films.service import PERIODS, TOP_MIN_VOTES, FilmService, parse_stars
 from bot.films.tmdb import TmdbClient
-from bot.models import Film, Review
+from bot.models import Review
 from bot.outbound import Purpose
-from bot.storage.film_search import normalize_title
 from bot.text import CHOICE_NAME, star_rating, truncate
+from cogs._ui import reply, send_paged
 
-from .render import (
-    NO_MENTIONS,
-    PagedView,
-    card_embed,
-    card_view,
-    film_line,
-    reviews_embed,
-    top_embed,
-    watchlist_embed,
-)
+from .render import card_embed, card_view, film_line, top_embed, watchlist_embed
+from .transformers import FILMS_COG, FilmCardOption, FilmOption, WatchlistFilmOption
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +33,8 @@ PERIOD_CHOICES = [
 assert set(PERIODS) == {c.value for c in PERIOD_CHOICES}
 
 
-def _choices(films: list[FilmChoice]) -> list[app_commands.Choice[str]]:
-    return [app_commands.Choice(name=c.name, value=c.value) for c in films]
-
-
-class Films(commands.Cog):
-    """Film look-up, member ratings, leaderboards, review search and watchlists."""
+class Films(commands.Cog, name=FILMS_COG):
+    """Film look-up, member ratings, leaderboards and watchlists; owns the film service every film option uses."""
 
     watchlist_group = app_commands.Group(name="watchlist", description="Your personal list of films to watch")
 
@@ -81,48 +72,14 @@ class Films(commands.Cog):
         except Exception:
             log.exception("could not add the film of review %s to the catalog", getattr(review, "id", "?"))
 
-    # -- shared helpers ---------------------------------------------------------------
-
-    async def _film_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """Autocomplete over the catalog; never raises (an error means no choices, logged)."""
-        try:
-            choices = await self.service.catalog.autocomplete(current or "", 25)
-        except Exception:
-            log.exception("film autocomplete failed for %r", (current or "")[:50])
-            return []
-        self.service.catalog.remember_offer(interaction.user.id, choices)
-        return _choices(choices)
-
-    async def _film(self, interaction: discord.Interaction, value: str) -> tuple[Film, str | None]:
-        return await self.service.require_film(value, user_id=interaction.user.id)
-
-    @staticmethod
-    async def _send(interaction: discord.Interaction, **kwargs) -> None:
-        kwargs.setdefault("allowed_mentions", NO_MENTIONS)
-        if kwargs.get("view") is None:
-            kwargs.pop("view", None)
-        if interaction.response.is_done():
-            await interaction.followup.send(**kwargs)
-        else:
-            await interaction.response.send_message(**kwargs)
-
     # -- /film ---------------------------------------------------------------------------
 
     @app_commands.command(name="film", description="Look a film up: details, our reviews, ratings and discussion")
     @app_commands.describe(title="Start typing a title and pick the film")
-    async def film(self, interaction: discord.Interaction, title: str) -> None:
-        if self.service.catalog.tmdb is not None:
-            await interaction.response.defer(thinking=True)  # TMDB may take a moment
-        film, note = await self._film(interaction, title)
-        card = await self.service.card(film, guild_id=interaction.guild_id, user_id=interaction.user.id)
-        card.note = card.note or note
-        await self._send(interaction, embed=card_embed(card), view=card_view(card))
-
-    @film.autocomplete("title")
-    async def film_title_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._film_choices(interaction, current)
+    async def film(self, interaction: discord.Interaction, title: FilmCardOption) -> None:
+        card = await self.service.card(title.film, guild_id=interaction.guild_id, user_id=interaction.user.id)
+        card.note = card.note or title.note
+        await reply(interaction, embed=card_embed(card), view=card_view(card))
 
     # -- /rate ---------------------------------------------------------------------------
 
@@ -130,10 +87,10 @@ class Films(commands.Cog):
     @app_commands.describe(film="Start typing a title and pick the film", stars="Your rating, 0.5 to 5 stars")
     @app_commands.choices(stars=STAR_CHOICES)
     @app_commands.guild_only()
-    async def rate(self, interaction: discord.Interaction, film: str, stars: float) -> None:
+    async def rate(self, interaction: discord.Interaction, film: FilmOption, stars: float) -> None:
         assert interaction.guild_id is not None
         value = parse_stars(stars)
-        chosen, _ = await self._film(interaction, film)
+        chosen = film.film
         new, previous = await self.service.rate(interaction.guild_id, interaction.user.id, chosen, value)
         summary = await self.service.ratings.summary(chosen.id, interaction.guild_id)
         verb = "Updated your rating of" if previous is not None else "You rated"
@@ -143,13 +100,7 @@ class Films(commands.Cog):
         if summary.votes:
             text += f"\nCommunity average: {summary.average:.1f} from {summary.votes} rating"
             text += "s." if summary.votes != 1 else "."
-        await self._send(interaction, content=truncate(text, 2000), ephemeral=True)
-
-    @rate.autocomplete("film")
-    async def rate_film_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._film_choices(interaction, current)
+        await reply(interaction, content=truncate(text, 2000), ephemeral=True)
 
     # -- /top ----------------------------------------------------------------------------
 
@@ -166,7 +117,7 @@ class Films(commands.Cog):
             embed = top_embed(result, genre=genre, period=period, min_votes=TOP_MIN_VOTES)
             return embed, result.page, result.pages
 
-        await self._paged(interaction, render, ephemeral=False)
+        await send_paged(interaction, render, ephemeral=False)
 
     @top.autocomplete("genre")
     async def top_genre_autocomplete(
@@ -181,55 +132,23 @@ class Films(commands.Cog):
             return []
         return [app_commands.Choice(name=truncate(g, CHOICE_NAME), value=g[:100]) for g in genres]
 
-    async def _paged(self, interaction: discord.Interaction, render, *, ephemeral: bool) -> None:
-        embed, page, pages = await render(0)
-        view = PagedView(interaction.user.id, render, page=page, pages=pages) if pages > 1 else None
-        await self._send(interaction, embed=embed, view=view, ephemeral=ephemeral)
-        if view is not None:
-            try:
-                view.message = await interaction.original_response()
-            except discord.HTTPException:
-                log.debug("could not fetch the paged message", exc_info=True)
-
-    # -- /reviews ------------------------------------------------------------------------
-
-    @app_commands.command(name="reviews", description="Search the blog's reviews by title, film and text")
-    @app_commands.describe(film="Only reviews of this film", query="Words to look for")
-    async def reviews(
-        self, interaction: discord.Interaction, film: str | None = None, query: str | None = None
-    ) -> None:
-        chosen = (await self._film(interaction, film))[0] if film and film.strip() else None
-        guild_id = interaction.guild_id
-
-        async def render(page: int) -> tuple[discord.Embed, int, int]:
-            result = await self.service.search_reviews(query, film=chosen, page=page, guild_id=guild_id)
-            return reviews_embed(result, query=query, film=chosen), result.page, result.pages
-
-        await self._paged(interaction, render, ephemeral=False)
-
-    @reviews.autocomplete("film")
-    async def reviews_film_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._film_choices(interaction, current)
-
     # -- /watchlist ----------------------------------------------------------------------
 
     @watchlist_group.command(name="add", description="Add a film to your watchlist")
     @app_commands.describe(film="Start typing a title and pick the film")
-    async def watchlist_add(self, interaction: discord.Interaction, film: str) -> None:
-        chosen, _ = await self._film(interaction, film)
+    async def watchlist_add(self, interaction: discord.Interaction, film: FilmOption) -> None:
+        chosen = film.film
         added = await self.service.watchlist_add(interaction.user.id, chosen)
         text = f"Added {film_line(chosen)} to your watchlist." if added else f"{film_line(chosen)} is already on it."
-        await self._send(interaction, content=text, ephemeral=True)
+        await reply(interaction, content=text, ephemeral=True)
 
     @watchlist_group.command(name="remove", description="Remove a film from your watchlist")
     @app_commands.describe(film="A film on your watchlist")
-    async def watchlist_remove(self, interaction: discord.Interaction, film: str) -> None:
-        chosen, _ = await self._film(interaction, film)
+    async def watchlist_remove(self, interaction: discord.Interaction, film: WatchlistFilmOption) -> None:
+        chosen = film.film
         removed = await self.service.watchlist_remove(interaction.user.id, chosen)
         text = f"Removed {film_line(chosen)}." if removed else f"{film_line(chosen)} wasn't on your watchlist."
-        await self._send(interaction, content=text, ephemeral=True)
+        await reply(interaction, content=text, ephemeral=True)
 
     @watchlist_group.command(name="list", description="Show your watchlist")
     async def watchlist_list(self, interaction: discord.Interaction) -> None:
@@ -239,31 +158,9 @@ class Films(commands.Cog):
             result = await self.service.watchlist_page(user_id, page)
             return watchlist_embed(result, owner=owner), result.page, result.pages
 
-        await self._paged(interaction, render, ephemeral=True)
+        await send_paged(interaction, render, ephemeral=True)
 
     @watchlist_group.command(name="random", description="Pick a random film from your watchlist")
     async def watchlist_random(self, interaction: discord.Interaction) -> None:
         film = await self.service.watchlist_random(interaction.user.id)
-        await self._send(interaction, content=f"🎲 Tonight's pick from your watchlist: {film_line(film)}")
-
-    @watchlist_add.autocomplete("film")
-    async def watchlist_add_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._film_choices(interaction, current)
-
-    @watchlist_remove.autocomplete("film")
-    async def watchlist_remove_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """The member's own list, filtered by what they typed."""
-        try:
-            films = await self.service.watchlist.list(interaction.user.id, limit=500)
-        except Exception:
-            log.exception("watchlist autocomplete failed")
-            return []
-        wanted = normalize_title(current or "")
-        matching = [f for f in films if wanted in normalize_title(f"{f.title} {f.original_title or ''}")][:25]
-        choices = [FilmChoice(f.id, choice_name(f), str(f.id)) for f in matching]
-        self.service.catalog.remember_offer(interaction.user.id, choices)
-        return _choices(choices)
+        await reply(interaction, content=f"🎲 Tonight's pick from your watchlist: {film_line(film)}")

@@ -1,16 +1,18 @@
-"""The review announcement embed (rendering sits next to the cog that uses it)."""
+"""Review embeds: the announcement, and the /reviews search results (rendering sits next to its cogs)."""
 
 from __future__ import annotations
 
 import discord
 
-from bot.models import Review
-from bot.text import clean_text, fit_embed, neutralize_mentions, star_rating, truncate
+from bot.models import Film, Review
+from bot.paging import Page
+from bot.reviews.search import ReviewLink
+from bot.text import clean_text, excerpt, fit_embed, neutralize_mentions, star_rating, truncate
 from bot.timestamps import parse_utc_iso
+from cogs._ui import EMBED_COLOUR, inert, list_embed
 
-__all__ = ["EMBED_COLOUR", "build_review_embed", "ping_for", "review_embed_matches"]
+__all__ = ["EMBED_COLOUR", "build_review_embed", "ping_for", "review_embed_matches", "search_results_embed"]
 
-EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
 FOOTER_TEXT = "What did you think? Join the discussion in the thread."
 FORUM_FOOTER_TEXT = "What did you think? Reply in this post."
 
@@ -64,3 +66,30 @@ def ping_for(role_id: int | None) -> tuple[str | None, discord.AllowedMentions]:
     return f"<@&{role_id}>", discord.AllowedMentions(
         everyone=False, users=False, roles=[discord.Object(id=role_id)], replied_user=False
     )
+
+
+def search_results_embed(page: Page[ReviewLink], *, query: str | None, film: Film | None) -> discord.Embed:
+    """One page of /reviews: each review with an excerpt, a link to read it and one to its discussion."""
+    scope = []
+    if film is not None:
+        scope.append(film.label)
+    if query and query.strip():
+        scope.append(f"“{' '.join(query.split())[:60]}”")
+    title = "Reviews" + (f" · {' · '.join(scope)}" if scope else "")
+    if not page.items:
+        return list_embed(inert(title), "No reviews match. Try other words, or leave the query empty.", [], "")
+    fields = []
+    for link in page.items:
+        review = link.review
+        head = inert(f"{review.title} ({review.film_label})" if review.film_title else review.title, 250)
+        body = excerpt(clean_text(review.excerpt or review.body_md), 220)
+        links = []
+        if review.url and review.url.startswith(("http://", "https://")):
+            links.append(f"[Read]({review.url})")
+        if link.thread_url:
+            links.append(f"[Discussion]({link.thread_url})")
+        value = neutralize_mentions(discord.utils.escape_markdown(body)) or "—"
+        if links:
+            value = truncate(value, 1000 - len(" · ".join(links)) - 1) + "\n" + " · ".join(links)
+        fields.append((head, value))
+    return list_embed(inert(title), "", fields, f"Page {page.page + 1} of {page.pages} · {page.total} reviews")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import pytest
 
@@ -24,3 +25,12 @@ def test_parse_round_trips_and_naive_reads_as_utc() -> None:
 @pytest.mark.parametrize("value", [None, "", "yesterday", "2026-13-01T00:00:00Z"])
 def test_parse_returns_none_for_missing_or_unreadable(value) -> None:
     assert parse_utc_iso(value) is None
+
+
+def test_python_and_sqlite_write_the_same_format() -> None:
+    """Columns are stamped by SQL defaults (strftime) and by Python (utc_iso): one format, equal as text."""
+    when = dt.datetime(2026, 1, 31, 12, 0, 5, 123000, tzinfo=dt.UTC)
+    with sqlite3.connect(":memory:") as conn:
+        from_sql = conn.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-31 12:00:05.123')").fetchone()[0]
+    assert from_sql == utc_iso(when) == "2026-01-31T12:00:05.123Z"
+    assert parse_utc_iso(from_sql) == when

@@ -51,3 +51,15 @@ def test_user_facing_errors_are_described() -> None:
     assert "12" in describe_user_error(cooldown)
     unexpected = app_commands.CommandInvokeError(command, RuntimeError("boom"))
     assert describe_user_error(unexpected) is None
+
+
+def test_a_transformer_that_raises_a_user_facing_error_is_explained() -> None:
+    transformer = app_commands.transformers.IdentityTransformer(discord.AppCommandOptionType.string)
+    try:
+        raise app_commands.TransformerError("zzqx", discord.AppCommandOptionType.string, transformer) from (
+            UserFacingError("No film found for “zzqx”.")
+        )
+    except app_commands.TransformerError as error:
+        assert describe_user_error(error) == "No film found for “zzqx”."
+    plain = app_commands.TransformerError("zzqx", discord.AppCommandOptionType.string, transformer)
+    assert describe_user_error(plain) == "I couldn't understand 'zzqx' for that option."

@@ -6,8 +6,10 @@ import datetime as dt
 
 import discord
 
-from bot.models import Review
-from cogs.reviews.embeds import build_review_embed, ping_for, review_embed_matches
+from bot.models import Film, Review
+from bot.paging import Page
+from bot.reviews.search import ReviewLink
+from cogs.reviews.embeds import build_review_embed, ping_for, review_embed_matches, search_results_embed
 
 
 def review(**overrides) -> Review:
@@ -67,3 +69,9 @@ def test_only_the_configured_role_may_be_pinged() -> None:
     assert content == "<@&42>"
     assert allowed.to_dict()["parse"] == [] and allowed.to_dict()["roles"] == [42]
     assert isinstance(allowed, discord.AllowedMentions)
+
+
+def test_search_results_fit() -> None:
+    film = Film(id=1, title="@everyone " + "Very Long Title " * 30, year=1999)
+    reviews = [ReviewLink(Review(id=1, source="s", source_key="k", slug="s", title="T" * 400, excerpt="e" * 5000))] * 5
+    assert len(search_results_embed(Page(reviews, 0, 1, 5), query="q" * 300, film=film)) <= 6000

@@ -6,9 +6,9 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from bot.discord_double import DiscordDouble
 from bot.settings import Secret
 from bot.storage import AnnouncementRepository, ReviewRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.openai_stub import OpenAIStub
 
 CHAT_EXTENSIONS = ["cogs.chat"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from bot.discord_double import DiscordDouble
 from bot.models import Announcement, Review
 from bot.storage import AnnouncementRepository, ReviewRepository
-from tests.doubles.discord_double import DiscordDouble
 
 
 def review_fields(**overrides: Any) -> dict[str, Any]:

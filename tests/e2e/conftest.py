@@ -19,8 +19,8 @@ import discord
 import pytest
 
 from bot.bot import MatineeBot
+from bot.discord_double import DiscordDouble
 from bot.settings import Secret, Settings
-from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer
 from tests.doubles.openai_stub import OpenAIStub
 

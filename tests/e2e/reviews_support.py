@@ -9,8 +9,8 @@ import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
+from bot.discord_double import DiscordDouble
 from bot.storage import Database
-from tests.doubles.discord_double import DiscordDouble
 from tests.e2e.conftest import ADMIN_PERMISSIONS
 
 FAST = {"feed_poll_seconds": 1}  # the loop ticks every 0.25 s; polls are due every ~1 s

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.storage import CommentRepository, FilmRepository, RatingRepository
 from bot.storage.conversations import ConversationRepository
 from bot.storage.watchlist import WatchlistRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.e2e._discussions import eventually, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e

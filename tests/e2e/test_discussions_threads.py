@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.storage import AnnouncementRepository, ReviewRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.e2e._discussions import announce_in_text_channel, open_thread, review_fields, store_review, wait_rows
 
 pytestmark = pytest.mark.e2e

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.storage import AnnouncementRepository, RatingRepository, ReviewRepository
 from bot.storage.films import FilmRecord, FilmRepository
-from tests.doubles.discord_double import DiscordDouble
 
 pytestmark = pytest.mark.e2e
 
@@ -258,6 +258,19 @@ async def test_reviews_search_links_review_and_thread(double: DiscordDouble, wor
     )
     embed = (await record.wait_response())["data"]["embeds"][0]
     assert "No reviews match" in embed["description"]
+
+    # /reviews (in the reviews feature) takes the same film option: choices, a typed title, a miss.
+    assert (await choices(double, world, "reviews", "film", "chung"))[0]["value"] == str(ids["chungking"])
+    record = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.member_id, "reviews", {"film": "chungking express"}
+    )
+    embed = (await record.wait_response())["data"]["embeds"][0]
+    assert embed["title"] == "Reviews · Chungking Express (1994)" and len(embed["fields"]) == 1
+    record = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.member_id, "reviews", {"film": "zzqx wvvy"}
+    )
+    data = (await record.wait_response())["data"]
+    assert data["flags"] & EPHEMERAL and data["content"].startswith("No film found")
 
 
 async def test_watchlist_add_list_random_remove(double: DiscordDouble, world, run_bot) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.discord_double import DiscordDouble
 from bot.settings import Secret
 from bot.storage.films import FilmRecord, FilmRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.tmdb_stub import TmdbStub, tmdb_movie
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.bot import MatineeBot
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, atom_feed, rss_feed
 from tests.e2e.reviews_support import (
     FAST,

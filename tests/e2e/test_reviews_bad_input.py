@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.reviews_support import FAST, bot_posts, run_command, set_up_guild, settle
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from bot.bot import MatineeBot
+from bot.discord_double import DiscordDouble
 from bot.reviews.delivery import DEFAULT_CONCURRENCY
 from bot.storage import GuildSettingsRepository, OutboxRepository
-from tests.doubles.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.reviews_support import (
     FAST,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.reviews_support import (
     FAST,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.e2e.conftest import TEST_TOKEN
 from tests.e2e.reviews_support import (

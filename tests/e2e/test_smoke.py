@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 pytestmark = pytest.mark.e2e
 

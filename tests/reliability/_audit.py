@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 MESSAGE_ROUTES = re.compile(
     r"^/channels/\d+/messages(/\d+)?$"

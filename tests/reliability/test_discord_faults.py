@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble, DiscordError
+from bot.discord_double import DiscordDouble, DiscordError
 from tests.e2e._discussions import open_thread, wait_rows
 from tests.e2e.reviews_support import bot_posts, forum_posts, run_command
 from tests.reliability._audit import mention_violations

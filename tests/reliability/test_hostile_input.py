@@ -19,7 +19,6 @@ from bot import text
 from bot.discussions.export import build_document, render_html, render_markdown, safe_file_stem
 from bot.models import Comment
 from bot.storage import Database, FilmRepository, ReviewRepository, fts_prefix_query
-from bot.storage.film_stats import FilmStatsRepository
 
 # --------------------------------------------------------------------------- mentions
 
@@ -207,7 +206,7 @@ async def test_every_search_box_accepts_fts_syntax_and_sql_fragments(catalog_db:
     fts_prefix_query(query)  # never raises
     reviews = await ReviewRepository(catalog_db).search(query)
     films = await FilmRepository(catalog_db).search(query)
-    found, total = await FilmStatsRepository(catalog_db).search_reviews(query)
+    found, total = await ReviewRepository(catalog_db).search_page(query)
     assert isinstance(reviews, list) and isinstance(films, list) and total >= len(found)
     # Nothing was executed: the tables are intact.
     assert await catalog_db.fetchval("SELECT count(*) FROM reviews") == 1

@@ -12,7 +12,7 @@ import sqlite3
 import discord
 import pytest
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 from tests.e2e._discussions import open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""FilmService: star validation, ratings (poll votes included), leaderboards, review search, watchlists."""
+"""FilmService: star validation, ratings (poll votes included), leaderboards, film cards, watchlists."""
 
 from __future__ import annotations
 
@@ -84,20 +84,13 @@ async def test_top_applies_threshold_genre_period_and_pages(service: FilmService
     assert await service.stats.rated_genres(GUILD, "ho") == ["Horror"]
 
 
-async def test_review_search_film_filter_and_comment_count(service: FilmService, db: Database) -> None:
+async def test_film_comment_count_and_card_reviews(service: FilmService, db: Database) -> None:
     chungking, heat = await film(service, "Chungking Express"), await film(service, "Heat")
     reviews = ReviewRepository(db)
     for slug, film_id, body in (("a", chungking.id, "canned pineapple"), ("b", heat.id, "pineapple heist")):
         await reviews.upsert(
             source="markdown", source_key=slug, slug=slug, title=f"Review {slug}", film_id=film_id, body_md=body
         )
-    page = await service.search_reviews("pineapple")
-    assert page.total == 2
-    page = await service.search_reviews("pineapple", film=heat)
-    assert [link.review.slug for link in page.items] == ["b"]
-    page = await service.search_reviews(None, film=chungking)
-    assert [link.review.slug for link in page.items] == ["a"]
-    assert (await service.search_reviews('"NEAR( -', film=chungking)).total == 0
     review = await reviews.get_by_slug("a")
     await db.execute(
         "INSERT INTO comments (message_id, review_id, guild_id, thread_id, author_id, author_name, content, created_at,"

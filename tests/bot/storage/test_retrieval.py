@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.storage import Database, ReviewRepository
 from bot.storage.conversations import ConversationRepository, UsageRepository
-from bot.storage.retrieval import RetrievalRepository, best_passage, match_terms, question_match
+from bot.storage.retrieval import RetrievalRepository, ReviewHit, best_passage, match_terms, question_match
 
 
 async def add_review(db: Database, key: str, title: str, body: str) -> int:
@@ -50,6 +52,19 @@ async def test_reviews_rank_by_relevance_with_the_matching_passage(db: Database)
     hits = await RetrievalRepository(db).search_reviews("why the pineapple tins in Chungking?")
     assert hits[0].id == best
     assert hits[0].snippet == "The pineapple tins expire on May 1st."
+
+
+async def test_a_review_hit_is_the_review_it_matched_with_bounded_text(db: Database) -> None:
+    review, _ = await ReviewRepository(db).upsert(
+        source="markdown", source_key="c", slug="chungking", title="Chungking Express", url="https://b.example/c",
+        author="Rosa", film_title="Chungking Express", film_year=1994, rating=4.5, spoilers=True,
+        excerpt="e" * 1000, body_md="pineapple " * 2000, content_hash="1",
+    )  # fmt: skip
+    [hit] = await RetrievalRepository(db).search_reviews("pineapple")
+    # Every field comes from the review; the excerpt is read up to 400 characters only.
+    assert hit == dataclasses.replace(ReviewHit.from_review(review), excerpt="e" * 400, snippet=hit.snippet)
+    assert hit.film_label == review.film_label == "Chungking Express (1994)" and hit.spoilers is True
+    assert 0 < len(hit.snippet) <= 710 and "pineapple" in hit.snippet
 
 
 async def test_comments_stay_in_their_guild_skip_deleted_and_the_current_thread(db: Database) -> None:

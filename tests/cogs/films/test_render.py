@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import discord
 
-from bot.films.service import FilmCard, Page, ReviewLink
+from bot.films.service import FilmCard
 from bot.models import Film, Review
+from bot.paging import Page
+from bot.reviews.search import ReviewLink
 from bot.storage import RatingSummary
 from bot.text import star_rating
-from cogs.films.render import card_embed, card_view, reviews_embed, top_embed, watchlist_embed
+from cogs.films.render import card_embed, card_view, top_embed, watchlist_embed
 
 
 def embed_total(embed: discord.Embed) -> int:
@@ -65,8 +67,6 @@ def test_card_without_reviews_or_ratings_has_no_buttons() -> None:
 def test_list_embeds_fit() -> None:
     films = [huge_film() for _ in range(10)]
     assert len(watchlist_embed(Page(films, 0, 3, 30), owner="x" * 300)) <= 6000
-    reviews = [ReviewLink(Review(id=1, source="s", source_key="k", slug="s", title="T" * 400, excerpt="e" * 5000))] * 5
-    assert len(reviews_embed(Page(reviews, 0, 1, 5), query="q" * 300, film=films[0])) <= 6000
     empty = top_embed(Page([], 0, 1, 0), genre="Horror", period="week", min_votes=3)
     assert "No film has 3 or more ratings" in empty.description and empty.title == "Top films · Horror · this week"
     assert star_rating(0.5) == "½" and star_rating(5) == "★★★★★" and star_rating(3.5) == "★★★½"

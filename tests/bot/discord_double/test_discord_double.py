@@ -21,7 +21,7 @@ import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
 
-from tests.doubles.discord_double import DiscordDouble
+from bot.discord_double import DiscordDouble
 
 pytestmark = pytest.mark.asyncio
 

@@ -1,4 +1,4 @@
-"""Working out which film a review is about.
+"""Working out which film a review is about: a guess from the entry, then a catalog match.
 
 Order of evidence, most reliable first: the front matter (or Letterboxd's
 ``filmTitle``/``filmYear``), then a feed category that names the film (one that
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ..models import Film
 
-__all__ = ["FilmCatalog", "FilmGuess", "guess_film", "identify_film", "lead_phrase"]
+__all__ = ["FilmGuess", "FilmsByTitle", "guess_film", "identify_film", "lead_phrase"]
 
 # Categories that describe the post, not the film.
 _GENERIC = {
@@ -32,7 +32,9 @@ _YEAR_SUFFIX = re.compile(r"\s*[(\[]((?:18|19|20)\d\d)[)\]]\s*$")
 _QUOTES = "\"'“”‘’«»"
 
 
-class FilmCatalog(Protocol):
+class FilmsByTitle(Protocol):
+    """What the guess needs from the catalog (FilmRepository has it): a film by title and year."""
+
     async def find_by_title(self, title: str, year: int | None = None) -> Film | None: ...
 
 
@@ -93,7 +95,7 @@ def guess_film(
 
 
 async def identify_film(
-    catalog: FilmCatalog | None,
+    catalog: FilmsByTitle | None,
     *,
     film: str | None = None,
     year: int | None = None,

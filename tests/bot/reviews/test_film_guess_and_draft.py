@@ -8,7 +8,7 @@ import pytest
 
 from bot.models import Film
 from bot.reviews.draft import ReviewDraft, parse_rating, slugify
-from bot.reviews.films import guess_film, identify_film, lead_phrase
+from bot.reviews.film_guess import guess_film, identify_film, lead_phrase
 from bot.text import star_rating
 
 
