@@ -12,8 +12,7 @@ import aiohttp
 import discord
 
 from bot.models import Announcement, Review
-from bot.reviews import Delivered, DeliveryError
-from bot.reviews.delivery import Failure
+from bot.reviews import Delivered, DeliveryError, Failure
 from bot.storage import GuildSettingsRepository
 from bot.threads import review_thread_name
 

@@ -251,3 +251,28 @@ async def test_dismissing_drops_the_unsent_announcements_it_names(service, fetch
     [dismissed] = await service.dismiss_problems(GUILD_A)
     assert dismissed.review_id == review.id
     assert await intents(service) == [] and await service.retry_problems(GUILD_A) == 0
+
+
+async def test_reviews_waiting_for_a_deleted_announcement_channel_go_out_after_setup(service, fetcher) -> None:
+    from bot.reviews.delivery import DeliveryService
+    from tests.bot.reviews.test_delivery import FakeTransport
+
+    transport = FakeTransport()
+    delivery = DeliveryService(service.outbox, service.reviews, transport, problems=service.problems,
+                               reroute=service.channel_gone)  # fmt: skip
+    fetcher.set(SITE, [item(1)])
+    feed, _, _ = await service.add_feed(GUILD_A, SITE, channel_id=None)
+    transport.gone.add(CHANNEL_A)  # deleted while the bot was away
+    fetcher.set(SITE, [item(2), item(1)])
+    await service.poll_feed(feed)
+    report = await delivery.deliver_pending()
+    assert (report.sent, report.deferred) == (0, 1)
+    kinds = sorted(p.kind for p in await service.problems_for(GUILD_A))
+    assert kinds == ["announcement", "channel"]  # what failed, and why: staff see both
+    await service.set_up_guild(GUILD_A, announce_channel_id=55, ping_role_id=None, log_channel_id=None)
+    report = await delivery.deliver_pending()
+    assert (report.rerouted, report.sent) == (1, 1)
+    review = await service.reviews.find_by_url(item(2)["link"])
+    assert transport.sent == [(review.id, GUILD_A)]
+    assert [a.channel_id for a in await service.outbox.sent_for_review(review.id)] == [55]
+    assert [p for p in await service.problems_for(GUILD_A) if p.open] == []
