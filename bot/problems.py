@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .storage import Database
-from .storage.problems import ANNOUNCEMENT, CHANNEL, THREAD, Problem, ProblemKind, ProblemRepository
+from .storage.problems import ANNOUNCEMENT, CHANNEL, THREAD, FailedAttempt, Problem, ProblemKind, ProblemRepository
 from .text import truncate
 from .timestamps import parse_utc_iso, utc_iso
 
@@ -109,17 +109,11 @@ class ProblemLog:
         first = (parse_utc_iso(existing.first_failed_at) or now) if existing else now
         attempts = (existing.attempts + 1) if existing else 1
         next_retry = self.policy.next_retry(first, attempts, now) if retry else None
-        gave_up = utc_iso(now) if retry and next_retry is None else None
-        if existing is None:
-            return await self.store.insert(
-                guild_id, kind, review_id=review_id, feed_id=feed_id, channel_id=channel_id, status=status,
-                error=error, now=utc_iso(now), next_retry_at=utc_iso(next_retry) if next_retry else None,
-                gave_up_at=gave_up,
-            )  # fmt: skip
-        return await self.store.record_failure(
-            existing.id, channel_id=channel_id, status=status, error=error, now=utc_iso(now),
-            next_retry_at=utc_iso(next_retry) if next_retry else None, gave_up_at=gave_up,
-        )  # fmt: skip
+        return await self.store.record_failure(FailedAttempt(
+            guild_id, kind, review_id, feed_id, channel_id, status, error, at=utc_iso(now),
+            next_retry_at=utc_iso(next_retry) if next_retry else None,
+            gave_up_at=utc_iso(now) if retry and next_retry is None else None,
+        ))  # fmt: skip
 
     async def succeeded(
         self, guild_id: int, kind: ProblemKind, *, review_id: int | None = None, feed_id: int | None = None

@@ -11,7 +11,7 @@ from typing import Literal
 
 from .database import Database
 
-__all__ = ["ANNOUNCEMENT", "CHANNEL", "THREAD", "Problem", "ProblemKind", "ProblemRepository"]
+__all__ = ["ANNOUNCEMENT", "CHANNEL", "THREAD", "FailedAttempt", "Problem", "ProblemKind", "ProblemRepository"]
 
 ProblemKind = Literal["announcement", "thread", "channel"]
 ANNOUNCEMENT: ProblemKind = "announcement"
@@ -24,6 +24,22 @@ _COLUMNS = (
     "r.title AS review_title, coalesce(f.title, f.url) AS feed_label"
 )
 _FROM = "FROM delivery_problems p LEFT JOIN reviews r ON r.id = p.review_id LEFT JOIN feeds f ON f.id = p.feed_id"
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """One failed attempt to record: what it is about, what Discord said, and what happens next."""
+
+    guild_id: int
+    kind: ProblemKind
+    review_id: int | None
+    feed_id: int | None
+    channel_id: int | None
+    status: int | None
+    error: str
+    at: str
+    next_retry_at: str | None  # None: no automatic retry (waits for staff)
+    gave_up_at: str | None  # set when this failure ends the window of retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,47 +101,29 @@ class ProblemRepository:
         )
         return found[0] if found else None
 
-    async def insert(
-        self,
-        guild_id: int,
-        kind: ProblemKind,
-        *,
-        review_id: int | None,
-        feed_id: int | None,
-        channel_id: int | None,
-        status: int | None,
-        error: str,
-        now: str,
-        next_retry_at: str | None,
-        gave_up_at: str | None,
-    ) -> Problem:
-        await self._db.execute(
-            "INSERT INTO delivery_problems (guild_id, kind, review_id, feed_id, channel_id, status, error, attempts, "
-            "first_failed_at, last_failed_at, next_retry_at, gave_up_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-            (guild_id, kind, review_id, feed_id, channel_id, status, error[:500], now, now, next_retry_at, gave_up_at),
-        )
-        found = await self.open_problem(guild_id, kind, review_id=review_id, feed_id=feed_id)
-        assert found is not None
-        return found
-
-    async def record_failure(
-        self,
-        problem_id: int,
-        *,
-        channel_id: int | None,
-        status: int | None,
-        error: str,
-        now: str,
-        next_retry_at: str | None,
-        gave_up_at: str | None,
-    ) -> Problem:
-        """Another failed attempt of an open problem; a state change is reported to the log channel again."""
-        await self._db.execute(
-            "UPDATE delivery_problems SET attempts = attempts + 1, channel_id = coalesce(?, channel_id), status = ?, "
-            "error = ?, last_failed_at = ?, next_retry_at = ?, gave_up_at = coalesce(gave_up_at, ?) WHERE id = ?",
-            (channel_id, status, error[:500], now, next_retry_at, gave_up_at, problem_id),
-        )
-        found = await self.get(problem_id)
+    async def record_failure(self, failure: FailedAttempt) -> Problem:
+        """Open the problem ``failure`` is about, or count one more failed attempt of the open one."""
+        existing = await self.open_problem(failure.guild_id, failure.kind, review_id=failure.review_id,
+                                           feed_id=failure.feed_id)  # fmt: skip
+        error = failure.error[:500]
+        if existing is None:
+            await self._db.execute(
+                "INSERT INTO delivery_problems (guild_id, kind, review_id, feed_id, channel_id, status, error, "
+                "attempts, first_failed_at, last_failed_at, next_retry_at, gave_up_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                (failure.guild_id, failure.kind, failure.review_id, failure.feed_id, failure.channel_id, failure.status,
+                 error, failure.at, failure.at, failure.next_retry_at, failure.gave_up_at),
+            )  # fmt: skip
+        else:
+            await self._db.execute(
+                "UPDATE delivery_problems SET attempts = attempts + 1, channel_id = coalesce(?, channel_id), "
+                "status = ?, error = ?, last_failed_at = ?, next_retry_at = ?, gave_up_at = coalesce(gave_up_at, ?) "
+                "WHERE id = ?",
+                (failure.channel_id, failure.status, error, failure.at, failure.next_retry_at, failure.gave_up_at,
+                 existing.id),
+            )  # fmt: skip
+        found = await self.open_problem(failure.guild_id, failure.kind, review_id=failure.review_id,
+                                        feed_id=failure.feed_id)  # fmt: skip
         assert found is not None
         return found
 

@@ -105,3 +105,13 @@ def threads_started(double: DiscordDouble, channel_id: int) -> int:
 def openings(double: DiscordDouble, thread_id: int) -> list[dict]:
     """The bot's opening messages (with the star poll) in a review thread."""
     return [m for m in bot_posts(double, thread_id) if m.get("poll")]
+
+
+async def staff(double: DiscordDouble, world, name: str, **options) -> dict:
+    """A ``/matinee`` command run by the world's admin in its text channel; the answer's data."""
+    return await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, name, **options)
+
+
+def titles(double: DiscordDouble, channel_id: int) -> list[str]:
+    """The titles of the review embeds the bot posted in a text channel, oldest first."""
+    return [p["embeds"][0]["title"] for p in bot_posts(double, channel_id)]

@@ -26,10 +26,11 @@ from tests.e2e.reviews_support import (
     follow_feed,
     next_read,
     openings,
-    run_command,
     set_up_guild,
     settle,
+    staff,
     threads_started,
+    titles,
 )
 
 pytestmark = pytest.mark.e2e
@@ -41,10 +42,6 @@ HEAT = {"title": "Heat: The Coffee Shop Scene", "link": "https://blog.example/he
 MISSING_PERMISSIONS = {"message": "Missing Permissions", "code": 50013}
 # Test time instead of "one minute, doubling to an hour, for a day".
 QUICK = RetryPolicy(first=dt.timedelta(milliseconds=200), cap=dt.timedelta(milliseconds=400))
-
-
-async def command(double: DiscordDouble, world, name: str, **options) -> dict:
-    return await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, name, **options)
 
 
 async def eventually(check: Callable[[], Awaitable[object]], *, timeout: float = 15) -> object:
@@ -75,7 +72,7 @@ async def test_a_deleted_feed_channel_falls_back_to_the_announcement_channel_and
     feeds.serve("/feed/", rss_feed([OLD]))
     bot = await run_bot(**FAST)
     await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
-    answer = await command(double, world, "matinee feed add", url=feeds.url("/feed/"), channel=old_home)
+    answer = await staff(double, world, "matinee feed add", url=feeds.url("/feed/"), channel=old_home)
     assert "Following" in answer["content"]
     await set_up_guild(double, world.guild_id, new_home, world.admin_id)  # announcements move; no log channel
     await double.delete_channel(old_home)
@@ -83,9 +80,9 @@ async def test_a_deleted_feed_channel_falls_back_to_the_announcement_channel_and
     feeds.serve("/feed/", rss_feed([HEAT, OLD]))
     await double.wait_until(lambda: bot_posts(double, new_home), timeout=15)
     await next_read(double, bot, feeds, "/feed/")
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, new_home)] == [HEAT["title"]]
+    assert titles(double, new_home) == [HEAT["title"]]
     # Staff see what happened: the feed now posts to the announcement channel, and why.
-    listing = fields_of(await command(double, world, "matinee feed list"))
+    listing = fields_of(await staff(double, world, "matinee feed list"))
     attention = listing["⚠ Needs attention"]
     assert f"The channel <#{old_home}> of the feed **The Film Blog** was deleted" in attention
     assert "now go to the announcement channel" in attention
@@ -101,7 +98,7 @@ async def test_a_feed_channel_deleted_while_the_bot_was_away_falls_back_and_the_
     feeds.serve("/feed/", rss_feed([OLD]))
     bot = await run_bot(**FAST)
     await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id, log_channel=log_channel)
-    await command(double, world, "matinee feed add", url=feeds.url("/feed/"), channel=old_home)
+    await staff(double, world, "matinee feed add", url=feeds.url("/feed/"), channel=old_home)
     await run_bot.stop(bot)
     await double.delete_channel(old_home)  # nobody is connected to see the event
     feeds.serve("/feed/", rss_feed([HEAT, OLD]))
@@ -110,10 +107,10 @@ async def test_a_feed_channel_deleted_while_the_bot_was_away_falls_back_and_the_
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await double.wait_until(lambda: bot_posts(double, log_channel), timeout=15)
     await next_read(double, bot, feeds, "/feed/")
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [HEAT["title"]]
+    assert titles(double, world.text_channel_id) == [HEAT["title"]]
     [notice] = bot_posts(double, log_channel)
     assert f"<#{old_home}>" in notice["content"] and "was deleted" in notice["content"]
-    about = fields_of(await command(double, world, "matinee about"))
+    about = fields_of(await staff(double, world, "matinee about"))
     assert f"<#{old_home}>" in about["Problems"]
     await run_bot.stop(bot)
 
@@ -135,10 +132,10 @@ async def test_a_forbidden_announcement_is_visible_and_goes_out_once_discord_ans
     assert HEAT["title"] in notice["content"] and "403" in notice["content"]
     assert "Missing Permissions" in notice["content"]
     assert notice["mention_everyone"] is False
-    attention = fields_of(await command(double, world, "matinee feed list"))["⚠ Needs attention"]
+    attention = fields_of(await staff(double, world, "matinee feed list"))["⚠ Needs attention"]
     assert f"Announcing **{HEAT['title']}** in <#{world.text_channel_id}> failed" in attention
     assert "Retrying" in attention
-    assert HEAT["title"] in fields_of(await command(double, world, "matinee about"))["Problems"]
+    assert HEAT["title"] in fields_of(await staff(double, world, "matinee about"))["Problems"]
     await double.wait_until(lambda: refused.hits >= 3, timeout=15)  # retried, at a bounded pace
     assert bot_posts(double, world.text_channel_id) == []
 
@@ -146,11 +143,11 @@ async def test_a_forbidden_announcement_is_visible_and_goes_out_once_discord_ans
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await double.wait_until(lambda: len(bot_posts(double, log_channel)) == 2, timeout=15)
     await settle(bot)
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [HEAT["title"]]
+    assert titles(double, world.text_channel_id) == [HEAT["title"]]
     assert "worked on a retry" in bot_posts(double, log_channel)[1]["content"]
-    listing = fields_of(await command(double, world, "matinee feed list"))
+    listing = fields_of(await staff(double, world, "matinee feed list"))
     assert "⚠ Needs attention" not in listing and "worked on a retry" in listing["Resolved recently"]
-    assert "✅ None" in fields_of(await command(double, world, "matinee about"))["Problems"]
+    assert "✅ None" in fields_of(await staff(double, world, "matinee about"))["Problems"]
     await double.wait_until(lambda: threads_started(double, world.text_channel_id) == 1, timeout=15)
     await run_bot.stop(bot)
 
@@ -178,14 +175,14 @@ async def test_after_a_day_of_refusals_the_problem_waits_for_staff_to_retry(
     tries = refused.hits
     await settle(bot)
     assert refused.hits == tries and bot_posts(double, world.text_channel_id) == []
-    attention = fields_of(await command(double, world, "matinee feed list"))["⚠ Needs attention"]
+    attention = fields_of(await staff(double, world, "matinee feed list"))["⚠ Needs attention"]
     assert "`/matinee feed retry`" in attention
 
-    answer = await command(double, world, "matinee feed retry")
+    answer = await staff(double, world, "matinee feed retry")
     assert "Retrying 1" in answer["content"]
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await settle(bot)  # the send is recorded once Discord's answer is back
-    listing = fields_of(await command(double, world, "matinee feed list"))
+    listing = fields_of(await staff(double, world, "matinee feed list"))
     assert "⚠ Needs attention" not in listing and HEAT["title"] in listing["Resolved recently"]
     await run_bot.stop(bot)
 
@@ -204,7 +201,7 @@ async def test_a_forbidden_thread_is_visible_and_opened_once_discord_answers_aga
     [post] = await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
 
     async def attention() -> str:
-        return fields_of(await command(double, world, "matinee feed list")).get("⚠ Needs attention", "")
+        return fields_of(await staff(double, world, "matinee feed list")).get("⚠ Needs attention", "")
 
     text = await eventually(lambda: _containing(attention(), "discussion thread"))
     assert f"The discussion thread of **{HEAT['title']}** in <#{world.text_channel_id}> failed" in text
@@ -218,7 +215,7 @@ async def test_a_forbidden_thread_is_visible_and_opened_once_discord_answers_aga
     await eventually(lambda: _none(problems.open_for_guild(world.guild_id)))  # recorded after the opening is sent
     await settle(bot)
     assert len(openings(double, int(post["id"]))) == 1 and len(bot_posts(double, world.text_channel_id)) == 1
-    listing = fields_of(await command(double, world, "matinee feed list"))
+    listing = fields_of(await staff(double, world, "matinee feed list"))
     assert "⚠ Needs attention" not in listing and "discussion thread" in listing["Resolved recently"]
     await run_bot.stop(bot)
 
@@ -237,8 +234,8 @@ async def test_about_lists_the_permissions_missing_in_each_configured_channel(
     feeds.serve("/feed/", rss_feed([OLD]))
     bot = await run_bot(**FAST)
     await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id, log_channel=log_channel)
-    await command(double, world, "matinee feed add", url=feeds.url("/feed/"), channel=locked)
-    about = fields_of(await command(double, world, "matinee about"))
+    await staff(double, world, "matinee feed add", url=feeds.url("/feed/"), channel=locked)
+    about = fields_of(await staff(double, world, "matinee about"))
     lines = about["Permissions"].split("\n")
     assert lines == [
         f"<#{log_channel}> (log): missing Send Messages",  # a log channel needs no embeds

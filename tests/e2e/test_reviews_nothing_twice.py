@@ -19,10 +19,11 @@ from tests.e2e.reviews_support import (
     forum_posts,
     next_read,
     openings,
-    run_command,
     second_guild,
     set_up_guild,
+    staff,
     threads_started,
+    titles,
 )
 
 pytestmark = pytest.mark.e2e
@@ -38,13 +39,26 @@ async def count_reviews(bot) -> int:
     return int(await bot.db.fetchval("SELECT count(*) FROM reviews"))
 
 
-async def test_a_changed_guid_does_not_announce_the_post_again(
-    double: DiscordDouble, world, run_bot, feeds: FeedServer
-) -> None:
+async def following_the_blog(double: DiscordDouble, world, run_bot, feeds: FeedServer):
+    """The bot running, the world's text channel set up, following /feed/ (which lists OLD)."""
     feeds.serve("/feed/", rss_feed([OLD]))
     bot = await run_bot(**FAST)
     await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
     await follow_feed(double, world.guild_id, world.text_channel_id, world.admin_id, feeds.url("/feed/"))
+    return bot
+
+
+async def removed(double: DiscordDouble, world, bot, feeds: FeedServer) -> None:
+    """``/matinee feed remove`` of /feed/: the server stops reading it (nobody else does)."""
+    feed = await bot.get_cog("Reviews").service.feeds.get_by_url(feeds.url("/feed/"))
+    answer = await staff(double, world, "matinee feed remove", feed=str(feed.id))
+    assert "Stopped following" in answer["content"]
+
+
+async def test_a_changed_guid_does_not_announce_the_post_again(
+    double: DiscordDouble, world, run_bot, feeds: FeedServer
+) -> None:
+    bot = await following_the_blog(double, world, run_bot, feeds)
     feeds.serve("/feed/", rss_feed([HEAT, OLD]))
     [post] = await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await double.wait_until(lambda: openings(double, int(post["id"])), timeout=15)
@@ -86,7 +100,7 @@ async def test_one_post_in_a_category_feed_and_the_site_feed_is_announced_once(
                             timeout=15)  # fmt: skip
     await next_read(double, bot, feeds, "/feed/")
     await next_read(double, bot, feeds, "/category/reviews/feed/")
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [HEAT["title"]]
+    assert titles(double, world.text_channel_id) == [HEAT["title"]]
     assert len(forum_posts(double, other.channel_id)) == 1  # the other server reads one of the two: once too
     assert await count_reviews(bot) == 2
     await double.wait_until(lambda: threads_started(double, world.text_channel_id) == 1, timeout=15)
@@ -96,35 +110,26 @@ async def test_one_post_in_a_category_feed_and_the_site_feed_is_announced_once(
 async def test_the_same_feed_added_again_with_tracking_parameters_is_the_same_feed(
     double: DiscordDouble, world, run_bot, feeds: FeedServer
 ) -> None:
-    feeds.serve("/feed/", rss_feed([OLD]))
-    bot = await run_bot(**FAST)
-    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
-    await follow_feed(double, world.guild_id, world.text_channel_id, world.admin_id, feeds.url("/feed/"))
+    bot = await following_the_blog(double, world, run_bot, feeds)
     # The same feed again, as a newsletter link spells it: not a new feed.
-    again = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
-                              url=feeds.url("/feed/?utm_source=newsletter&utm_medium=email"))  # fmt: skip
+    tracked = feeds.url("/feed/?utm_source=newsletter&utm_medium=email")
+    again = await staff(double, world, "matinee feed add", url=tracked)
     assert "Already following" in again["content"], again
-    listing = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed list")
+    listing = await staff(double, world, "matinee feed list")
     assert len(listing["embeds"][0]["fields"]) == 1
 
     feeds.serve("/feed/", rss_feed([HEAT, OLD]))
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await next_read(double, bot, feeds, "/feed/")
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [HEAT["title"]]
+    assert titles(double, world.text_channel_id) == [HEAT["title"]]
     await run_bot.stop(bot)
 
 
 async def test_readding_a_removed_feed_does_not_announce_the_gap(
     double: DiscordDouble, world, run_bot, feeds: FeedServer
 ) -> None:
-    feeds.serve("/feed/", rss_feed([OLD]))
-    bot = await run_bot(**FAST)
-    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
-    await follow_feed(double, world.guild_id, world.text_channel_id, world.admin_id, feeds.url("/feed/"))
-    feed = await bot.get_cog("Reviews").service.feeds.get_by_url(feeds.url("/feed/"))
-    removed = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed remove",
-                                feed=str(feed.id))  # fmt: skip
-    assert "Stopped following" in removed["content"]
+    bot = await following_the_blog(double, world, run_bot, feeds)
+    await removed(double, world, bot, feeds)
     gap = [{**HEAT, "guid": f"gap{n}", "link": f"https://blog.example/gap-{n}/", "title": f"Gap {n}: Missed",
             "date": f"Wed, 0{7 + n} Jan 2025 10:00:00 +0000"} for n in (1, 2)]  # fmt: skip
     feeds.serve("/feed/", rss_feed([*reversed(gap), OLD]))  # published while nobody read the feed
@@ -140,25 +145,19 @@ async def test_readding_a_removed_feed_does_not_announce_the_gap(
     feeds.serve("/feed/", rss_feed([fresh, *reversed(gap), OLD]))
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await next_read(double, bot, feeds, "/feed/")
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [fresh["title"]]
+    assert titles(double, world.text_channel_id) == [fresh["title"]]
     await run_bot.stop(bot)
 
 
 async def test_readding_with_backfill_announces_what_it_asks_for(
     double: DiscordDouble, world, run_bot, feeds: FeedServer
 ) -> None:
-    feeds.serve("/feed/", rss_feed([OLD]))
-    bot = await run_bot(**FAST)
-    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
-    await follow_feed(double, world.guild_id, world.text_channel_id, world.admin_id, feeds.url("/feed/"))
-    feed = await bot.get_cog("Reviews").service.feeds.get_by_url(feeds.url("/feed/"))
-    await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed remove",
-                      feed=str(feed.id))  # fmt: skip
+    bot = await following_the_blog(double, world, run_bot, feeds)
+    await removed(double, world, bot, feeds)
     feeds.serve("/feed/", rss_feed([HEAT, OLD]))
-    answer = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
-                               url=feeds.url("/feed/"), backfill=1)  # fmt: skip
+    answer = await staff(double, world, "matinee feed add", url=feeds.url("/feed/"), backfill=1)
     assert "the newest 1 will be announced" in answer["content"]
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
     await next_read(double, bot, feeds, "/feed/")
-    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [HEAT["title"]]
+    assert titles(double, world.text_channel_id) == [HEAT["title"]]
     await run_bot.stop(bot)

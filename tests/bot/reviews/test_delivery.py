@@ -5,59 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from bot.models import Announcement, Review
+from bot.models import Review
 from bot.problems import ProblemLog
 from bot.ratelimit import TokenBucket
 from bot.reviews.delivery import MAX_ATTEMPTS, Delivered, DeliveryError, DeliveryService, Failure
 from bot.storage import OutboxRepository, ReviewRepository, Target
 from bot.timestamps import parse_utc_iso
+from tests.bot.reviews.feeds_support import Clock, FakeTransport
 
 FORBIDDEN = DeliveryError("I'm missing a permission there (Discord 403: Missing Permissions)",
                           failure=Failure.FORBIDDEN, status=403)  # fmt: skip
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, int]] = []
-        self.edited: list[tuple[int, int]] = []
-        self.existing: dict[tuple[int, int], Delivered] = {}
-        self.fail: dict[int, DeliveryError] = {}  # guild -> error
-        self.gone: set[int] = set()  # deleted channels
-        self.tries: dict[int, int] = {}  # guild -> sends attempted
-        self.active = 0
-        self.max_active = 0
-        self.lookups: list[tuple[int, int]] = []
-
-    async def send(self, review: Review, ann: Announcement) -> Delivered:
-        self.active += 1
-        self.max_active = max(self.max_active, self.active)
-        try:
-            await asyncio.sleep(0.01)
-            self.tries[ann.guild_id] = self.tries.get(ann.guild_id, 0) + 1
-            if ann.channel_id in self.gone:
-                raise DeliveryError("the channel was deleted", failure=Failure.GONE, status=404)
-            if ann.guild_id in self.fail:
-                raise self.fail[ann.guild_id]
-            self.sent.append((review.id, ann.guild_id))
-            return Delivered(ann.channel_id, 1000 + len(self.sent), None)
-        finally:
-            self.active -= 1
-
-    async def find_existing(self, review: Review, ann: Announcement) -> Delivered | None:
-        self.lookups.append((review.id, ann.guild_id))
-        return self.existing.get((review.id, ann.guild_id))
-
-    async def edit(self, review: Review, ann: Announcement) -> bool:
-        self.edited.append((review.id, ann.guild_id))
-        return True
 
 
 async def record(outbox: OutboxRepository, n: int, guilds: list[int]) -> Review:

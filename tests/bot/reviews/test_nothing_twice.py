@@ -8,38 +8,14 @@ staff see it.
 
 from __future__ import annotations
 
-import random
-from pathlib import Path
-
-import pytest
-
 from bot.problems import CHANNEL
+from bot.reviews.delivery import DeliveryService
 from bot.reviews.service import ReviewService
 from bot.storage import Database
-from tests.bot.reviews.test_service import Clock, FakeFetcher, item
+from tests.bot.reviews.feeds_support import CHANNEL_A, CHANNEL_B, GUILD_A, GUILD_B, FakeTransport, item
 
-GUILD_A, GUILD_B, CHANNEL_A, CHANNEL_B = 1, 2, 11, 22
 SITE = "https://blog.example/feed/"
 CATEGORY = "https://blog.example/category/reviews/feed/"
-
-
-@pytest.fixture
-def fetcher() -> FakeFetcher:
-    return FakeFetcher()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def service(db: Database, fetcher: FakeFetcher, clock: Clock, tmp_path: Path) -> ReviewService:
-    svc = ReviewService(db, fetcher, poll_seconds=300, reviews_dir=tmp_path / "reviews", clock=clock,
-                        rng=random.Random(1))  # fmt: skip
-    await svc.guilds.update(GUILD_A, announce_channel_id=CHANNEL_A)
-    await svc.guilds.update(GUILD_B, announce_channel_id=CHANNEL_B)
-    return svc
 
 
 async def intents(service: ReviewService) -> list[tuple[int, str, int]]:
@@ -254,9 +230,6 @@ async def test_dismissing_drops_the_unsent_announcements_it_names(service, fetch
 
 
 async def test_reviews_waiting_for_a_deleted_announcement_channel_go_out_after_setup(service, fetcher) -> None:
-    from bot.reviews.delivery import DeliveryService
-    from tests.bot.reviews.test_delivery import FakeTransport
-
     transport = FakeTransport()
     delivery = DeliveryService(service.outbox, service.reviews, transport, problems=service.problems,
                                reroute=service.channel_gone)  # fmt: skip
