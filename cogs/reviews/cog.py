@@ -346,6 +346,8 @@ class Reviews(commands.Cog):
         if first is not None and first.error:
             text += f"\nThe first read failed: {first.error}"
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        if first is not None:
+            await self._handle(first)  # a feed read afresh may carry edits of posts already announced
 
     async def _feed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
