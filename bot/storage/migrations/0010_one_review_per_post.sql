@@ -44,6 +44,11 @@ UPDATE OR IGNORE review_keys
 SET source = 'feed:' || (SELECT m.new_id FROM temp.feed_merge AS m WHERE 'feed:' || m.old_id = review_keys.source)
 WHERE source IN (SELECT 'feed:' || old_id FROM temp.feed_merge);
 DELETE FROM review_keys WHERE source IN (SELECT 'feed:' || old_id FROM temp.feed_merge);
+UPDATE OR IGNORE reviews
+SET source = 'feed:' || (SELECT m.new_id FROM temp.feed_merge AS m WHERE 'feed:' || m.old_id = reviews.source)
+WHERE source IN (SELECT 'feed:' || old_id FROM temp.feed_merge);
+-- A review both spellings had keeps a source no future feed can be given (feed ids may be reused).
+UPDATE reviews SET source = 'merged:' || source WHERE source IN (SELECT 'feed:' || old_id FROM temp.feed_merge);
 DELETE FROM feeds WHERE id IN (SELECT old_id FROM temp.feed_merge);
 DROP TABLE temp.feed_merge;
 CREATE UNIQUE INDEX feeds_url_key ON feeds (url_key);
