@@ -129,10 +129,10 @@ class OpeningService:
                 log.warning("could not post the opening of review %s in thread %s: %s", review.id, thread.id, exc)
                 await self._thread_failed(review, announcement, f"couldn't post the opening message: {exc}", exc)
                 return thread
-            await self._thread_ok(review, announcement)
             if announcement.thread_id is not None:
                 # A forum post existed before we knew it was a review thread: catch its first replies.
                 self._backfill.schedule(thread.id)
+            await self._thread_ok(review, announcement)
             return thread
 
     async def _thread_ok(self, review: Review, announcement: Announcement) -> None:
