@@ -118,7 +118,9 @@ class OpeningService:
             self._index.add(
                 ThreadRef(review.id, guild_id, announcement.channel_id, thread.id, announcement.message_id, spoiler)
             )
-            await self._threads.register(thread.id, review.id, guild_id)
+            # A forum post existed before we knew it was a review thread: its first replies are unread.
+            adopted = announcement.thread_id is not None
+            await self._threads.register(thread.id, review.id, guild_id, owes_backfill=adopted)
             record = await self._threads.get(thread.id)
             if record is not None and record.opening_message_id:
                 await self._thread_ok(review, announcement)
@@ -129,8 +131,7 @@ class OpeningService:
                 log.warning("could not post the opening of review %s in thread %s: %s", review.id, thread.id, exc)
                 await self._thread_failed(review, announcement, f"couldn't post the opening message: {exc}", exc)
                 return thread
-            if announcement.thread_id is not None:
-                # A forum post existed before we knew it was a review thread: catch its first replies.
+            if adopted:
                 self._backfill.schedule(thread.id)
             await self._thread_ok(review, announcement)
             return thread
