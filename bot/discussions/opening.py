@@ -6,6 +6,11 @@ event is repeated: a lock per pair serialises concurrent attempts, and the store
 channel the thread is started from the announcement; in a forum the announcer's
 post is the thread and is adopted (renamed and given the server's auto-archive
 setting the first time). Staff can also open a discussion by hand.
+
+When Discord refuses the thread or its opening (a missing permission answers
+403), the announcement is left without its discussion: that is recorded as a
+``thread`` problem (:mod:`bot.problems`) that staff see and that is retried at a
+bounded pace (the reviews loop hands due retries back to :meth:`OpeningService.open`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ..errors import UserFacingError
 from ..models import Announcement, Review
+from ..problems import THREAD, ProblemLog
 from ..storage import AnnouncementRepository, DiscussionThreadRepository, GuildSettingsRepository, PollRepository
 from ..storage.polls import PollInfo
 from .backfill import BackfillService
@@ -72,8 +78,10 @@ class OpeningService:
         backfill: BackfillService,
         write_prompts: PromptWriter | None = None,
         blog_notice: BlogNotice | None = None,
+        problems: ProblemLog | None = None,
     ) -> None:
         self._transport = transport
+        self._problems = problems
         self._index = index
         self._announcements = announcements
         self._threads = threads
@@ -120,11 +128,30 @@ class OpeningService:
             await self._threads.register(thread.id, review.id, guild_id, owes_backfill=adopted)
             record = await self._threads.get(thread.id)
             if record is not None and record.opening_message_id:
+                await self._thread_ok(review, announcement)
                 return thread  # already opened (a repeated event or a re-open)
-            await self._post_opening(thread.id, review, guild_id, spoiler)
+            try:
+                await self._post_opening(thread.id, review, guild_id, spoiler)
+            except TransportError as exc:
+                log.warning("could not post the opening of review %s in thread %s: %s", review.id, thread.id, exc)
+                await self._thread_failed(review, announcement, f"couldn't post the opening message: {exc}", exc)
+                return thread
             if adopted:
                 self._backfill.schedule(thread.id)
+            await self._thread_ok(review, announcement)
             return thread
+
+    async def _thread_ok(self, review: Review, announcement: Announcement) -> None:
+        if self._problems is not None:
+            await self._problems.succeeded(announcement.guild_id, THREAD, review_id=review.id)
+
+    async def _thread_failed(self, review: Review, announcement: Announcement, error: str, exc: TransportError) -> None:
+        """A refused thread or opening is a problem staff see; retried unless the announcement itself is gone."""
+        if self._problems is not None:
+            await self._problems.failed(
+                announcement.guild_id, THREAD, review_id=review.id, channel_id=announcement.channel_id,
+                error=error, status=exc.status, retry=exc.status != 404,
+            )  # fmt: skip
 
     async def _thread_for(
         self, review: Review, announcement: Announcement, name: str, archive: int, *, adjust: bool
@@ -161,6 +188,7 @@ class OpeningService:
             )
         except TransportError as exc:
             log.warning("could not create the thread for review %s: %s", review.id, exc)
+            await self._thread_failed(review, announcement, f"couldn't create the thread: {exc}", exc)
             return None
         await self._announcements.set_thread(review.id, announcement.guild_id, thread.id)
         return thread
