@@ -80,6 +80,22 @@ async def start_bot_process(double: DiscordDouble, run_bot, url: str, tmp_path: 
     return process, log_file
 
 
+async def kill_when(double: DiscordDouble, run_bot, url: str, tmp_path: Path, condition, release: asyncio.Event,
+                    patched: list) -> int:  # fmt: skip
+    """Run the bot process until ``condition`` holds, SIGKILL it, then let Discord answer again; its exit code."""
+    process, log_file = await start_bot_process(double, run_bot, url, tmp_path)
+    try:
+        await double.wait_until(condition, timeout=60)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        log_file.close()
+        release.set()
+        for route, original in patched:
+            route.handler = original
+    return process.returncode
+
+
 async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(
     double: DiscordDouble, world, run_bot, feeds: FeedServer, tmp_path: Path
 ) -> None:
@@ -96,19 +112,9 @@ async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(
     feeds.serve("/feed.xml", rss_feed([NEW, OLD]))
     release = asyncio.Event()
     patched = hold_responses(double, release)
-    process, log_file = await start_bot_process(double, run_bot, url, tmp_path)
-    try:
-        await double.wait_until(
-            lambda: bot_posts(double, world.text_channel_id) and forum_posts(double, other.channel_id), timeout=60
-        )
-    finally:
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-        log_file.close()
-        release.set()
-        for route, original in patched:
-            route.handler = original
-    assert process.returncode == -signal.SIGKILL
+    posted = lambda: bot_posts(double, world.text_channel_id) and forum_posts(double, other.channel_id)  # noqa: E731
+    code = await kill_when(double, run_bot, url, tmp_path, posted, release, patched)
+    assert code == -signal.SIGKILL
     assert await pending_count(run_bot.database_path) == 2  # Discord has both posts; we recorded neither
     sends_before = announcement_sends(double, world.text_channel_id, other.channel_id)
 
@@ -153,18 +159,10 @@ async def test_sigkill_after_a_lost_answer_to_a_forum_post_then_restart_posts_it
     lost = double.lose_response("POST", rf"^/channels/{forum}/threads$", 502)
     release = asyncio.Event()
     patched = hold_route(double, "_r_active_threads", release)  # the look for the post never answers
-    process, log_file = await start_bot_process(double, run_bot, url, tmp_path)
-    try:
-        looking = rf"^/guilds/{world.guild_id}/threads/active$"
-        await double.wait_until(lambda: double.find_requests("GET", looking), timeout=60)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-        log_file.close()
-        release.set()
-        for route, original in patched:
-            route.handler = original
-    assert process.returncode == -signal.SIGKILL
+    looking = rf"^/guilds/{world.guild_id}/threads/active$"
+    code = await kill_when(double, run_bot, url, tmp_path, lambda: double.find_requests("GET", looking), release,
+                           patched)  # fmt: skip
+    assert code == -signal.SIGKILL
     assert lost.hits == 1 and len(forum_posts(double, forum)) == 1  # Discord has the post ...
     assert await pending_count(run_bot.database_path) == 1  # ... and the bot recorded nothing
     sends_before = announcement_sends(double, forum)
