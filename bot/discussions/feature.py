@@ -105,12 +105,17 @@ class DiscussionFeature:
     # -- what commands look up -------------------------------------------------------------
 
     async def search_reviews(self, query: str) -> list[Review]:
+        """The autocomplete's choices: published reviews only (a withdrawn one is not offered)."""
         return await self.reviews.search(query, limit=REVIEW_CHOICES)
 
     async def find_review(self, slug_or_id: str) -> Review:
+        """The review to open a discussion of; a withdrawn one is refused (its export still works)."""
         review = await self.reviews.find(slug_or_id)
         if review is None:
             raise UserFacingError("I don't have that review. Pick one from the list.")
+        if review.withdrawn:
+            raise UserFacingError("That review was withdrawn from the blog (its file was deleted), so I won't open "
+                                  "a discussion of it. If the file comes back, so does the review.")  # fmt: skip
         return review
 
     async def review_thread(self, thread_id: int | None) -> tuple[ThreadRef, Review]:

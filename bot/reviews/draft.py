@@ -81,6 +81,7 @@ class ReviewDraft:
     spoilers: bool = False
     published_at: dt.datetime | None = None
     excerpt_text: str | None = None
+    slug: str | None = None  # the address the source gives it (front matter `slug`), already slugified
 
     def normalise(self, *, now: dt.datetime | None = None) -> ReviewDraft:
         """Clean every display field and clamp what could break Discord or the database."""

@@ -17,6 +17,9 @@ their intents (see :mod:`bot.storage.outbox`) and leaves the sending to
   the whole-site feed); a server gets one announcement per post;
 * a feed nobody reads any more forgets its baseline: when someone subscribes
   again, what it lists is history, not news (``backfill`` still applies);
+* a Markdown review whose file is deleted is withdrawn (it leaves every listing;
+  what was posted stays in Discord); a file moved or renamed with the same ``url``
+  or ``slug`` is the same review, and a file that comes back brings it back;
 * a failing feed backs off exponentially; after :data:`DISABLE_AFTER_FAILURES`
   consecutive failures spanning :data:`DISABLE_AFTER` it is disabled and the
   subscribed guilds' log channels are told. One feed's failure never stops
@@ -30,7 +33,7 @@ import datetime as dt
 import logging
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +41,7 @@ from ..errors import UserFacingError
 from ..models import Review
 from ..problems import ANNOUNCEMENT, CHANNEL, Problem, ProblemLog
 from ..storage import (
+    AnnouncementRepository,
     Database,
     Feed,
     FeedRepository,
@@ -101,6 +105,8 @@ class PollResult:
     updated: list[Review] = field(default_factory=list)  # edited reviews (their posts need editing)
     waiting: int = 0  # new entries left for later polls (cap per poll)
     not_modified: bool = False
+    withdrawn: list[Review] = field(default_factory=list)  # Markdown reviews whose file was deleted
+    restored: list[Review] = field(default_factory=list)  # withdrawn ones whose file came back
     error: str | None = None
     disabled: bool = False
     feed: Feed | None = None
@@ -150,6 +156,7 @@ class ReviewService:
         self.films = FilmRepository(db)
         self.meta = MetaRepository(db)
         self.entries = EntryRepository(db)
+        self.announcements = AnnouncementRepository(db)
         self.scanner = MarkdownScanner(reviews_dir) if reviews_dir is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.problems = ProblemLog(db, clock=self._clock)
@@ -159,6 +166,8 @@ class ReviewService:
         # Entries are matched to stored posts by address; two feeds ingesting the same new post at
         # once would both find none and make two reviews. Ingesting is short (the fetch is not in it).
         self._ingest_lock = asyncio.Lock()
+        self._markdown_present: frozenset[str] | None = None  # the folder's files at the last withdrawal check
+        self._warned_empty_folder = False
 
     @property
     def _allow_private_feeds(self) -> bool:
@@ -188,7 +197,7 @@ class ReviewService:
     # -- recording ---------------------------------------------------------------------
 
     async def _unique_slug(self, draft: ReviewDraft) -> str:
-        base = slugify(draft.title)
+        base = draft.slug or slugify(draft.title)
         slug, n = base, 2
         while await self.reviews.slug_exists(slug):
             slug = f"{base}-{n}"
@@ -244,15 +253,27 @@ class ReviewService:
         return known, added
 
     async def ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None = None,
-                     limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
-        """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
+                     limit: int | None = MAX_NEW_PER_POLL,
+                     listed: Collection[str] | None = None) -> PollResult:  # fmt: skip
+        """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them).
+
+        ``listed`` is every key the source lists now, when ``drafts`` are only some of them
+        (the Markdown folder hands over changed files only); by default, the drafts' keys.
+        """
         async with self._ingest_lock:
-            return await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit)
+            return await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit, listed=listed)
+
+    async def _known_by_slug(self, source: str, slug: str | None) -> Review | None:
+        """The review this source gave the address ``slug`` (a Markdown file moved or renamed), if any."""
+        review = await self.reviews.get_by_slug(slug) if slug else None
+        if review is None or not await self.entries.of_review(source, review.id):
+            return None  # another source's review that happens to have the slug is another post
+        return review
 
     async def _ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None,
-                      limit: int | None) -> PollResult:  # fmt: skip
+                      limit: int | None, listed: Collection[str] | None) -> PollResult:  # fmt: skip
         result = PollResult(source=source, feed=feed)
-        listed = {draft.source_key for draft in drafts if draft.source_key}
+        listed = set(listed) if listed is not None else {draft.source_key for draft in drafts if draft.source_key}
         identifying = _identifying_links(drafts)
         fresh: list[tuple[int, ReviewDraft, Review | None]] = []
         for index, draft in enumerate(drafts):
@@ -262,6 +283,7 @@ class ReviewService:
             if entry is None:
                 by_link = normalize_post_url(draft.url) in identifying
                 known = await self.reviews.find_by_url(draft.url) if by_link else None
+                known = known or await self._known_by_slug(source, draft.slug)
                 own = await self.entries.of_review(source, known.id) if known is not None else []
                 if not own:
                     fresh.append((index, draft, known))  # a new post, or one so far read from other sources only
@@ -271,7 +293,7 @@ class ReviewService:
                     # The post's own entry is still listed (now with another link): this is another post.
                     fresh.append((index, draft, None))
                     continue
-                # The feed lists a post it had under another key (a changed guid): the same review, re-keyed.
+                # The source lists a post it had under another key (a changed guid, a moved file): re-keyed.
                 await self.entries.rekey(source, stale[0].source_key, draft.source_key)
                 result.rekeyed += 1
                 entry = replace(stale[0], source_key=draft.source_key)
@@ -550,10 +572,16 @@ class ReviewService:
     # -- Markdown folder ------------------------------------------------------------------
 
     async def scan_markdown(self) -> PollResult:
+        """Read new and changed files, then withdraw the reviews whose files are gone (and restore returning ones).
+
+        Moves are matched first (a new file with a gone file's ``url`` or ``slug`` takes
+        over its review), so a rename never withdraws anything.
+        """
         result = PollResult(source=MARKDOWN_SOURCE)
         if self.scanner is None:
             return result
         scanned = await asyncio.to_thread(self.scanner.scan)
+        present = self.scanner.present
         drafts = []
         for item in scanned:
             if item.draft is None:
@@ -564,10 +592,53 @@ class ReviewService:
         if drafts:
             # Files have no "feed order"; newest-first by date mimics one, so undated files go last.
             drafts.sort(key=lambda d: d.published_at or self.now(), reverse=True)
-            result = await self.ingest(MARKDOWN_SOURCE, drafts, initialized=initialized, limit=None)
+            result = await self.ingest(MARKDOWN_SOURCE, drafts, initialized=initialized, limit=None, listed=present)
         if not initialized:
             await self.meta.set(_MARKDOWN_INITIALIZED, "1")
+        if present is not None and (drafts or present != self._markdown_present):
+            result.withdrawn, result.restored = await self._withdraw_gone_files(present)
+            self._markdown_present = present
         return result
+
+    async def _withdraw_gone_files(self, present: frozenset[str]) -> tuple[list[Review], list[Review]]:
+        """Withdraw Markdown reviews none of whose files is in the folder; restore withdrawn ones that are back."""
+        gone, back = [], []
+        for review_id, (keys, withdrawn) in (await self.entries.listed_reviews(MARKDOWN_SOURCE)).items():
+            there = not keys.isdisjoint(present)
+            if there and withdrawn:
+                back.append(review_id)
+            elif not there and not withdrawn:
+                gone.append(review_id)
+        if gone and not present:
+            # An empty folder is far more often an unmounted volume or a checkout in progress than
+            # a blog that deleted every review at once: withdraw nothing until a file is there.
+            if not self._warned_empty_folder:
+                log.warning("the reviews folder has no review files; not withdrawing its %d reviews", len(gone))
+                self._warned_empty_folder = True
+            gone = []
+        else:
+            self._warned_empty_folder = False
+        withdrawn = await self.reviews.set_withdrawn(gone, True)
+        restored = await self.reviews.set_withdrawn(back, False)
+        for review in withdrawn:
+            # An announcement that never went out is not wanted any more (it waits, should the file return).
+            for announcement in await self.announcements.for_review(review.id):
+                if announcement.state == "pending":
+                    await self.problems.resolve(announcement.guild_id, ANNOUNCEMENT, review_id=review.id,
+                                                resolution="obsolete")  # fmt: skip
+            log.info("review %s (%s) withdrawn: its Markdown file was deleted", review.id, review.slug)
+        for review in restored:
+            log.info("review %s (%s) is back: its Markdown file returned", review.id, review.slug)
+        return withdrawn, restored
+
+    async def withdrawal_log_channels(self, review: Review) -> list[int]:
+        """The log channels of the servers that announced (or were to announce) this review."""
+        channels = []
+        for guild_id in sorted({a.guild_id for a in await self.announcements.for_review(review.id)}):
+            settings = await self.guilds.get(guild_id)
+            if settings.log_channel_id:
+                channels.append(settings.log_channel_id)
+        return channels
 
     # -- reviews written in Discord ------------------------------------------------------------
 

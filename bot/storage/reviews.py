@@ -2,6 +2,10 @@
 
 The reviews feature extends these repositories (feeds, the outbox); the read
 methods here are the contract other features (discussions, films, chat) use.
+
+Listings (:meth:`ReviewRepository.recent`, ``for_film``, ``search``, ``search_page``)
+read the ``published_reviews`` view, so a review withdrawn from the blog leaves them;
+look-ups of one review (by id, slug, URL or entry) still find it, marked ``withdrawn``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ __all__ = ["AnnouncementRepository", "ReviewRepository", "insert_review", "revie
 # The columns Review.from_row reads, in table order.
 _REVIEW_FIELDS = (
     "id", "source", "source_key", "slug", "title", "url", "author", "film_title", "film_year", "film_id", "rating",
-    "excerpt", "body_md", "image_url", "tags", "spoilers", "published_at", "content_hash",
+    "excerpt", "body_md", "image_url", "tags", "spoilers", "published_at", "content_hash", "withdrawn_at",
 )  # fmt: skip
 
 
@@ -160,7 +164,7 @@ class ReviewRepository:
 
     async def recent(self, limit: int = 25) -> list[Review]:
         rows = await self._db.fetchall(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews "  # noqa: S608
+            f"SELECT {_REVIEW_COLUMNS} FROM published_reviews "  # noqa: S608
             "ORDER BY coalesce(published_at, created_at) DESC, id DESC LIMIT ?",
             (limit,),
         )
@@ -168,7 +172,7 @@ class ReviewRepository:
 
     async def for_film(self, film_id: int) -> list[Review]:
         rows = await self._db.fetchall(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE film_id = ? "  # noqa: S608
+            f"SELECT {_REVIEW_COLUMNS} FROM published_reviews WHERE film_id = ? "  # noqa: S608
             "ORDER BY coalesce(published_at, created_at) DESC",
             (film_id,),
         )
@@ -181,7 +185,7 @@ class ReviewRepository:
             return await self.recent(limit) if offset == 0 else []
         rows = await self._db.fetchall(
             f"SELECT {_R_COLUMNS} "  # noqa: S608
-            "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
+            "FROM reviews_fts JOIN published_reviews r ON r.id = reviews_fts.rowid "
             "WHERE reviews_fts MATCH ? ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0) LIMIT ? OFFSET ?",
             (match, limit, offset),
         )
@@ -198,11 +202,11 @@ class ReviewRepository:
         film_clause = "AND r.film_id = :film" if film_id is not None else ""
         params = {"match": match, "film": film_id, "n": limit, "off": offset}
         if match is None:
-            base = f"FROM reviews r WHERE 1 = 1 {film_clause}"
+            base = f"FROM published_reviews r WHERE 1 = 1 {film_clause}"
             order = "ORDER BY coalesce(r.published_at, r.created_at) DESC, r.id DESC"
         else:
             base = (
-                "FROM reviews_fts JOIN reviews r ON r.id = reviews_fts.rowid "
+                "FROM reviews_fts JOIN published_reviews r ON r.id = reviews_fts.rowid "
                 f"WHERE reviews_fts MATCH :match {film_clause}"
             )
             order = "ORDER BY bm25(reviews_fts, 5.0, 3.0, 1.0)"
@@ -212,6 +216,23 @@ class ReviewRepository:
 
     async def count(self) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM reviews"))
+
+    async def set_withdrawn(self, review_ids: Sequence[int], withdrawn: bool) -> list[Review]:
+        """Withdraw reviews from every listing (or bring them back); returns those whose state changed."""
+        changed: list[int] = []
+        async with self._db.transaction() as conn:
+            for review_id in review_ids:
+                cursor = await conn.execute(
+                    "UPDATE reviews SET withdrawn_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                    "WHERE id = ? AND withdrawn_at IS NULL"
+                    if withdrawn
+                    else "UPDATE reviews SET withdrawn_at = NULL WHERE id = ? AND withdrawn_at IS NOT NULL",
+                    (review_id,),
+                )
+                if cursor.rowcount:
+                    changed.append(review_id)
+                await cursor.close()
+        return [review for review_id in changed if (review := await self.get(review_id)) is not None]
 
 
 class AnnouncementRepository:

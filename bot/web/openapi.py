@@ -83,7 +83,10 @@ _BAD_REQUEST = {
 }
 _COMMON_ERRORS = {
     "400": _BAD_REQUEST,
-    "404": _error("No review is known at that address or slug."),
+    "404": _error(
+        "No review is known at that address or slug, or it was withdrawn from the blog (its source was deleted; "
+        "the error says so)."
+    ),
     "429": _error("Too many requests from this address; see Retry-After."),
 }
 

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "SORTS",
+    "WITHDRAWN",
     "ApiError",
     "Event",
     "Page",
@@ -53,6 +54,10 @@ _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 _URL_INDEX_MAX_AGE = 5.0  # a miss re-reads the reviews' addresses at most this often without a tailer
 _MAX_BASES = 256
 _MAX_RENDERED = 2048
+# A withdrawn review (its source was deleted from the blog) is served like a deleted page: a 404 that
+# says so, no comments, no counts. Its discussion stays in Discord; if it comes back, so does this.
+WITHDRAWN = "That review was withdrawn from the blog; its discussion is no longer shown here."
+GONE = "That review no longer exists, or was withdrawn from the blog."
 
 
 class ApiError(Exception):
@@ -171,6 +176,8 @@ class PublicDiscussions:
                 raise ApiError(400, "`review` must be a review's slug (letters, digits, '-', '_', '.', '~').")
             found = await self.repository.find_review_id(review)
             if found is None:
+                if await self.repository.find_review_id(review, withdrawn=True) is not None:
+                    raise ApiError(404, WITHDRAWN)
                 raise ApiError(404, f"No review has the slug {review!r}.")
             return found
         assert url is not None
@@ -179,6 +186,8 @@ class PublicDiscussions:
             raise ApiError(400, "`url` must be an absolute http(s) address of a blog post.")
         found = await self.review_for_url(key)
         if found is None:
+            if await self.repository.withdrawn_at_url(key):
+                raise ApiError(404, WITHDRAWN)
             raise ApiError(404, "No review is known at this address. Is the post in one of Matinee's feeds?")
         return found
 
@@ -250,7 +259,7 @@ class PublicDiscussions:
         """The public document (one page of it with ``page``); ApiError 404 if the review is gone."""
         base = await self._base(review_id)
         if base is None:
-            raise ApiError(404, "That review no longer exists.")
+            raise ApiError(404, GONE)
         return self._page(base, page) if page is not None else dict(base.document)
 
     def _page(self, base: _Base, page: Page) -> dict[str, Any]:
@@ -283,7 +292,7 @@ class PublicDiscussions:
             return cached
         base = await self._base(review_id)
         if base is None:
-            raise ApiError(404, "That review no longer exists.")
+            raise ApiError(404, GONE)
         document = self._page(base, page)
         if fmt == "json":
             body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

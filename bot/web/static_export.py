@@ -9,6 +9,10 @@ It is meant to run from cron or a build hook, so it is cheap when nothing
 changed: a manifest in the directory remembers each review's change-log version,
 only reviews whose version moved are rendered, and a file is rewritten only when
 its content (ignoring ``generated_at``) differs. Nothing changed, nothing written.
+
+A review withdrawn from the blog (its Markdown file deleted) is not exported, and the
+file an earlier run wrote for it is removed (only files the manifest says this export
+wrote are ever removed). If the review comes back, its file is written again.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ STATIC_FORMATS = ("json", "md", "html")
 class StaticExportResult:
     written: list[Path] = field(default_factory=list)
     unchanged: int = 0
+    removed: list[Path] = field(default_factory=list)  # files of reviews no longer published
 
     @property
     def total(self) -> int:
@@ -123,6 +128,15 @@ async def export_all(repository: WebRepository, directory: Path, fmt: str = "jso
             continue
         _write_atomically(target, content)
         result.written.append(target)
+    current = {e["file"] for e in entries.values()}
+    for review_id, entry in known.items():
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if review_id in entries or not isinstance(name, str) or name in current:
+            continue
+        target = directory / name
+        if target.parent == directory and target.name == name and target.is_file():  # a bare name we wrote
+            target.unlink()
+            result.removed.append(target)
     new_manifest = {"format": fmt, "reviews": entries}
     if new_manifest != manifest:
         _write_atomically(manifest_path, json.dumps(new_manifest, indent=1, sort_keys=True) + "\n")

@@ -41,6 +41,7 @@ FEED = AdminSubgroup("feed", "Review feeds this server follows")
 REVIEW = AdminSubgroup("review", "Reviews written here")
 PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
 FIELD_VALUE = 1024
+WITHDRAWN_LINES = 5  # withdrawn or restored reviews named in one log note (the rest are counted)
 
 
 def _timestamp(value: str | None, style: str = "R") -> str:
@@ -182,6 +183,26 @@ class Reviews(commands.Cog):
             self.bot.dispatch("review_updated", review)
         if result.disabled and result.feed is not None:
             await self._tell_disabled(result.feed, result.log_channels)
+        if result.withdrawn or result.restored:
+            await self._tell_withdrawn(result.withdrawn, result.restored)
+
+    async def _tell_withdrawn(self, withdrawn: list[Review], restored: list[Review]) -> None:
+        """One note per log channel: reviews whose file was deleted (their posts stay) and those back again."""
+        notes: dict[int, list[str]] = {}
+        for reviews, line in (
+            (withdrawn, "🗑 **{}** was withdrawn: its Markdown file was deleted. Its announcement and discussion stay "
+                        "here; it no longer shows in `/reviews`, the chat's answers or the blog widget."),
+            (restored, "↩ **{}** is back: its Markdown file returned, and it shows everywhere again."),
+        ):  # fmt: skip
+            for review in reviews:
+                title = discord.utils.escape_markdown(truncate(clean_text(review.title), 120))
+                for channel_id in await self.service.withdrawal_log_channels(review):
+                    notes.setdefault(channel_id, []).append(line.format(title))
+        for channel_id, lines in notes.items():
+            shown = lines[:WITHDRAWN_LINES]
+            if len(lines) > len(shown):
+                shown.append(f"… and {len(lines) - len(shown)} more.")
+            await self._log(channel_id, "\n".join(shown))
 
     # -- callbacks from the delivery service -------------------------------------------------
 

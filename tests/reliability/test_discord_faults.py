@@ -108,22 +108,22 @@ async def test_a_lost_response_to_an_announcement_does_not_duplicate_it(double, 
     await run_bot.stop(bot)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reviews): a forum post whose creation succeeded but whose response was lost (5xx) is "
-    "retried by discord.py and posted twice; forum posts have no enforce_nonce, and the announcer does not "
-    "look for its own post before the HTTP-level retry",
-)
 async def test_a_lost_response_to_a_forum_post_does_not_duplicate_it(double, world, run_bot) -> None:
+    """Discord makes the post and answers 502: one post, found and recorded, never sent again."""
     bot = await run_bot(feed_poll_seconds=1)
     await setup_channel(double, world, world.forum_channel_id)
-    hits = lose_responses(double, "_r_thread_without_message")
+    forum = world.forum_channel_id
+    lost = double.lose_response("POST", rf"^/channels/{forum}/threads$", 502)
     await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir)
-    await double.wait_until(lambda: forum_posts(double, world.forum_channel_id), timeout=30)
+    await double.wait_until(lambda: forum_posts(double, forum), timeout=30)
+    rows = await wait_rows(bot, double, "SELECT thread_id FROM announcements WHERE state = 'sent'", count=1)
     await quiet(bot, 2.5)
-    assert hits[0] == 1
-    assert len(forum_posts(double, world.forum_channel_id)) == 1
+    assert lost.hits == 1
+    assert [r.status for r in double.find_requests("POST", rf"^/channels/{forum}/threads$")] == [502]  # no retry
+    [post] = forum_posts(double, forum)
+    assert rows[0][0] == int(post["id"])  # the post Discord made is the one recorded
+    assert double.find_requests("GET", rf"^/guilds/{world.guild_id}/threads/active$"), "it looked before re-sending"
     await run_bot.stop(bot)
 
 
