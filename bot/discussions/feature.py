@@ -25,7 +25,7 @@ from ..storage import (
 from ..storage.forgotten import ForgottenRepository
 from .backfill import BackfillService, CatchUpReason
 from .export import DiscussionExporter
-from .opening import ARCHIVE_CHOICES, OpeningService, PromptWriter
+from .opening import ARCHIVE_CHOICES, BlogNotice, OpeningService, PromptWriter
 from .recheck import OlderCommentsRecheck, RestBudget
 from .service import CommentService, DiscussionIndex, PollService, ThreadRef
 from .summary import DiscussionSummary
@@ -55,6 +55,7 @@ class DiscussionFeature:
         *,
         summarise: Summariser,
         write_prompts: PromptWriter | None = None,
+        blog_notice: BlogNotice | None = None,
         rest_budget: RestBudget | None = None,
     ) -> None:
         self.reviews = ReviewRepository(db)
@@ -99,6 +100,7 @@ class DiscussionFeature:
             poll_service=self.poll_service,
             backfill=self.backfill,
             write_prompts=write_prompts,
+            blog_notice=blog_notice,
         )
         self.exporter = DiscussionExporter(self.reviews, comments, polls, ratings)
 

@@ -38,16 +38,17 @@ from ..storage import (
     ReviewRepository,
 )
 from ..storage.polls import PollInfo
-from ..threads import review_thread_name
 from ..timestamps import utc_iso
 from .backfill import BackfillService
-from .prompts import SPOILER_NOTICE, build_opening, template_prompts
+from .opening_prompts import SPOILER_NOTICE, build_opening, template_prompts
 from .service import DiscussionIndex, PollService, ThreadRef
+from .thread_names import review_thread_name
 from .transport import PostedOpening, ThreadInfo, ThreadTransport, TransportError
 
 __all__ = [
     "ARCHIVE_CHOICES",
     "RESUME_WITHIN",
+    "BlogNotice",
     "OpeningService",
     "PromptWriter",
     "normalise_archive_minutes",
@@ -64,6 +65,8 @@ RESUME_WITHIN = dt.timedelta(days=7)
 
 # Writes the opening's prompts with the model; None (or no writer at all) means "use the templates".
 PromptWriter = Callable[[Review], Awaitable[Sequence[str] | None]]
+BlogNotice = Callable[[int], Awaitable[str | None]]
+"""``notice(guild_id)``: the line telling members their replies appear on the blog, or None (not publishing)."""
 
 
 def normalise_archive_minutes(minutes: int | None) -> int:
@@ -100,6 +103,7 @@ class OpeningService:
         poll_service: PollService,
         backfill: BackfillService,
         write_prompts: PromptWriter | None = None,
+        blog_notice: BlogNotice | None = None,
     ) -> None:
         self._transport = transport
         self._index = index
@@ -111,6 +115,7 @@ class OpeningService:
         self._poll_service = poll_service
         self._backfill = backfill
         self._write_prompts = write_prompts
+        self._blog_notice = blog_notice
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._resume_task: asyncio.Task[int] | None = None
         self.resumed = 0  # discussions opened by resume(): observable in tests
@@ -200,8 +205,13 @@ class OpeningService:
         posted = await self._sent_before(thread_id) if record is not None and record.opening_attempts else None
         if posted is None:
             prompts = await self._write_prompts(review) if self._write_prompts is not None else None
+            notice = await self._blog_notice(guild_id) if self._blog_notice is not None else None
             opening = build_opening(
-                review, prompts or template_prompts(review), spoiler=spoiler, from_model=bool(prompts)
+                review,
+                prompts or template_prompts(review),
+                spoiler=spoiler,
+                from_model=bool(prompts),
+                blog_notice=notice,
             )
             await self._threads.opening_attempted(thread_id)  # durable before it can reach Discord
             posted = await self._transport.post_opening(

@@ -8,7 +8,7 @@ of each open thread, a history page at a time from newest to oldest, and mirrors
 what changed (the same comparison as the quick re-check; messages never stored
 are stored, unless their author asked to be forgotten before writing them).
 
-Its position is durable, per thread (``RecheckPosition``, migration 0007): a
+Its position is durable, per thread (``RecheckPosition``, the ``*_recheck_and_openings`` migration): a
 restart resumes where the walk stopped, and a gap that opens while a walk is under
 way extends it so that every message is still re-read once after the latest gap.
 

@@ -269,7 +269,7 @@ class DiscussionThread:
 
 @dataclass(frozen=True, slots=True)
 class RecheckPosition:
-    """Where a thread's background re-check of older comments is (migration 0007 explains the walk).
+    """Where a thread's background re-check of older comments is (``*_recheck_and_openings.sql`` explains the walk).
 
     Messages older than ``before`` are still to be re-read. ``until`` is None for a
     walk that ends at the thread's start; otherwise the walk goes on from the
