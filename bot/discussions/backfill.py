@@ -32,7 +32,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -130,8 +130,8 @@ class BackfillService:
         """A catch-up, backfill or retry is running: background work waits for it."""
         return self._active > 0
 
-    @contextlib.contextmanager
-    def _working(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def _working(self) -> AsyncIterator[None]:
         self._active += 1
         try:
             yield
@@ -168,7 +168,7 @@ class BackfillService:
 
     async def catch_up(self, reason: CatchUpReason = "manual") -> int:
         """Store what was said in every open review thread while we were not listening; returns how many."""
-        with self._working():
+        async with self._working():
             open_threads = self._transport.open_threads(self._index.thread_ids)
             # A RESUME replays missed events, votes included; a new session does not.
             stored = await self._catch_up_threads(open_threads, full=reason == "ready")
@@ -186,7 +186,7 @@ class BackfillService:
         backfill, the re-check of recent comments, and the polls' voters.
         """
         ids = [t for t in self._index.thread_ids if (ref := self._index.cached_thread(t)) and ref.guild_id == guild_id]
-        with self._working():
+        async with self._working():
             open_threads = self._transport.open_threads(ids)
             stored = await self._catch_up_threads(open_threads, full=True)
             await self.collect_ended_polls()
@@ -219,27 +219,26 @@ class BackfillService:
         thread's debt (unless a new gap opened meanwhile); a failure leaves it owed
         and schedules a retry (``full``: re-check comments and votes once it works).
         """
-        with self._working():
-            async with self._lock(thread_id):
-                owed = await self._threads.owed(thread_id)
-                after = await self._threads.last_message_id(thread_id) or thread_id
-                stored = 0
-                page: list[IncomingMessage] = []
-                try:
-                    async for message in self._transport.messages_after(thread_id, after):
-                        page.append(message)
-                        if len(page) >= BACKFILL_PAGE:
-                            stored += await self._store_page(thread_id, page)
-                            page = []
-                    if page:
+        async with self._working(), self._lock(thread_id):
+            owed = await self._threads.owed(thread_id)
+            after = await self._threads.last_message_id(thread_id) or thread_id
+            stored = 0
+            page: list[IncomingMessage] = []
+            try:
+                async for message in self._transport.messages_after(thread_id, after):
+                    page.append(message)
+                    if len(page) >= BACKFILL_PAGE:
                         stored += await self._store_page(thread_id, page)
-                except TransportError as exc:
-                    self._failed(thread_id, exc, full=full)
-                else:
-                    await self._threads.settle(thread_id, owed)
-                    self._failures.pop(thread_id, None)
-                self.backfilled_messages += stored
-                return stored
+                        page = []
+                if page:
+                    stored += await self._store_page(thread_id, page)
+            except TransportError as exc:
+                self._failed(thread_id, exc, full=full)
+            else:
+                await self._threads.settle(thread_id, owed)
+                self._failures.pop(thread_id, None)
+            self.backfilled_messages += stored
+            return stored
 
     async def _store_page(self, thread_id: int, page: list[IncomingMessage]) -> int:
         stored = await self._comments.ingest_many(page)
@@ -344,7 +343,7 @@ class BackfillService:
         due = sorted((f.due, t) for t, f in self._failures.items() if f.due <= now)[:RETRY_BATCH]
         open_ids = set(self._transport.open_threads([t for _, t in due]))
         tried = 0
-        with self._working():
+        async with self._working():
             for _, thread_id in due:
                 failure = self._failures.get(thread_id)
                 if failure is None:
