@@ -18,6 +18,7 @@ import aiohttp
 import discord
 
 from .outbound import OutboundHttp, Purpose, private_address_refusal
+from .permissions import REQUIRED_PERMISSIONS
 from .settings import Settings
 from .storage import load_migrations
 
@@ -36,19 +37,8 @@ class CheckResult:
 
 
 def invite_permissions() -> discord.Permissions:
-    """Exactly the permissions the features use, and nothing more."""
-    return discord.Permissions(
-        view_channel=True,
-        send_messages=True,
-        send_messages_in_threads=True,
-        create_public_threads=True,
-        manage_threads=True,  # archive, unarchive and rename discussion threads
-        embed_links=True,
-        attach_files=True,  # /matinee export sends a file
-        read_message_history=True,  # backfill and outbox reconciliation
-        add_reactions=True,
-        send_polls=True,
-    )
+    """Exactly the permissions the features use, and nothing more (declared in :mod:`bot.permissions`)."""
+    return discord.Permissions(**{p.flag: True for p in REQUIRED_PERMISSIONS})
 
 
 def application_id_from_token(token: str) -> int | None:

@@ -274,6 +274,10 @@ class DiscordDouble:
         """Add a forum channel with tags (names or dicts)."""
         return await self._world.add_forum_channel(guild_id, name, tags, parent_id=parent_id, require_tag=require_tag)
 
+    async def delete_channel(self, channel_id: int) -> JSON:
+        """Staff delete a channel or thread (CHANNEL_DELETE / THREAD_DELETE)."""
+        return await self._world.delete_channel(channel_id)
+
     async def add_thread(self, channel_id: int, name: str, *, owner_id: int | None = None,
                          message_id: int | None = None, private: bool = False, archived: bool = False,
                          locked: bool = False, applied_tags: list[Any] | None = None,

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..errors import UserFacingError
 from ..models import Comment, Review
+from ..problems import ProblemLog
 from ..storage import (
     AnnouncementRepository,
     BatchedWriter,
@@ -101,6 +102,7 @@ class DiscussionFeature:
             backfill=self.backfill,
             write_prompts=write_prompts,
             blog_notice=blog_notice,
+            problems=ProblemLog(db),
         )
         self.exporter = DiscussionExporter(self.reviews, comments, polls, ratings)
 

@@ -7,6 +7,11 @@ channel the thread is started from the announcement; in a forum the announcer's
 post is the thread and is adopted (renamed and given the server's auto-archive
 setting the first time). Staff can also open a discussion by hand.
 
+When Discord refuses the thread or its opening (a missing permission answers
+403), the announcement is left without its discussion: that is recorded as a
+``thread`` problem (:mod:`bot.problems`) that staff see and that is retried at a
+bounded pace (the reviews loop hands due retries back to :meth:`OpeningService.open`).
+
 Exactly once, even when Discord's answer is lost (a 5xx after the work was done,
 which discord.py retries) or the process dies before the answer is stored:
 
@@ -15,9 +20,11 @@ which discord.py retries) or the process dies before the answer is stored:
 - the opening message: it is sent with a nonce derived from the thread id that
   Discord enforces (a retry within its dedupe window returns the first message),
   and every send is counted durably before it goes out, so a later attempt after a
-  crash first looks for the bot's own opening in the thread and adopts it;
+  crash or a lost answer first looks for the bot's own opening in the thread and
+  adopts it;
 - a discussion the process stopped before opening (announced, no thread or no
-  opening yet) is opened at the next start (:meth:`OpeningService.resume`).
+  opening yet, and no problem recorded since nothing failed) is opened at the next
+  start (:meth:`OpeningService.resume`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ..errors import UserFacingError
 from ..models import Announcement, Review
+from ..problems import THREAD, ProblemLog
 from ..storage import (
     AnnouncementRepository,
     DiscussionThreadRepository,
@@ -104,8 +112,10 @@ class OpeningService:
         backfill: BackfillService,
         write_prompts: PromptWriter | None = None,
         blog_notice: BlogNotice | None = None,
+        problems: ProblemLog | None = None,
     ) -> None:
         self._transport = transport
+        self._problems = problems
         self._index = index
         self._announcements = announcements
         self._reviews = reviews
@@ -155,11 +165,30 @@ class OpeningService:
             await self._threads.register(thread.id, review.id, guild_id, owes_backfill=adopted)
             record = await self._threads.get(thread.id)
             if record is not None and record.opening_message_id:
+                await self._thread_ok(review, announcement)
                 return thread  # already opened (a repeated event or a re-open)
-            await self._post_opening(thread.id, review, guild_id, spoiler)
+            try:
+                await self._post_opening(thread.id, review, guild_id, spoiler)
+            except TransportError as exc:
+                log.warning("could not post the opening of review %s in thread %s: %s", review.id, thread.id, exc)
+                await self._thread_failed(review, announcement, f"couldn't post the opening message: {exc}", exc)
+                return thread
             if adopted:
                 self._backfill.schedule(thread.id)
+            await self._thread_ok(review, announcement)
             return thread
+
+    async def _thread_ok(self, review: Review, announcement: Announcement) -> None:
+        if self._problems is not None:
+            await self._problems.succeeded(announcement.guild_id, THREAD, review_id=review.id)
+
+    async def _thread_failed(self, review: Review, announcement: Announcement, error: str, exc: TransportError) -> None:
+        """A refused thread or opening is a problem staff see; retried unless the announcement itself is gone."""
+        if self._problems is not None:
+            await self._problems.failed(
+                announcement.guild_id, THREAD, review_id=review.id, channel_id=announcement.channel_id,
+                error=error, status=exc.status, retry=exc.status != 404,
+            )  # fmt: skip
 
     async def _thread_for(
         self, review: Review, announcement: Announcement, name: str, archive: int, *, adjust: bool
@@ -196,6 +225,7 @@ class OpeningService:
             )
         except TransportError as exc:
             log.warning("could not create the thread for review %s: %s", review.id, exc)
+            await self._thread_failed(review, announcement, f"couldn't create the thread: {exc}", exc)
             return None
         await self._announcements.set_thread(review.id, announcement.guild_id, thread.id)
         return thread
@@ -261,7 +291,8 @@ class OpeningService:
             except Exception:
                 log.exception("could not open the discussion of review %s in guild %s", review_id, guild_id)
                 continue
-            if thread is not None:
+            record = await self._threads.get(thread.id) if thread is not None else None
+            if record is not None and record.opening_message_id:
                 opened += 1
         if opened:
             log.info("opened %d discussions left unopened when Matinee last stopped", opened)

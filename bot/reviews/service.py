@@ -11,6 +11,12 @@ their intents (see :mod:`bot.storage.outbox`) and leaves the sending to
   unrecorded and come in on the next polls;
 * an entry seen again with different content updates the review; the caller
   then edits the existing announcements (never posts again);
+* a review is one review per post address (:func:`bot.urls.normalize_post_url`):
+  an entry whose link is a stored review's is that review, whether the feed
+  re-keyed it (a new guid) or another feed carries it too (a category feed and
+  the whole-site feed); a server gets one announcement per post;
+* a feed nobody reads any more forgets its baseline: when someone subscribes
+  again, what it lists is history, not news (``backfill`` still applies);
 * a failing feed backs off exponentially; after :data:`DISABLE_AFTER_FAILURES`
   consecutive failures spanning :data:`DISABLE_AFTER` it is disabled and the
   subscribed guilds' log channels are told. One feed's failure never stops
@@ -25,11 +31,12 @@ import logging
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UserFacingError
 from ..models import Review
+from ..problems import ANNOUNCEMENT, CHANNEL, Problem, ProblemLog
 from ..storage import (
     Database,
     Feed,
@@ -42,8 +49,10 @@ from ..storage import (
     Subscription,
     Target,
 )
+from ..storage.entries import Entry, EntryRepository
 from ..text import clean_text, neutralize_mentions
 from ..timestamps import parse_utc_iso, utc_iso
+from ..urls import normalize_post_url
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
@@ -86,8 +95,9 @@ class PollResult:
     """What one poll of one source did."""
 
     source: str
-    announced: list[Review] = field(default_factory=list)  # new reviews with intents written
-    recorded: int = 0  # new reviews stored without announcing (first read, older than the watermark)
+    announced: list[Review] = field(default_factory=list)  # new reviews (or another feed's) with intents written
+    recorded: int = 0  # new entries stored without announcing (first read, older than the watermark, known post)
+    rekeyed: int = 0  # known posts the feed now lists under another key (a changed guid)
     updated: list[Review] = field(default_factory=list)  # edited reviews (their posts need editing)
     waiting: int = 0  # new entries left for later polls (cap per poll)
     not_modified: bool = False
@@ -102,6 +112,21 @@ class FeedStatus:
     feed: Feed
     subscription: Subscription | None
     entry_count: int
+
+
+def _identifying_links(drafts: list[ReviewDraft]) -> set[str]:
+    """The normalised links that name exactly one entry of the document.
+
+    A link several entries share (every item linking to the blog's front page, a
+    broken template) says nothing about which post an entry is, so those entries
+    are never matched to a stored review by their link.
+    """
+    counts: dict[str, int] = {}
+    for draft in drafts:
+        key = normalize_post_url(draft.url) if draft.source_key else None
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return {key for key, count in counts.items() if count == 1}
 
 
 class ReviewService:
@@ -124,11 +149,16 @@ class ReviewService:
         self.guilds = GuildSettingsRepository(db)
         self.films = FilmRepository(db)
         self.meta = MetaRepository(db)
+        self.entries = EntryRepository(db)
         self.scanner = MarkdownScanner(reviews_dir) if reviews_dir is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.problems = ProblemLog(db, clock=self._clock)
         self._rng = rng or random.Random()
         self._feed_locks: dict[int, asyncio.Lock] = {}
         self._poll_semaphore = asyncio.Semaphore(POLL_CONCURRENCY)
+        # Entries are matched to stored posts by address; two feeds ingesting the same new post at
+        # once would both find none and make two reviews. Ingesting is short (the fetch is not in it).
+        self._ingest_lock = asyncio.Lock()
 
     @property
     def _allow_private_feeds(self) -> bool:
@@ -177,61 +207,107 @@ class ReviewService:
         return await self.outbox.record_review(draft.fields(source=source, slug=await self._unique_slug(draft)),
                                                targets)  # fmt: skip
 
-    async def _update(self, draft: ReviewDraft, existing: Review, source: str) -> Review | None:
-        """Store an edited entry; returns the review when anything visible changed."""
+    async def _prepare(self, draft: ReviewDraft, existing: Review | None = None) -> ReviewDraft:
+        """Identify the film and normalise the draft, so its content hash compares with what is stored."""
         now = self.now()
-        if existing.published_at and (draft.published_at is None or draft.published_at > now):
+        if existing is not None and existing.published_at and (draft.published_at is None or draft.published_at > now):
             # An entry that lost its date, or is still future-dated (stored clamped to when we first saw it),
             # keeps the date it had; otherwise every poll would look like an edit.
             draft.published_at = parse_utc_iso(existing.published_at)
         await self._identify(draft)
-        draft.normalise(now=now)
+        return draft.normalise(now=now)
+
+    async def _update(self, source: str, draft: ReviewDraft, entry: Entry) -> Review | None:
+        """Store an edited entry; returns the review when anything visible changed.
+
+        Each entry remembers the text it had, so two feeds carrying one post with
+        different text (an excerpt and the full post) do not rewrite it on every poll.
+        """
+        existing = await self.reviews.get(entry.review_id)
+        if existing is None:
+            return None
+        await self._prepare(draft, existing)
+        if draft.content_hash == entry.content_hash:
+            return None
+        await self.entries.set_hash(source, entry.source_key, draft.content_hash)
         if draft.content_hash == existing.content_hash:
             return None
-        review, changed = await self.reviews.upsert(**draft.fields(source=source))
-        return review if changed else None
+        return await self.reviews.update_content(existing.id, draft.fields(source=source))
+
+    async def _keep(self, source: str, draft: ReviewDraft, known: Review | None,
+                    targets: list[Target]) -> tuple[Review, int]:  # fmt: skip
+        """Store an entry the source lists for the first time: a new review, or a known post's new entry."""
+        if known is None:
+            return await self._record(source, draft, targets), len(targets)
+        await self._prepare(draft, known)
+        added = await self.outbox.link_entry(source, draft.source_key, known, draft.content_hash, targets)
+        return known, added
 
     async def ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None = None,
                      limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
         """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
+        async with self._ingest_lock:
+            return await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit)
+
+    async def _ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None,
+                      limit: int | None) -> PollResult:  # fmt: skip
         result = PollResult(source=source, feed=feed)
-        fresh: list[tuple[int, ReviewDraft]] = []
+        listed = {draft.source_key for draft in drafts if draft.source_key}
+        identifying = _identifying_links(drafts)
+        fresh: list[tuple[int, ReviewDraft, Review | None]] = []
         for index, draft in enumerate(drafts):
             if not draft.source_key:
                 continue
-            existing = await self.reviews.get_by_source_key(source, draft.source_key)
-            if existing is not None:
-                updated = await self._update(draft, existing, source)
-                if updated is not None:
-                    result.updated.append(updated)
-            else:
-                fresh.append((index, draft))
+            entry = await self.entries.get(source, draft.source_key)
+            if entry is None:
+                by_link = normalize_post_url(draft.url) in identifying
+                known = await self.reviews.find_by_url(draft.url) if by_link else None
+                own = await self.entries.of_review(source, known.id) if known is not None else []
+                if not own:
+                    fresh.append((index, draft, known))  # a new post, or one so far read from other sources only
+                    continue
+                stale = [e for e in own if e.source_key not in listed]
+                if not stale:
+                    # The post's own entry is still listed (now with another link): this is another post.
+                    fresh.append((index, draft, None))
+                    continue
+                # The feed lists a post it had under another key (a changed guid): the same review, re-keyed.
+                await self.entries.rekey(source, stale[0].source_key, draft.source_key)
+                result.rekeyed += 1
+                entry = replace(stale[0], source_key=draft.source_key)
+            updated = await self._update(source, draft, entry)
+            if updated is not None:
+                result.updated.append(updated)
         if not fresh:
             return result
         if not initialized:
-            for _, draft in fresh:
-                await self._record(source, draft, [])
+            for _, draft, known in fresh:
+                await self._keep(source, draft, known, [])
                 result.recorded += 1
             return result
         watermark = await self.feeds.newest_published(source)
         now = self.now()
-        newer: list[tuple[int, ReviewDraft]] = []
-        for index, draft in fresh:
+        newer: list[tuple[int, ReviewDraft, Review | None]] = []
+        for index, draft, known in fresh:
             published = min(draft.published_at, now) if draft.published_at else None
             # Strictly older only: an unseen entry dated exactly like the newest one we have
             # is news (Hugo/Jekyll dates often carry no time, so same-day reviews tie).
             if watermark and published is not None and utc_iso(published) < watermark:
-                await self._record(source, draft, [])  # older than what we already have: history, not news
+                await self._keep(source, draft, known, [])  # older than what we already have: history, not news
                 result.recorded += 1
             else:
-                newer.append((index, draft))
+                newer.append((index, draft, known))
         # Oldest first: by date; undated entries by reverse feed position (feeds list newest first).
         newer.sort(key=lambda item: (min(item[1].published_at or now, now), -item[0]))
         batch = newer if limit is None else newer[:limit]
         result.waiting = len(newer) - len(batch)
         targets = await self.targets_for(source, feed=feed)
-        for _, draft in batch:
-            result.announced.append(await self._record(source, draft, targets))
+        for _, draft, known in batch:
+            review, added = await self._keep(source, draft, known, targets)
+            if known is None or added:
+                result.announced.append(review)
+            else:
+                result.recorded += 1  # another feed brought this post first: every server here already has it
         return result
 
     # -- feeds -----------------------------------------------------------------------
@@ -385,6 +461,8 @@ class ReviewService:
             await self.feeds.enable(feed.id)
         sub, new = await self.feeds.subscribe(guild_id, feed.id, channel_id=channel_id, backfill=backfill,
                                               created_by=user_id)  # fmt: skip
+        # Adding it again says where its reviews go now, so a deleted channel's notice is settled.
+        await self.problems.resolve(guild_id, CHANNEL, feed_id=feed.id, resolution="replaced")
         feed = await self.feeds.get(feed.id) or feed
         if feed.initialized:
             if new:
@@ -394,9 +472,11 @@ class ReviewService:
         return (await self.feeds.get(feed.id)) or feed, result, new
 
     async def remove_feed(self, guild_id: int, feed_id: int) -> Feed:
+        """Unsubscribe; a feed left without readers takes a fresh baseline when someone subscribes again."""
         feed = await self.feeds.get(feed_id)
         if feed is None or not await self.feeds.unsubscribe(guild_id, feed_id):
             raise UserFacingError("This server doesn't follow that feed. Pick one from the list.")
+        await self.problems.resolve(guild_id, CHANNEL, feed_id=feed_id, resolution="obsolete")
         return feed
 
     async def feed_statuses(self, guild_id: int) -> list[FeedStatus]:
@@ -412,6 +492,60 @@ class ReviewService:
                 if feed.builtin and feed.id not in seen:
                     out.append(FeedStatus(feed, None, await self.feeds.entry_count(feed.id)))
         return out
+
+    # -- channels, set-up and problems -----------------------------------------------------
+
+    async def set_up_guild(self, guild_id: int, *, announce_channel_id: int, ping_role_id: int | None,
+                           log_channel_id: int | None) -> None:  # fmt: skip
+        """``/matinee setup``: where reviews go; announcements waiting for a channel are retried there now."""
+        await self.guilds.update(guild_id, announce_channel_id=announce_channel_id, ping_role_id=ping_role_id,
+                                 log_channel_id=log_channel_id)  # fmt: skip
+        await self.problems.resolve(guild_id, CHANNEL, resolution="replaced")
+        await self.problems.retry_now(guild_id)
+
+    async def channel_gone(self, guild_id: int, channel_id: int) -> int | None:
+        """A channel reviews were posted to was deleted: its feeds fall back to the announcement channel.
+
+        Called when Discord says so (a channel-delete event) and when a send finds the
+        channel missing (it was deleted while the bot was away). Each subscription that
+        pointed there now uses the server's announcement channel, and staff are told
+        (a ``channel`` problem); unsent announcements for the channel move there too.
+        Returns the channel that takes over, or None when there is none (the deleted
+        channel *was* the announcement channel: announcements wait for ``/matinee setup``).
+        """
+        settings = await self.guilds.get(guild_id)
+        announce = settings.announce_channel_id
+        fallback = announce if announce and announce != channel_id else None
+        for feed, sub in await self.feeds.feeds_of_guild(guild_id):
+            if sub.channel_id == channel_id:
+                await self.feeds.set_channel(guild_id, feed.id, None)
+                await self.problems.failed(guild_id, CHANNEL, feed_id=feed.id, channel_id=channel_id, retry=False,
+                                           error="the feed's channel was deleted")  # fmt: skip
+                log.warning("feed %s of guild %s: channel %s was deleted; falling back to %s", feed.id, guild_id,
+                            channel_id, announce)  # fmt: skip
+        if announce == channel_id:
+            await self.problems.failed(guild_id, CHANNEL, channel_id=channel_id, retry=False,
+                                       error="the announcement channel was deleted")  # fmt: skip
+        if fallback is not None:
+            await self.outbox.retarget(guild_id, channel_id, fallback)
+            await self.problems.retry_now(guild_id, channel_id=channel_id)
+        return fallback
+
+    async def problems_for(self, guild_id: int) -> list[Problem]:
+        """What staff should see: open problems, then those resolved within the last day."""
+        return await self.problems.for_guild(guild_id)
+
+    async def retry_problems(self, guild_id: int) -> int:
+        """``/matinee feed retry``: try every open announcement and thread problem again now, for another day."""
+        return await self.problems.retry_now(guild_id)
+
+    async def dismiss_problems(self, guild_id: int) -> list[Problem]:
+        """``/matinee feed dismiss``: close the guild's open problems; their unsent announcements are dropped."""
+        dismissed = await self.problems.dismiss(guild_id)
+        for problem in dismissed:
+            if problem.kind == ANNOUNCEMENT and problem.review_id is not None:
+                await self.outbox.drop(problem.review_id, guild_id)
+        return dismissed
 
     # -- Markdown folder ------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from ..urls import normalize_post_url
 from .reader import ReadConnection
 
 __all__ = ["Database", "Migration", "MigrationError", "StorageError", "load_migrations"]
@@ -171,6 +172,8 @@ class Database:
         db = cls(conn, file, scratch=scratch)
         try:
             conn.row_factory = aiosqlite.Row
+            # SQL that must agree with Python on what one post address is (migration 0009).
+            await conn.create_function("matinee_url_key", 1, normalize_post_url, deterministic=True)
             await db.pragma("busy_timeout", BUSY_TIMEOUT_MS)
             # Reading the schema is the first thing that fails on a corrupt or foreign file.
             await db._fetch_on_writer("SELECT count(*) FROM sqlite_master")

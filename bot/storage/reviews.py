@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 
 from ..models import Announcement, Review
+from ..urls import normalize_post_url
 from .database import Database
 from .film_search import any_position_match, search_tokens
 from .fts import fts_prefix_query
@@ -46,12 +47,18 @@ _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_
 
 
 def _review_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Review fields as column values: tags as a JSON array, spoilers as 0/1."""
+    """Review fields as column values: tags as a JSON array, spoilers as 0/1.
+
+    A review's ``url_key`` is always its ``url`` in normal form (:func:`bot.urls.normalize_post_url`):
+    the one key that says two entries are the same post.
+    """
     values = dict(fields)
     if "tags" in values and not isinstance(values["tags"], str):
         values["tags"] = json.dumps(list(values["tags"]))
     if "spoilers" in values:
         values["spoilers"] = int(bool(values["spoilers"]))
+    if "url" in values:
+        values["url_key"] = normalize_post_url(values["url"])
     return values
 
 
@@ -92,11 +99,38 @@ class ReviewRepository:
         return review
 
     async def get_by_source_key(self, source: str, source_key: str) -> Review | None:
+        """The review a source's entry is (its own first entry, or one it shares with another feed)."""
         row = await self._db.fetchone(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE source = ? AND source_key = ?",  # noqa: S608
+            f"SELECT {_R_COLUMNS} FROM review_keys k JOIN reviews r ON r.id = k.review_id "  # noqa: S608
+            "WHERE k.source = ? AND k.source_key = ?",
             (source, source_key),
         )
         return Review.from_row(row) if row else None
+
+    async def find_by_url(self, url: str | None) -> Review | None:
+        """The review of the post at ``url`` (however it is spelled), the oldest if several exist."""
+        key = normalize_post_url(url)
+        if key is None:
+            return None
+        row = await self._db.fetchone(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE url_key = ? ORDER BY id LIMIT 1",  # noqa: S608
+            (key,),
+        )
+        return Review.from_row(row) if row else None
+
+    async def update_content(self, review_id: int, fields: Mapping[str, Any]) -> Review:
+        """Store an edited entry's fields on an existing review (its key, source and slug stay)."""
+        values = _review_values(fields)
+        names = sorted(n for n in values if n not in {"source", "source_key", "slug"})
+        assignments = ", ".join(f"{n} = ?" for n in names)
+        await self._db.execute(
+            f"UPDATE reviews SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "  # noqa: S608
+            "WHERE id = ?",
+            [*(values[n] for n in names), review_id],
+        )
+        review = await self.get(review_id)
+        assert review is not None
+        return review
 
     async def upsert(self, **fields: Any) -> tuple[Review, bool]:
         """Insert a review or update the one with the same (source, source_key).
@@ -114,15 +148,11 @@ class ReviewRepository:
         fields = _review_values(fields)
         if fields.get("content_hash") == existing.content_hash:
             return existing, False
-        names = sorted(n for n in fields if n not in {"source", "source_key", "slug"})
-        assignments = ", ".join(f"{n} = ?" for n in names)
+        review = await self.update_content(existing.id, fields)
         await self._db.execute(
-            f"UPDATE reviews SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "  # noqa: S608
-            "WHERE id = ?",
-            [*(fields[n] for n in names), existing.id],
+            "UPDATE review_keys SET content_hash = ? WHERE source = ? AND source_key = ?",
+            (review.content_hash, fields["source"], fields["source_key"]),
         )
-        review = await self.get(existing.id)
-        assert review is not None
         return review, True
 
     async def slug_exists(self, slug: str) -> bool:

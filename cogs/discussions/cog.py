@@ -62,6 +62,11 @@ class Discussions(commands.Cog):
         except Exception:
             log.exception("could not open the discussion of review %s in guild %s", review.id, announcement.guild_id)
 
+    @commands.Cog.listener()
+    async def on_review_thread_retry(self, review: Review, announcement: Announcement) -> None:
+        """The reviews loop says a refused thread is due for another try (see bot.problems)."""
+        await self.on_review_announced(review, announcement)
+
     async def open_discussion(self, review: Review, announcement: Announcement) -> ThreadInfo | None:
         return await self.discussions.opening.open(review, announcement)
 

@@ -1,8 +1,9 @@
 """Reviews cog: the /matinee setup, feed and review commands, and the poll/delivery loop.
 
 A thin adapter: every decision lives in :mod:`bot.reviews` (what to announce,
-where, exactly once); this module turns interactions into service calls and
-service results into Discord messages.
+where, exactly once) and :mod:`bot.problems` (what staff must see); this module
+turns interactions and gateway events into service calls and service results
+into Discord messages.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
 from bot.outbound import Purpose
+from bot.permissions import ANNOUNCEMENTS, missing_permissions
+from bot.problems import ANNOUNCEMENT, THREAD, Problem, describe_problem
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, loggable_url
-from bot.storage import Feed
+from bot.storage import AnnouncementRepository, Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
 from cogs._ui import EMBED_COLOUR
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_TICK_SECONDS = 15.0
 FEED = AdminSubgroup("feed", "Review feeds this server follows")
 REVIEW = AdminSubgroup("review", "Reviews written here")
+PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
+FIELD_VALUE = 1024
 
 
 def _timestamp(value: str | None, style: str = "R") -> str:
@@ -111,12 +116,15 @@ class Reviews(commands.Cog):
             reviews_dir=settings.reviews_dir,
         )
         self.transport = DiscordTransport(bot, self.service.guilds)
+        self.problems = self.service.problems
+        self.announcements = AnnouncementRepository(bot.db)
         self.delivery = DeliveryService(
             self.service.outbox,
             self.service.reviews,
             self.transport,
+            problems=self.problems,
             on_sent=self._on_sent,
-            on_dropped=self._on_dropped,
+            reroute=self.service.channel_gone,
         )
         self.tick = max(0.2, min(settings.feed_poll_seconds / 4, MAX_TICK_SECONDS))
         self._wake = asyncio.Event()
@@ -142,6 +150,7 @@ class Reviews(commands.Cog):
         await self.bot.wait_until_ready()
         try:
             await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+            await self.problems.prune()
         except Exception:
             log.exception("could not register REVIEW_FEEDS; continuing with the feeds already known")
         while not self.bot.is_closed():
@@ -156,13 +165,15 @@ class Reviews(commands.Cog):
             self._wake.clear()
 
     async def run_once(self) -> None:
-        """One turn: deliver what is pending (reconciling), read sources, deliver and edit."""
+        """One turn: deliver what is due (reconciling), read sources, deliver and edit, retry, report problems."""
         async with self._turn_lock:
             await self.delivery.deliver_pending()
             results = [await self.service.scan_markdown(), *await self.service.poll_due()]
             for result in results:
                 await self._handle(result)
             await self.delivery.deliver_pending()
+            await self._retry_threads()
+            await self._report_problems()
 
     async def _handle(self, result: PollResult) -> None:
         for review in result.updated:
@@ -177,12 +188,34 @@ class Reviews(commands.Cog):
     def _on_sent(self, review: Review, announcement: Announcement) -> None:
         self.bot.dispatch("review_announced", review, announcement)
 
-    async def _on_dropped(self, review: Review, announcement: Announcement, reason: str) -> None:
-        settings = await self.service.guilds.get(announcement.guild_id)
-        if settings.log_channel_id:
-            title = discord.utils.escape_markdown(truncate(review.title, 200))
-            text = f"I couldn't announce **{title}** in <#{announcement.channel_id}>: {truncate(reason, 300)}"
-            await self._log(settings.log_channel_id, text)
+    async def _retry_threads(self) -> None:
+        """Hand each due thread problem back to the discussions feature, which opens the thread or records why not."""
+        for problem in await self.problems.claim_due(THREAD):
+            review = await self.service.reviews.get(problem.review_id) if problem.review_id else None
+            announcement = await self.announcements.get(problem.review_id, problem.guild_id) if review else None
+            if review is None or announcement is None or announcement.message_id is None:
+                await self.problems.resolve(problem.guild_id, THREAD, review_id=problem.review_id,
+                                            resolution="obsolete")  # fmt: skip
+                continue
+            self.bot.dispatch("review_thread_retry", review, announcement)
+
+    async def _report_problems(self) -> None:
+        """Tell each server's log channel what changed since the last turn (durably: nothing is told twice)."""
+        for problem in await self.problems.unreported():
+            settings = await self.service.guilds.get(problem.guild_id)
+            if settings.log_channel_id:
+                text = describe_problem(problem, escape=discord.utils.escape_markdown)
+                await self._log(settings.log_channel_id, text)
+            await self.problems.mark_reported(problem)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A channel reviews go to was deleted: its feeds fall back to the announcement channel now."""
+        try:
+            await self.service.channel_gone(channel.guild.id, channel.id)
+        except Exception:
+            log.exception("could not handle the deletion of channel %s", channel.id)
+        self.wake()
 
     async def _tell_disabled(self, feed: Feed, channels: list[int]) -> None:
         label = discord.utils.escape_markdown(truncate(feed.label, 200))
@@ -225,20 +258,18 @@ class Reviews(commands.Cog):
         me = guild.me
         if me is not None:
             perms = channel.permissions_for(me)
-            missing = [n for n, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages),
-                                       ("Embed Links", perms.embed_links)) if not ok]  # fmt: skip
-            if isinstance(channel, discord.ForumChannel) and not perms.create_public_threads:
-                missing.append("Create Posts")
+            missing = missing_permissions(perms, ANNOUNCEMENTS)
             if ping_role is not None and not ping_role.mentionable and not perms.mention_everyone:
                 missing.append(f"Mention Everyone (to ping the non-mentionable {ping_role.mention})")
         if ping_role is not None and (ping_role.is_default() or ping_role.managed):
             raise UserFacingError("Pick a regular role to ping (not @everyone or a bot's role).")
-        await self.service.guilds.update(
+        await self.service.set_up_guild(
             guild.id,
             announce_channel_id=channel.id,
             ping_role_id=ping_role.id if ping_role else None,
             log_channel_id=log_channel.id if log_channel else None,
         )
+        self.wake()  # announcements that waited for a channel go out now
         lines = [f"Reviews will be announced in {channel.mention}."]
         lines.append(f"Each announcement pings {ping_role.mention}." if ping_role else "No role is pinged.")
         lines.append(
@@ -285,6 +316,8 @@ class Reviews(commands.Cog):
         if first is not None and first.error:
             text += f"\nThe first read failed: {first.error}"
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        if first is not None:
+            await self._handle(first)  # a feed read afresh may carry edits of posts already announced
 
     async def _feed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
@@ -316,17 +349,19 @@ class Reviews(commands.Cog):
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    @admin_command(name="list", description="Feeds and their status", group=FEED)
+    @admin_command(name="list", description="Feeds, their status and problems", group=FEED)
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_list(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         statuses = await self.service.feed_statuses(interaction.guild_id)
-        if not statuses:
+        problems = await self.service.problems_for(interaction.guild_id)
+        if not statuses and not problems:
             await interaction.response.send_message(
                 "This server follows no feeds yet. Add one with `/matinee feed add`.", ephemeral=True
             )
             return
-        fields = []
+        # Problems first: they are what staff must act on, and fit_embed trims from the end.
+        fields = problem_fields(problems)
         for status in statuses:
             feed = status.feed
             if feed.disabled:
@@ -349,10 +384,11 @@ class Reviews(commands.Cog):
             if feed.last_error:
                 value += f"\nLast error: {feed.last_error}"
             fields.append((clean_text(feed.title or f"Feed #{feed.id}"), value))
-        title, _description, fitted, footer, _ = fit_embed(
-            "Review feeds", "", fields, "Feeds are polled every few minutes.", ""
+        description = "" if statuses else "This server follows no feeds yet. Add one with `/matinee feed add`."
+        title, description, fitted, footer, _ = fit_embed(
+            "Review feeds", description, fields, "Feeds are polled every few minutes.", ""
         )
-        embed = discord.Embed(title=title, colour=EMBED_COLOUR)
+        embed = discord.Embed(title=title, description=description or None, colour=EMBED_COLOUR)
         for name, value in fitted:
             embed.add_field(name=name, value=value, inline=False)
         embed.set_footer(text=footer)
@@ -360,9 +396,58 @@ class Reviews(commands.Cog):
             embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
+    @admin_command(name="retry", description="Retry announcements and threads that failed, now", group=FEED)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_retry(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        count = await self.service.retry_problems(interaction.guild_id)
+        self.wake()
+        text = (
+            f"Retrying {count} failed announcement(s) or thread(s) now; `/matinee feed list` shows how it went."
+            if count
+            else "Nothing to retry: no announcement or thread is waiting."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    @admin_command(name="dismiss", description="Dismiss the problems /matinee feed list shows", group=FEED)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_dismiss(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        dismissed = await self.service.dismiss_problems(interaction.guild_id)
+        if not dismissed:
+            text = "Nothing to dismiss: `/matinee feed list` shows no open problem."
+        else:
+            text = f"Dismissed {len(dismissed)} problem(s)."
+            unsent = sum(1 for p in dismissed if p.kind == ANNOUNCEMENT)
+            if unsent:
+                text += f" {unsent} review(s) that could not be posted will not be announced."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
     # -- /matinee review post ----------------------------------------------------------------------
 
     @admin_command(name="post", description="Write a review and announce it", group=REVIEW)
     @app_commands.checks.has_permissions(manage_messages=True)
     async def review_post(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(ReviewModal(self))
+
+
+def problem_fields(problems: list[Problem]) -> list[tuple[str, str]]:
+    """Embed fields listing open problems, then recently resolved ones (each section packed into ≤1024 chars)."""
+    fields: list[tuple[str, str]] = []
+    sections = (("⚠ Needs attention", [p for p in problems if p.open]),
+                ("Resolved recently", [p for p in problems if not p.open]))  # fmt: skip
+    for name, section in sections:
+        if not section:
+            continue
+        lines = [describe_problem(p, escape=discord.utils.escape_markdown) for p in section[:PROBLEM_LINES]]
+        if len(section) > PROBLEM_LINES:
+            lines.append(f"…and {len(section) - PROBLEM_LINES} more.")
+        chunk = ""
+        for line in lines:
+            line = truncate(line, FIELD_VALUE)
+            if chunk and len(chunk) + 1 + len(line) > FIELD_VALUE:
+                fields.append((name, chunk))
+                name, chunk = f"{name} (continued)", ""
+            chunk = f"{chunk}\n{line}" if chunk else line
+        fields.append((name, chunk))
+    return fields

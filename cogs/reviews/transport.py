@@ -1,14 +1,19 @@
-"""The Discord side of the outbox: send, find after a crash, and edit announcements."""
+"""The Discord side of the outbox: send, find after a crash, and edit announcements.
+
+Every ``discord.HTTPException`` becomes a :class:`DeliveryError` whose ``failure``
+says what retrying can do (see :class:`bot.reviews.delivery.Failure`).
+"""
 
 from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 
 from bot.discussions.thread_names import review_thread_name
 from bot.models import Announcement, Review
-from bot.reviews import Delivered, DeliveryError
+from bot.reviews import Delivered, DeliveryError, Failure
 from bot.storage import GuildSettingsRepository
 
 from .embeds import build_review_embed, ping_for, review_embed_matches
@@ -30,17 +35,27 @@ class DiscordTransport:
         if channel is None:
             try:
                 channel = await self.bot.fetch_channel(channel_id)
-            except (discord.NotFound, discord.Forbidden) as exc:
-                raise DeliveryError(f"the channel is gone or hidden from me ({exc.status})", permanent=True) from None
+            except discord.NotFound:
+                raise DeliveryError("the channel was deleted", failure=Failure.GONE, status=404) from None
+            except discord.Forbidden as exc:
+                raise DeliveryError("the channel is hidden from me (Discord 403: missing access)",
+                                    failure=Failure.FORBIDDEN, status=exc.status) from None  # fmt: skip
             except discord.HTTPException as exc:
-                raise DeliveryError(f"Discord error {exc.status}") from None
+                raise self._classify(exc) from None
         return channel  # type: ignore[return-value]
 
     @staticmethod
     def _classify(exc: discord.HTTPException) -> DeliveryError:
-        # 403/404: no access or no channel; 400: the payload itself is refused. None of these heals by retrying.
-        permanent = isinstance(exc, discord.Forbidden | discord.NotFound) or exc.status == 400
-        return DeliveryError(f"Discord error {exc.status}: {exc.text[:200]}", permanent=permanent)
+        """403: a permission staff can grant; 404: the channel is gone; other 4xx: the payload is refused."""
+        detail = f"Discord {exc.status}: {exc.text[:200]}" if exc.text else f"Discord {exc.status}"
+        if isinstance(exc, discord.Forbidden):
+            return DeliveryError(f"I'm missing a permission there ({detail})", failure=Failure.FORBIDDEN,
+                                 status=exc.status)  # fmt: skip
+        if isinstance(exc, discord.NotFound):
+            return DeliveryError(f"the channel was deleted ({detail})", failure=Failure.GONE, status=exc.status)
+        if 400 <= exc.status < 500 and exc.status != 429:
+            return DeliveryError(f"Discord refused the post ({detail})", failure=Failure.REFUSED, status=exc.status)
+        return DeliveryError(f"Discord error ({detail})", status=exc.status)
 
     async def send(self, review: Review, announcement: Announcement) -> Delivered:
         channel = await self._channel(announcement.channel_id)
@@ -60,13 +75,15 @@ class DiscordTransport:
                 )
                 return Delivered(channel.id, created.message.id, created.thread.id)
             if not isinstance(channel, discord.abc.Messageable):
-                raise DeliveryError("the channel can't hold messages", permanent=True)
+                raise DeliveryError("the channel can't hold messages", failure=Failure.REFUSED)
             message = await channel.send(
                 content=content, embed=build_review_embed(review), nonce=announcement.nonce, allowed_mentions=allowed
             )
             return Delivered(channel.id, message.id, None)
         except discord.HTTPException as exc:
             raise self._classify(exc) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
 
     def _is_ours(self, message: discord.Message, review: Review, announcement: Announcement) -> bool:
         if self.bot.user is None or message.author.id != self.bot.user.id:

@@ -1,4 +1,4 @@
--- 0008: the background re-check of older comments; an opening message sent at most once.
+-- 0010: the background re-check of older comments; an opening message sent at most once.
 
 -- After downtime the newest comments of each open thread are re-read at once (the
 -- quick re-check); older ones are re-read in the background, a page at a time, newest
