@@ -24,9 +24,10 @@ from ..storage import (
     ReviewRepository,
 )
 from ..storage.forgotten import ForgottenRepository
-from .backfill import BackfillService
+from .backfill import BackfillService, CatchUpReason
 from .export import DiscussionExporter
 from .opening import ARCHIVE_CHOICES, BlogNotice, OpeningService, PromptWriter
+from .recheck import OlderCommentsRecheck, RestBudget
 from .service import CommentService, DiscussionIndex, PollService, ThreadRef
 from .summary import DiscussionSummary
 from .transport import ThreadTransport
@@ -56,6 +57,7 @@ class DiscussionFeature:
         summarise: Summariser,
         write_prompts: PromptWriter | None = None,
         blog_notice: BlogNotice | None = None,
+        rest_budget: RestBudget | None = None,
     ) -> None:
         self.reviews = ReviewRepository(db)
         self.announcements = AnnouncementRepository(db)
@@ -79,10 +81,20 @@ class DiscussionFeature:
             polls=polls,
             poll_service=self.poll_service,
         )
+        # Older comments, after the quick re-check: in the background, yielding to catch-ups and to others' requests.
+        self.older = OlderCommentsRecheck(
+            transport,
+            threads=threads,
+            comments=self.comment_service,
+            busy=lambda: self.backfill.busy,
+            budget=rest_budget,
+        )
+        self.backfill.on_caught_up = self.older.wake
         self.opening = OpeningService(
             transport,
             index=self.index,
             announcements=self.announcements,
+            reviews=self.reviews,
             threads=threads,
             guild_settings=self.guild_settings,
             polls=polls,
@@ -99,7 +111,20 @@ class DiscussionFeature:
         await self.index.load()
         await self.backfill.gap_opened()
 
+    def session_started(self, reason: CatchUpReason) -> None:
+        """Connected (READY) or resumed: catch up in the background, then re-check older comments at a pace.
+
+        A new session (``ready``) also opens the discussions the process stopped
+        before opening (announced, with no thread or no opening message yet).
+        """
+        self.backfill.start_catch_up(reason)
+        self.older.start()
+        if reason == "ready":
+            self.opening.start_resume()
+
     async def close(self) -> None:
+        await self.opening.close()
+        await self.older.close()
         await self.backfill.close()
 
     # -- what commands look up -------------------------------------------------------------
