@@ -53,7 +53,7 @@ from ..storage.entries import Entry, EntryRepository
 from ..text import clean_text, neutralize_mentions
 from ..timestamps import parse_utc_iso, utc_iso
 from ..urls import normalize_post_url
-from .draft import ReviewDraft, parse_rating, slugify
+from .draft import ReviewDraft, parse_rating
 from .feeds import FeedParseError, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .film_guess import guess_film, identify_film
@@ -187,14 +187,6 @@ class ReviewService:
 
     # -- recording ---------------------------------------------------------------------
 
-    async def _unique_slug(self, draft: ReviewDraft) -> str:
-        base = slugify(draft.title)
-        slug, n = base, 2
-        while await self.reviews.slug_exists(slug):
-            slug = f"{base}-{n}"
-            n += 1
-        return slug
-
     async def _identify(self, draft: ReviewDraft) -> None:
         guess = await identify_film(
             self.films, film=draft.film_title, year=draft.film_year, categories=draft.categories, title=draft.title
@@ -204,8 +196,8 @@ class ReviewService:
     async def _record(self, source: str, draft: ReviewDraft, targets: list[Target]) -> Review:
         await self._identify(draft)
         draft.normalise(now=self.now())
-        return await self.outbox.record_review(draft.fields(source=source, slug=await self._unique_slug(draft)),
-                                               targets)  # fmt: skip
+        # The slug is chosen as the review is stored: its post address's, else its title's (bot/slugs.py).
+        return await self.outbox.record_review(draft.fields(source=source), targets)
 
     async def _prepare(self, draft: ReviewDraft, existing: Review | None = None) -> ReviewDraft:
         """Identify the film and normalise the draft, so its content hash compares with what is stored."""

@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 from ..models import Comment, Review
 from .database import Database
 from .privacy import MemberData, member_rows
+from .review_names import resolve_review_id, review_ids_by_url_key
 from .reviews import _REVIEW_COLUMNS
 
 __all__ = [
@@ -371,23 +372,14 @@ class WebRepository:
         """The review and what of its discussion is public, from one consistent snapshot."""
         return await self._read(lambda cur: _snapshot(cur, review_id))
 
-    async def find_review_id(self, slug_or_id: str) -> int | None:
-        """A review by slug, or by numeric id."""
+    async def find_review_id(self, name: str) -> int | None:
+        """The review ``name`` names: slug, old slug, id or post address (:mod:`.review_names`)."""
+        return await self._read(lambda cur: resolve_review_id(cur, name))
 
-        def read(cur: sqlite3.Cursor) -> int | None:
-            row = cur.execute("SELECT id FROM reviews WHERE slug = ?", (slug_or_id,)).fetchone()
-            if row is None and slug_or_id.isdigit() and len(slug_or_id) <= 18:
-                row = cur.execute("SELECT id FROM reviews WHERE id = ?", (int(slug_or_id),)).fetchone()
-            return int(row[0]) if row else None
-
-        return await self._read(read)
-
-    async def review_urls(self) -> list[tuple[int, str]]:
-        """(id, url) of every review with an address, oldest first (the URL index is built from it)."""
-        rows = await self._read(
-            lambda cur: cur.execute("SELECT id, url FROM reviews WHERE url IS NOT NULL ORDER BY id").fetchall()
-        )
-        return [(int(r[0]), str(r[1])) for r in rows]
+    async def review_ids_for_url_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        """For each post address key (``normalize_post_url``) a review has: that post's oldest review's id."""
+        wanted = list(keys)
+        return await self._read(lambda cur: review_ids_by_url_key(cur, wanted))
 
     async def review_versions(self) -> list[tuple[int, str, int]]:
         """(id, slug, newest change-log seq that touched it, 0 if none) of every review, by id."""
