@@ -105,12 +105,20 @@ class DiscussionFeature:
     # -- what commands look up -------------------------------------------------------------
 
     async def search_reviews(self, query: str) -> list[Review]:
-        return await self.reviews.search(query, limit=REVIEW_CHOICES)
+        """Choices for a review option: the review ``query`` names exactly (slug, id, post address) first."""
+        found = await self.reviews.search(query, limit=REVIEW_CHOICES)
+        named = await self.reviews.find(query) if query.strip() else None
+        if named is None:
+            return found
+        return [named, *(r for r in found if r.id != named.id)][:REVIEW_CHOICES]
 
-    async def find_review(self, slug_or_id: str) -> Review:
-        review = await self.reviews.find(slug_or_id)
+    async def find_review(self, name: str) -> Review:
+        """The review a command's option names: a choice from the list, a slug, an id or a post address."""
+        review = await self.reviews.find(name)
         if review is None:
-            raise UserFacingError("I don't have that review. Pick one from the list.")
+            raise UserFacingError(
+                "I don't have that review. Pick one from the list, or give its slug, id or post address."
+            )
         return review
 
     async def review_thread(self, thread_id: int | None) -> tuple[ThreadRef, Review]:
