@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -21,7 +22,7 @@ from .film_search import any_position_match, search_tokens
 from .fts import fts_prefix_query
 from .review_names import allocate_slug, follow_address, resolve_review_id
 
-__all__ = ["AnnouncementRepository", "ReviewRepository", "insert_review", "review_columns"]
+__all__ = ["AnnouncementRepository", "ReviewListing", "ReviewRepository", "insert_review", "review_columns"]
 
 # The columns Review.from_row reads, in table order.
 _REVIEW_FIELDS = (
@@ -44,6 +45,35 @@ def review_columns(alias: str = "", *, bounded: Mapping[str, int] | None = None)
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewListing:
+    """One line of ``matinee reviews list``: the names to use, and what became of the review."""
+
+    id: int
+    slug: str
+    title: str
+    url: str | None
+    film_title: str | None
+    date: str  # published, else when it was stored (ISO, UTC)
+    comments: int  # not deleted, every server
+    announced_in: int  # servers where the announcement was sent
+    pending_in: int  # servers where it is still owed
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` appears (letter case aside) in the title, film, slug or address."""
+        needle = text.casefold().strip()
+        return any(needle in (value or "").casefold() for value in (self.title, self.film_title, self.slug, self.url))
+
+
+_LISTING = """
+SELECT r.id, r.slug, r.title, r.url, r.film_title, coalesce(r.published_at, r.created_at) AS date,
+    (SELECT count(*) FROM comments AS c WHERE c.review_id = r.id AND c.deleted = 0) AS comments,
+    (SELECT count(*) FROM announcements AS a WHERE a.review_id = r.id AND a.state = 'sent') AS announced_in,
+    (SELECT count(*) FROM announcements AS a WHERE a.review_id = r.id AND a.state = 'pending') AS pending_in
+FROM reviews AS r
+WHERE :source IS NULL OR r.id IN (SELECT k.review_id FROM review_keys AS k WHERE k.source = :source)
+ORDER BY coalesce(r.published_at, r.created_at) DESC, r.id DESC
+"""
 _REVIEW_COLUMNS = review_columns()
 _R_COLUMNS = review_columns("r")  # for queries joining reviews AS r
 _ANNOUNCEMENT_COLUMNS = "review_id, guild_id, channel_id, nonce, state, message_id, thread_id, spoiler"
@@ -244,6 +274,15 @@ class ReviewRepository:
 
     async def count(self) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM reviews"))
+
+    async def listing(self, *, source: str | None = None, search: str | None = None) -> list[ReviewListing]:
+        """Every review (of one source: ``feed:<id>``, ``markdown``…), newest first, for ``matinee reviews list``.
+
+        ``search`` keeps those whose title, film, slug or address contains it (letter case aside).
+        """
+        rows = await self._db.fetchall(_LISTING, {"source": source})
+        found = [ReviewListing(**dict(row)) for row in rows]
+        return [r for r in found if r.matches(search)] if search and search.strip() else found
 
 
 class AnnouncementRepository:
