@@ -6,20 +6,12 @@ import pytest
 
 from bot.errors import UserFacingError
 from bot.reviews.draft import category_key, in_category
-from bot.reviews.service import ReviewService
 from tests.bot.reviews.feeds_support import CHANNEL_A, GUILD_A, GUILD_B, URL, item
+from tests.bot.reviews.test_service import pending_by_guild
 
 
 def review(n: int, *categories: str) -> dict:
     return item(n, categories=list(categories))
-
-
-async def titles_pending(service: ReviewService) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for p in await service.outbox.pending():
-        found = await service.reviews.get(p.announcement.review_id)
-        out.setdefault(p.announcement.guild_id, []).append(found.title)
-    return out
 
 
 def test_categories_compare_by_name_or_slug_in_any_letter_case() -> None:
@@ -41,7 +33,7 @@ async def test_only_entries_in_the_category_are_stored_and_announced(service, fe
     fetcher.set(URL, [review(4, "Reviews"), review(3, "Site news"), review(2, "News"), review(1, "Reviews")])
     result = await service.poll_feed(feed)
     assert [r.title for r in result.announced] == ["Film 4: Notes"] and result.outside == 2
-    assert await titles_pending(service) == {GUILD_A: ["Film 4: Notes"]}
+    assert await pending_by_guild(service) == {GUILD_A: ["Film 4: Notes"]}
     assert await service.reviews.find("https://blog.example/3/") is None  # a news post is no review
 
 
@@ -52,14 +44,14 @@ async def test_servers_sharing_a_feed_each_get_their_own_category(service, fetch
     fetcher.set(URL, [review(3, "Interviews"), review(2, "reviews"), review(1, "Reviews")])
     result = await service.poll_feed(feed)
     assert sorted(r.title for r in result.announced) == ["Film 2: Notes", "Film 3: Notes"]
-    assert await titles_pending(service) == {GUILD_A: ["Film 2: Notes"], GUILD_B: ["Film 3: Notes"]}
+    assert await pending_by_guild(service) == {GUILD_A: ["Film 2: Notes"], GUILD_B: ["Film 3: Notes"]}
 
 
 async def test_backfill_takes_the_newest_of_the_category(service, fetcher) -> None:
     fetcher.set(URL, [review(4, "News"), review(3, "Reviews"), review(2, "News"), review(1, "Reviews")])
     await service.add_feed(GUILD_B, URL, channel_id=None)  # takes everything
     await service.add_feed(GUILD_A, URL, channel_id=None, category="reviews", backfill=1)
-    assert await titles_pending(service) == {GUILD_A: ["Film 3: Notes"]}
+    assert await pending_by_guild(service) == {GUILD_A: ["Film 3: Notes"]}
 
 
 async def test_dropping_the_filter_does_not_announce_old_posts_as_news(service, fetcher, clock) -> None:
