@@ -117,7 +117,7 @@ def handle(args: argparse.Namespace) -> int:
             return fail(exc.message, 1)
         except (StorageError, OSError) as exc:
             return fail(str(exc), 1)
-        removed = f", {len(done.removed)} removed (withdrawn reviews)" if done.removed else ""
+        removed = f", {len(done.removed)} removed (withdrawn or renamed reviews)" if done.removed else ""
         print(f"wrote {len(done.written)} files, {done.unchanged} unchanged{removed}, in {directory}", file=sys.stderr)
         return 0
     try:

@@ -130,14 +130,23 @@ class DiscussionFeature:
     # -- what commands look up -------------------------------------------------------------
 
     async def search_reviews(self, query: str) -> list[Review]:
-        """The autocomplete's choices: published reviews only (a withdrawn one is not offered)."""
-        return await self.reviews.search(query, limit=REVIEW_CHOICES)
+        """Choices for a review option: the review ``query`` names exactly (slug, id, post address) first.
 
-    async def find_review(self, slug_or_id: str) -> Review:
-        """The review to open a discussion of; a withdrawn one is refused (its export still works)."""
-        review = await self.reviews.find(slug_or_id)
+        Published reviews only: a withdrawn one is not offered.
+        """
+        found = await self.reviews.search(query, limit=REVIEW_CHOICES)
+        named = await self.reviews.find(query) if query.strip() else None
+        if named is None or named.withdrawn:
+            return found
+        return [named, *(r for r in found if r.id != named.id)][:REVIEW_CHOICES]
+
+    async def find_review(self, name: str) -> Review:
+        """The review a command's option names: a choice from the list, a slug, an id or a post address."""
+        review = await self.reviews.find(name)
         if review is None:
-            raise UserFacingError("I don't have that review. Pick one from the list.")
+            raise UserFacingError(
+                "I don't have that review. Pick one from the list, or give its slug, id or post address."
+            )
         if review.withdrawn:
             raise UserFacingError("That review was withdrawn from the blog (its file was deleted), so I won't open "
                                   "a discussion of it. If the file comes back, so does the review.")  # fmt: skip

@@ -54,10 +54,10 @@ from ..storage import (
     Target,
 )
 from ..storage.entries import Entry, EntryRepository
-from ..text import clean_text, neutralize_mentions
+from ..text import clean_text, neutralize_mentions, one_line
 from ..timestamps import parse_utc_iso, utc_iso
 from ..urls import normalize_post_url
-from .draft import ReviewDraft, parse_rating, slugify
+from .draft import ReviewDraft, category_key, in_category, parse_rating
 from .feeds import FeedParseError, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .film_guess import guess_film, identify_film
@@ -80,6 +80,8 @@ DISABLE_AFTER_FAILURES = 10
 DISABLE_AFTER = dt.timedelta(days=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
 MAX_FEEDS_PER_GUILD = 25
+MAX_CATEGORY_CHARS = 100
+BACKFILL_SCAN = 200  # a category's newest reviews are looked for among the feed's newest this many
 POLL_CONCURRENCY = 4
 MARKDOWN_SOURCE = "markdown"
 DISCORD_SOURCE = "discord"
@@ -102,6 +104,7 @@ class PollResult:
     announced: list[Review] = field(default_factory=list)  # new reviews (or another feed's) with intents written
     recorded: int = 0  # new entries stored without announcing (first read, older than the watermark, known post)
     rekeyed: int = 0  # known posts the feed now lists under another key (a changed guid)
+    outside: int = 0  # new entries in no category any reader of the feed takes: not reviews, not stored
     updated: list[Review] = field(default_factory=list)  # edited reviews (their posts need editing)
     waiting: int = 0  # new entries left for later polls (cap per poll)
     not_modified: bool = False
@@ -120,6 +123,26 @@ class FeedStatus:
     entry_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """Which of a feed's entries are reviews for someone: every entry, or those in some reader's category.
+
+    A builtin feed (``REVIEW_FEEDS``) and a subscription without ``category`` take
+    everything; a subscription with one takes the entries listed under it (categories
+    and tags alike, compared by :func:`category_key`).
+    """
+
+    everything: bool
+    categories: frozenset[str] = frozenset()  # category_key of each filtering subscription
+
+    def accepts(self, categories: list[str] | tuple[str, ...]) -> bool:
+        return self.everything or any(category_key(c) in self.categories for c in categories)
+
+    def widens(self, before: Readers) -> bool:
+        """Whether entries ``before`` did not take may be reviews now (a reader with a new or no category)."""
+        return not before.everything and (self.everything or not self.categories <= before.categories)
+
+
 def _identifying_links(drafts: list[ReviewDraft]) -> set[str]:
     """The normalised links that name exactly one entry of the document.
 
@@ -133,6 +156,18 @@ def _identifying_links(drafts: list[ReviewDraft]) -> set[str]:
         if key is not None:
             counts[key] = counts.get(key, 0) + 1
     return {key for key, count in counts.items() if count == 1}
+
+
+def _clean_category(category: str | None) -> str | None:
+    """A subscription's category as staff typed it, on one line; None for none. UserFacingError if unusable."""
+    text = one_line(category or "")
+    if not text:
+        return None
+    if len(text) > MAX_CATEGORY_CHARS:
+        raise UserFacingError(f"A category is at most {MAX_CATEGORY_CHARS} characters, like `reviews`.")
+    if not category_key(text):
+        raise UserFacingError("A category needs letters or digits, like `reviews`.")
+    return text
 
 
 class ReviewService:
@@ -179,14 +214,21 @@ class ReviewService:
 
     # -- targets ----------------------------------------------------------------------
 
-    async def targets_for(self, source: str, *, feed: Feed | None = None, guild_id: int | None = None) -> list[Target]:
-        """Which guilds receive a review from this source, and in which channel."""
+    async def targets_for(self, source: str, *, feed: Feed | None = None, guild_id: int | None = None,
+                          categories: list[str] | None = None) -> list[Target]:  # fmt: skip
+        """Which guilds receive a review from this source, and in which channel.
+
+        With ``categories`` (a feed entry's), a subscription that takes one category
+        receives the entry only when it is listed under it.
+        """
         by_guild: dict[int, int] = {}
         configured = {g.guild_id: g.announce_channel_id for g in await self.guilds.configured()}
         if source == MARKDOWN_SOURCE or (feed is not None and feed.builtin):
             by_guild.update({gid: cid for gid, cid in configured.items() if cid})
         if feed is not None:
             for sub in await self.feeds.subscriptions_of_feed(feed.id):
+                if categories is not None and sub.category and not in_category(categories, sub.category):
+                    continue  # not this server's category (a builtin feed still reaches it, in its own channel)
                 channel = sub.channel_id or configured.get(sub.guild_id)
                 if channel:
                     by_guild[sub.guild_id] = channel
@@ -194,15 +236,13 @@ class ReviewService:
             by_guild[guild_id] = configured[guild_id]  # type: ignore[assignment]
         return [Target(gid, cid) for gid, cid in sorted(by_guild.items())]
 
-    # -- recording ---------------------------------------------------------------------
+    async def readers(self, feed: Feed) -> Readers:
+        """Which of ``feed``'s entries someone takes as reviews (see :class:`Readers`)."""
+        subs = await self.feeds.subscriptions_of_feed(feed.id)
+        everything = feed.builtin or any(not sub.category for sub in subs)
+        return Readers(everything, frozenset(category_key(sub.category) for sub in subs if sub.category))
 
-    async def _unique_slug(self, draft: ReviewDraft) -> str:
-        base = draft.slug or slugify(draft.title)
-        slug, n = base, 2
-        while await self.reviews.slug_exists(slug):
-            slug = f"{base}-{n}"
-            n += 1
-        return slug
+    # -- recording ---------------------------------------------------------------------
 
     async def _identify(self, draft: ReviewDraft) -> None:
         guess = await identify_film(
@@ -213,8 +253,8 @@ class ReviewService:
     async def _record(self, source: str, draft: ReviewDraft, targets: list[Target]) -> Review:
         await self._identify(draft)
         draft.normalise(now=self.now())
-        return await self.outbox.record_review(draft.fields(source=source, slug=await self._unique_slug(draft)),
-                                               targets)  # fmt: skip
+        # The slug is chosen as the review is stored: its post address's, else its title's (bot/slugs.py).
+        return await self.outbox.record_review(draft.fields(source=source), targets)
 
     async def _prepare(self, draft: ReviewDraft, existing: Review | None = None) -> ReviewDraft:
         """Identify the film and normalise the draft, so its content hash compares with what is stored."""
@@ -276,10 +316,14 @@ class ReviewService:
         listed = set(listed) if listed is not None else {draft.source_key for draft in drafts if draft.source_key}
         identifying = _identifying_links(drafts)
         fresh: list[tuple[int, ReviewDraft, Review | None]] = []
+        readers = await self.readers(feed) if feed is not None else None
         for index, draft in enumerate(drafts):
             if not draft.source_key:
                 continue
             entry = await self.entries.get(source, draft.source_key)
+            if entry is None and readers is not None and not readers.accepts(draft.categories):
+                result.outside += 1  # in no category anyone follows this feed for: not a review
+                continue
             if entry is None:
                 by_link = normalize_post_url(draft.url) in identifying
                 known = await self.reviews.find_by_url(draft.url) if by_link else None
@@ -323,8 +367,8 @@ class ReviewService:
         newer.sort(key=lambda item: (min(item[1].published_at or now, now), -item[0]))
         batch = newer if limit is None else newer[:limit]
         result.waiting = len(newer) - len(batch)
-        targets = await self.targets_for(source, feed=feed)
         for _, draft, known in batch:
+            targets = await self.targets_for(source, feed=feed, categories=draft.categories)
             review, added = await self._keep(source, draft, known, targets)
             if known is None or added:
                 result.announced.append(review)
@@ -443,18 +487,26 @@ class ReviewService:
         channel = sub.channel_id or settings.announce_channel_id
         added = 0
         if channel:
-            for review in await self.feeds.newest_reviews(feed.source, min(sub.backfill, MAX_BACKFILL)):
+            count = min(sub.backfill, MAX_BACKFILL)
+            newest = await self.feeds.newest_reviews(feed.source, count if not sub.category else BACKFILL_SCAN)
+            if sub.category:  # the newest of this server's category (oldest of them first, like newest_reviews)
+                newest = [r for r in newest if in_category(r.tags, sub.category)][-count:]
+            for review in newest:
                 added += await self.outbox.add_intents(review, [Target(sub.guild_id, channel)])
         await self.feeds.clear_backfill(sub.guild_id, feed.id)
         return added
 
     async def add_feed(self, guild_id: int, url: str, *, channel_id: int | None, backfill: int = 0,
-                       user_id: int | None = None) -> tuple[Feed, PollResult | None, bool]:  # fmt: skip
+                       user_id: int | None = None,
+                       category: str | None = None) -> tuple[Feed, PollResult | None, bool]:  # fmt: skip
         """Subscribe a guild to a feed, reading it right away the first time.
 
-        Raises :class:`UserFacingError` for a bad URL, a feed that can't be read,
-        or a guild with nowhere to post. Returns (feed, first poll, newly subscribed).
+        ``category``: only the feed's entries listed under it (a category or tag) are
+        reviews for this guild. Adding a feed again sets its channel and category anew.
+        Raises :class:`UserFacingError` for a bad URL or category, a feed that can't be
+        read, or a guild with nowhere to post. Returns (feed, first poll, newly subscribed).
         """
+        category = _clean_category(category)
         try:
             url = validate_feed_url(url, allow_private=self._allow_private_feeds)
         except FeedFetchError as exc:
@@ -481,8 +533,14 @@ class ReviewService:
         feed = await self.feeds.ensure(url)
         if feed.disabled:
             await self.feeds.enable(feed.id)
-        sub, new = await self.feeds.subscribe(guild_id, feed.id, channel_id=channel_id, backfill=backfill,
-                                              created_by=user_id)  # fmt: skip
+        # Under the feed's lock, so no poll runs between subscribing and settling what is history.
+        async with self._feed_locks.setdefault(feed.id, asyncio.Lock()):
+            before = await self.readers(feed)
+            sub, new = await self.feeds.subscribe(guild_id, feed.id, channel_id=channel_id, backfill=backfill,
+                                                  created_by=user_id, category=category)  # fmt: skip
+            current = await self.feeds.get(feed.id) or feed
+            if current.initialized and (await self.readers(current)).widens(before):
+                await self._settle_history(current, before, fetched)
         # Adding it again says where its reviews go now, so a deleted channel's notice is settled.
         await self.problems.resolve(guild_id, CHANNEL, feed_id=feed.id, resolution="replaced")
         feed = await self.feeds.get(feed.id) or feed
@@ -492,6 +550,27 @@ class ReviewService:
         else:
             result = await self.poll_feed(feed, prefetched=fetched)  # the document we just read
         return (await self.feeds.get(feed.id)) or feed, result, new
+
+    async def _settle_history(self, feed: Feed, before: Readers, fetched: FetchResult | None) -> None:
+        """A server now takes entries of ``feed`` that nobody took before (a new or no category).
+
+        Those entries were never stored, so the next poll would take the ones newer than
+        the feed's newest review for news, and announce posts published before the server
+        subscribed. What the feed lists of them now is recorded as history instead, as a
+        first read would; entries someone already took are left to the polls as before.
+        """
+        if self.fetcher is None:
+            return
+        try:
+            fetched = fetched or await self.fetcher.fetch(feed.url)
+            parsed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url,
+                                             content_type=fetched.content_type)  # fmt: skip
+        except (FeedFetchError, FeedParseError) as exc:
+            log.warning("feed %s: could not read it to record its older entries as history: %s", feed.id, exc)
+            return
+        newly = [draft for draft in parsed.entries if not before.accepts(draft.categories)]
+        if newly:
+            await self.ingest(feed.source, newly, initialized=False, feed=feed, limit=None)
 
     async def remove_feed(self, guild_id: int, feed_id: int) -> Feed:
         """Unsubscribe; a feed left without readers takes a fresh baseline when someone subscribes again."""

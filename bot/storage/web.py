@@ -19,6 +19,7 @@ from typing import Literal, TypeVar
 from ..models import Comment, Review
 from .database import Database
 from .privacy import MemberData, member_rows
+from .review_names import resolve_review_id, review_ids_by_url_key
 from .reviews import _REVIEW_COLUMNS
 
 __all__ = [
@@ -372,26 +373,26 @@ class WebRepository:
         """The review and what of its discussion is public, from one consistent snapshot."""
         return await self._read(lambda cur: _snapshot(cur, review_id))
 
-    async def find_review_id(self, slug_or_id: str, *, withdrawn: bool = False) -> int | None:
-        """A published review by slug, or by numeric id (``withdrawn=True``: a withdrawn one instead)."""
-        state = "withdrawn_at IS NOT NULL" if withdrawn else "withdrawn_at IS NULL"
+    async def find_review_id(self, name: str, *, withdrawn: bool = False) -> int | None:
+        """The published review ``name`` names: slug, old slug, id or post address (:mod:`.review_names`).
+
+        ``withdrawn=True`` finds a review withdrawn from the blog instead, so the API can say so.
+        """
+        state = "IS NOT NULL" if withdrawn else "IS NULL"
 
         def read(cur: sqlite3.Cursor) -> int | None:
-            row = cur.execute(f"SELECT id FROM reviews WHERE slug = ? AND {state}", (slug_or_id,)).fetchone()  # noqa: S608
-            if row is None and slug_or_id.isdigit() and len(slug_or_id) <= 18:
-                row = cur.execute(f"SELECT id FROM reviews WHERE id = ? AND {state}", (int(slug_or_id),)).fetchone()  # noqa: S608
-            return int(row[0]) if row else None
+            found = resolve_review_id(cur, name)
+            if found is None:
+                return None
+            row = cur.execute(f"SELECT 1 FROM reviews WHERE id = ? AND withdrawn_at {state}", (found,)).fetchone()  # noqa: S608
+            return found if row else None
 
         return await self._read(read)
 
-    async def review_urls(self) -> list[tuple[int, str]]:
-        """(id, url) of every published review with an address, oldest first (the URL index is built from it)."""
-        rows = await self._read(
-            lambda cur: cur.execute(
-                "SELECT id, url FROM published_reviews WHERE url IS NOT NULL ORDER BY id"
-            ).fetchall()
-        )
-        return [(int(r[0]), str(r[1])) for r in rows]
+    async def review_ids_for_url_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        """For each post address key (``normalize_post_url``) a published review has: its oldest one's id."""
+        wanted = list(keys)
+        return await self._read(lambda cur: review_ids_by_url_key(cur, wanted, published_only=True))
 
     async def withdrawn_at_url(self, url_key: str) -> bool:
         """Whether the post at this address (in normal form) is a review withdrawn from the blog."""
