@@ -106,3 +106,19 @@ def test_print_to_a_stream_is_not_cut() -> None:
     buffer = io.StringIO()
     print_reviews([ReviewListing(1, "s", "T" * 300, None, None, "2026", 0, 0, 0)], as_json=False, out=buffer)
     assert "T" * 300 in buffer.getvalue()
+
+
+async def test_a_withdrawn_review_is_listed_as_withdrawn(database: Path, capsys) -> None:
+    db = await Database.open(database)
+    try:
+        stalker = await ReviewRepository(db).find("stalker")
+        assert stalker is not None
+        await ReviewRepository(db).set_withdrawn([stalker.id], True)
+    finally:
+        await db.close()
+    code, out, _ = await _in_thread(run, capsys)
+    assert code == 0
+    [row] = [line.split() for line in out.splitlines() if line.split()[1:2] == ["stalker"]]
+    assert row[4] == "withdrawn"
+    code, out, _ = await _in_thread(run, capsys, "--search", "stalker", "--json")
+    assert json.loads(out)[0]["withdrawn"] is True

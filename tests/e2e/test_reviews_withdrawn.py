@@ -87,7 +87,7 @@ async def test_a_deleted_file_withdraws_the_review_a_moved_one_stays_and_a_retur
     assert "Heat, again" in card and "Heat reconsidered" not in card
     assert await open_choices(double, world, "reconsidered") == []
     refused = await double.invoke_command(world.guild_id, world.forum_channel_id, world.admin_id, "discussion open",
-                                          {"review": "heat-reconsidered"})  # fmt: skip
+                                          {"review": "heat"})  # fmt: skip
     assert "withdrawn from the blog" in (await refused.wait_response())["data"]["content"]
     still = announcements(double, world.text_channel_id)
     assert [(m["id"], m["embeds"]) for m in still] == [(m["id"], m["embeds"]) for m in posts]  # there, unchanged
@@ -128,5 +128,5 @@ async def test_a_file_deleted_while_the_bot_was_down_is_withdrawn_at_start(
     await first_scan_done(bot)
     await turn(bot)
     assert await reviews_listed(double, world) == ["Alien at 45 (Heat (1995))"]
-    assert await bot.db.fetchval("SELECT withdrawn_at IS NOT NULL FROM reviews WHERE slug = 'heat-reconsidered'") == 1
+    assert await bot.db.fetchval("SELECT withdrawn_at IS NOT NULL FROM reviews WHERE slug = 'heat'") == 1
     await run_bot.stop(bot)
