@@ -22,6 +22,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from .llm import LLM
 from .outbound import OutboundHttp
 from .ratelimit import TokenBucket
 from .settings import Settings
@@ -118,7 +119,7 @@ class MatineeBot(commands.Bot):
         self.settings = settings
         self.sync_mode: SyncMode = sync
         self.started_at = time.monotonic()
-        self.openai = None
+        self.llm: LLM | None = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions_to_load = list(extensions) if extensions is not None else None
         self.admin_group = AdminGroup(
@@ -156,7 +157,7 @@ class MatineeBot(commands.Bot):
         self.writer = BatchedWriter(self.db)
         self.writer.start()
         self.outbound = OutboundHttp(self.settings)
-        self.openai = self._create_openai_client()
+        self.llm = LLM.from_settings(self.settings)
         await self._load_extensions()
         await self.sync_commands(force=self.sync_mode == "force", enabled=self.sync_mode != "never")
         self._freeze_startup_heap()
@@ -174,19 +175,6 @@ class MatineeBot(commands.Bot):
         gc.collect()
         gc.freeze()
         self._froze_heap = True
-
-    def _create_openai_client(self):  # -> AsyncOpenAI | None
-        if not self.settings.llm_configured:
-            return None
-        from openai import AsyncOpenAI
-
-        key = self.settings.openai_api_key.reveal() if self.settings.openai_api_key else "not-needed"
-        return AsyncOpenAI(
-            api_key=key,
-            base_url=self.settings.openai_base_url,
-            timeout=self.settings.openai_timeout_seconds,
-            max_retries=self.settings.openai_max_retries,
-        )
 
     async def _load_extensions(self) -> None:
         names = self._extensions_to_load if self._extensions_to_load is not None else discover_extensions()
@@ -214,9 +202,9 @@ class MatineeBot(commands.Bot):
             outbound = getattr(self, "outbound", None)
             if outbound is not None:
                 await outbound.close()
-            if self.openai is not None:
-                await self.openai.close()
-                self.openai = None
+            if self.llm is not None:
+                await self.llm.aclose()
+                self.llm = None
             db = getattr(self, "db", None)
             if db is not None:
                 await db.close()

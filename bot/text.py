@@ -36,6 +36,7 @@ __all__ = [
     "FIELD_NAME",
     "FIELD_VALUE",
     "FOOTER",
+    "INVISIBLE_CHARS",
     "MESSAGE_LIMIT",
     "MODAL_TITLE",
     "SELECT_OPTIONS",
@@ -409,12 +410,15 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 # --------------------------------------------------------------------------- safety
-# Invisible characters someone may slip inside a mention to dodge naive filters.
-_INVISIBLE = (
+# Characters that render as nothing: soft hyphen, zero-width and joiner controls,
+# bidi marks, Mongolian and Hangul fillers, variation selectors, BOM. Someone may
+# slip them inside a mention (or a prompt fence marker, see bot.llm.fence) to dodge
+# naive filters. A regex character class; the one list of them in the tree.
+INVISIBLE_CHARS = (
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
     "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
 )
-_INV = f"(?:{_INVISIBLE})*"
+_INV = f"(?:{INVISIBLE_CHARS})*"
 
 
 def _spaced_word(word: str) -> str:
@@ -423,7 +427,7 @@ def _spaced_word(word: str) -> str:
 
 _MASS_MENTION_RE = re.compile(rf"@{_INV}(?P<word>{_spaced_word('everyone')}|{_spaced_word('here')})", re.IGNORECASE)
 _ID_MENTION_RE = re.compile(rf"<{_INV}@{_INV}(?P<kind>[!&]?){_INV}(?P<id>\d+){_INV}>")
-_INVISIBLE_RE = re.compile(_INVISIBLE)
+_INVISIBLE_RE = re.compile(INVISIBLE_CHARS)
 
 
 def neutralize_mentions(text: str) -> str:

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import openai
-
 from ..errors import UserFacingError
+from ..llm import LLM, MODERATION_MODEL, ModelError, ThinkStripper, ToolCall, log_failure, strip_think
 from ..models import Film
 from ..settings import Settings
 from ..storage.conversations import ConversationRepository, UsageRepository
@@ -34,11 +33,9 @@ from ..storage.guilds import GuildSettingsRepository
 from ..storage.retrieval import RetrievalRepository, ReviewHit
 from ..storage.reviews import AnnouncementRepository, ReviewRepository
 from ..text import clean_text, neutralize_mentions, truncate
-from .errors import classify, is_context_length_error, log_failure
 from .guards import SlidingWindowLimiter, TokenBudget
 from .prompt import HISTORY_CUT_NOTE, PERSONA_MAX_CHARS, ChatContext, PackedPrompt, describe_for_log, pack_prompt
 from .streaming import ReplyTarget, ThrottledEditor
-from .think import ThinkStripper, strip_think
 from .tokens import TokenCounter, estimate_tokens
 from .tools import TOOL_SPECS, ToolContext, ToolRunner
 
@@ -53,13 +50,14 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# Provider failures of the whole chat feature are logged under one name.
+failure_log = logging.getLogger("bot.chat")
 
 MAX_TOOL_ROUNDS = 3
 HISTORY_LIMIT = 40
 THREAD_COMMENTS = 12
 RETRIEVED_REVIEWS = 4
 RETRIEVED_COMMENTS = 4
-MODERATION_MODEL = "omni-moderation-latest"
 QUESTION_MAX_CHARS = 8000
 
 STREAM_CUT_NOTE = "-# My connection to the model dropped mid-answer, so this reply may be incomplete."
@@ -155,7 +153,7 @@ class ChatService:
         self,
         db: Database,
         settings: Settings,
-        client: Any | None,
+        llm: LLM | None,
         *,
         counter: TokenCounter | None = None,
         limiter: SlidingWindowLimiter | None = None,
@@ -164,7 +162,7 @@ class ChatService:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.client = client
+        self.llm = llm
         self.counter = counter or TokenCounter()
         self.conversations = ConversationRepository(db)
         self.usage = UsageRepository(db)
@@ -179,7 +177,7 @@ class ChatService:
 
     @property
     def configured(self) -> bool:
-        return self.client is not None
+        return self.llm is not None
 
     # ------------------------------------------------------------------ guards
     def check_rate_limit(self, guild_id: int | None, author_id: int) -> str | None:
@@ -206,15 +204,14 @@ class ChatService:
         Moderation fails closed: an admin switched it on, so an unreachable
         endpoint must not silently let everything through.
         """
-        if not self.settings.openai_moderation or self.client is None:
+        if not self.settings.openai_moderation or self.llm is None:
             return None
         try:
-            result = await self.client.moderations.create(model=MODERATION_MODEL, input=text[:QUESTION_MAX_CHARS])
-        except openai.OpenAIError as exc:
-            failure = classify(exc)
-            log_failure(exc, failure, model=MODERATION_MODEL, attempt="moderation")
+            flagged = await self.llm.moderate(text[:QUESTION_MAX_CHARS])
+        except ModelError as error:
+            self._log_failure(error, "moderation", model=MODERATION_MODEL)
             return "I couldn't run my safety check on that message just now, so I'll sit this one out. Try again soon."
-        if any(r.flagged for r in result.results):
+        if flagged:
             log.info("moderation flagged a chat message; not answering")
             return "I'd rather not respond to that one. Let's keep the conversation friendly and about films."
         return None
@@ -313,7 +310,7 @@ class ChatService:
             refusal = self.check_rate_limit(request.guild_id, request.author_id)
             if refusal is not None:
                 return await self._say(target, Outcome.RATE_LIMITED, refusal)
-        if self.client is None:
+        if self.llm is None:
             return await self._say(target, Outcome.NOT_CONFIGURED, NOT_CONFIGURED_POINTER)
         refusal = await self.check_budget(request.guild_id)
         if refusal is not None:
@@ -348,37 +345,37 @@ class ChatService:
         log.debug("chat prompt packed: %s", describe_for_log(packed))
         state = _Generation()
         notes: list[str] = []
-        failure: openai.OpenAIError | None = None
+        failure: ModelError | None = None
         use_tools, shrunk = True, False
         while True:
             try:
                 await self._generate(packed, runner, editor, state, use_tools=use_tools)
                 break
-            except openai.OpenAIError as exc:
+            except ModelError as error:
                 if editor.posted or state.visible:
-                    failure = exc  # the member already sees part of an answer: never start over
-                elif is_context_length_error(exc) and not shrunk:
-                    log_failure(exc, classify(exc), model=self.settings.openai_model, attempt="shrinking the context")
+                    failure = error  # the member already sees part of an answer: never start over
+                elif error.kind == "context_length" and not shrunk:
+                    self._log_failure(error, "shrinking the context")
                     shrunk = True
                     packed = pack_prompt(context, max(256, budget // 2), self.counter)
-                elif use_tools and _tools_maybe_unsupported(exc, state):
+                elif use_tools and _tools_maybe_unsupported(error, state):
                     # Some local servers (Ollama models without tool support, vLLM without
                     # --enable-auto-tool-choice) answer 400 to any request with tools; such
                     # errors carry no code to recognise, so one retry without tools is the test.
-                    log_failure(exc, classify(exc), model=self.settings.openai_model, attempt="retrying without tools")
+                    self._log_failure(error, "retrying without tools")
                     use_tools = False
                 else:
-                    failure = exc
+                    failure = error
                 if failure is not None:
                     break
                 state = _Generation(tokens=state.tokens)
 
         answer = strip_think("".join(state.raw))
         if failure is not None:
-            kind = classify(failure)
-            log_failure(failure, kind, model=self.settings.openai_model)
-            if not answer.strip() or not isinstance(failure, openai.APIConnectionError):
-                return await self._finish_failure(editor, kind.message, kind.kind, state)
+            self._log_failure(failure)
+            # A stream cut by the connection (or the client's timeout) keeps what was said.
+            if not answer.strip() or failure.kind not in {"connection", "timeout"}:
+                return await self._finish_failure(editor, failure.failure.message, failure.kind, state)
             notes.append(STREAM_CUT_NOTE)
         if not answer.strip():
             answer = EMPTY_ANSWER
@@ -395,8 +392,12 @@ class ChatService:
             history_cut=packed.history_cut,
             tokens=tokens,
             tool_rounds=state.tool_rounds,
-            failure=classify(failure).kind if failure is not None else None,
+            failure=failure.kind if failure is not None else None,
         )
+
+    def _log_failure(self, error: ModelError, attempt: str = "", *, model: str | None = None) -> None:
+        model = model or (self.llm.model if self.llm is not None else "")
+        log_failure(error.cause, error.failure, model=model, attempt=attempt, logger=failure_log)
 
     async def _finish_failure(self, editor: ThrottledEditor, message: str, kind: str, state: _Generation) -> ChatReply:
         messages = await editor.finish(message)
@@ -449,46 +450,20 @@ class ChatService:
         while True:
             final_round = state.tool_rounds >= MAX_TOOL_ROUNDS or not use_tools
             state.requests += 1
-            tool_options: dict[str, Any] = (
-                {"tools": TOOL_SPECS, "tool_choice": "none" if final_round else "auto"} if use_tools else {}
-            )
-            stream = await self.client.chat.completions.create(
-                model=self.settings.openai_model,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-                **tool_options,
-            )
-            calls: dict[int, dict[str, str]] = {}
+            tools = TOOL_SPECS if use_tools else None
             round_text: list[str] = []
-            try:
-                async for chunk in stream:
-                    usage = getattr(chunk, "usage", None)
-                    if usage is not None and getattr(usage, "total_tokens", None):
-                        state.tokens += int(usage.total_tokens)
-                    for choice in chunk.choices or ():
-                        delta = choice.delta
-                        if delta is None:
-                            continue
-                        if delta.content:
-                            round_text.append(delta.content)
-                            state.raw.append(delta.content)
-                            visible = stripper.feed(delta.content)
-                            if visible:
-                                state.visible += visible
-                                await editor.update(display_text(state.visible))
-                        for call in delta.tool_calls or ():
-                            slot = calls.setdefault(call.index or 0, {"id": "", "name": "", "arguments": ""})
-                            if call.id:
-                                slot["id"] = call.id
-                            if call.function is not None:
-                                if call.function.name:
-                                    slot["name"] += call.function.name
-                                if call.function.arguments:
-                                    slot["arguments"] += call.function.arguments
-            finally:
-                with contextlib.suppress(Exception):
-                    await stream.close()
+            async with self.llm.stream(messages, tools=tools, tool_choice="none" if final_round else "auto") as stream:
+                try:
+                    async for piece in stream:
+                        round_text.append(piece)
+                        state.raw.append(piece)
+                        visible = stripper.feed(piece)
+                        if visible:
+                            state.visible += visible
+                            await editor.update(display_text(state.visible))
+                finally:
+                    state.tokens += stream.total_tokens
+            calls = stream.tool_calls
             if not calls or final_round:
                 if calls:
                     log.info("model asked for tools after %d rounds; answering without them", state.tool_rounds)
@@ -503,15 +478,14 @@ class ChatService:
     async def _run_tools(
         self,
         messages: list[dict[str, Any]],
-        calls: dict[int, dict[str, str]],
+        calls: list[ToolCall],
         round_text: list[str],
         runner: ToolRunner,
         round_number: int,
     ) -> None:
-        ordered = [calls[i] for i in sorted(calls)]
-        for n, call in enumerate(ordered):
-            call["id"] = call["id"] or f"call_{round_number}_{n}"
-        results: list[Awaitable[str]] = [runner.run(call["name"], call["arguments"]) for call in ordered]
+        for n, call in enumerate(calls):
+            call.id = call.id or f"call_{round_number}_{n}"
+        results: list[Awaitable[str]] = [runner.run(call.name, call.arguments) for call in calls]
         outputs = [await r for r in results]  # one SQLite connection: sequential anyway
         messages.append(
             {
@@ -519,26 +493,24 @@ class ChatService:
                 "content": "".join(round_text) or None,
                 "tool_calls": [
                     {
-                        "id": call["id"],
+                        "id": call.id,
                         "type": "function",
-                        "function": {"name": call["name"], "arguments": _echo_arguments(call["arguments"])},
+                        "function": {"name": call.name, "arguments": _echo_arguments(call.arguments)},
                     }
-                    for call in ordered
+                    for call in calls
                 ],
             }
         )
-        for call, output in zip(ordered, outputs, strict=True):
-            messages.append({"role": "tool", "tool_call_id": call["id"], "content": output})
-        log.debug("chat tool round %d: %s", round_number, [c["name"][:40] for c in ordered])
+        for call, output in zip(calls, outputs, strict=True):
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+        log.debug("chat tool round %d: %s", round_number, [c.name[:40] for c in calls])
 
 
-def _tools_maybe_unsupported(exc: openai.OpenAIError, state: _Generation) -> bool:
+def _tools_maybe_unsupported(error: ModelError, state: _Generation) -> bool:
     """A 400/422 on the very first request that isn't a known, coded error: maybe the tools."""
     if state.tool_rounds or state.requests > 1:
         return False
-    if not isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
-        return False
-    return not is_context_length_error(exc) and classify(exc).kind == "other"
+    return error.status in {400, 422} and error.kind == "other"
 
 
 def _echo_arguments(raw: str) -> str:

@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..llm import neutralize_fences
 from ..models import Film
 from ..storage.films import FilmRepository
 from ..storage.retrieval import RetrievalRepository
 from ..storage.reviews import ReviewRepository
 from ..text import truncate
-from .fencing import neutralize_fences
 
 __all__ = ["MAX_RESULT_CHARS", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolRunner"]
 

@@ -42,7 +42,7 @@ class Chat(commands.Cog):
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
         self.counter = TokenCounter()
-        self.service = ChatService(bot.db, bot.settings, bot.openai, counter=self.counter)
+        self.service = ChatService(bot.db, bot.settings, bot.llm, counter=self.counter)
         self._in_flight: set[asyncio.Task[object]] = set()
         self.persona_command = app_commands.Command(
             name="persona",

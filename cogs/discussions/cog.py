@@ -28,22 +28,18 @@ __all__ = ["Discussions"]
 
 log = logging.getLogger(__name__)
 
-LLM_TIMEOUT_CAP = 10.0  # the opening and /discussion summary never wait longer on the model
-
 
 class Discussions(commands.Cog):
     """Review threads and their comments and polls: everything driven by gateway events."""
 
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
-        timeout = min(bot.settings.openai_timeout_seconds, LLM_TIMEOUT_CAP)
-        model = bot.settings.openai_model
         self.discussions = DiscussionFeature(
             bot.db,
             bot.writer,
             DiscordThreadTransport(bot),
-            write_prompts=partial(llm_prompts, bot.openai, model, timeout=timeout) if bot.openai else None,
-            summarise=partial(summarise, bot.openai, model, timeout=timeout),
+            write_prompts=partial(llm_prompts, bot.llm) if bot.llm is not None else None,
+            summarise=partial(summarise, bot.llm),
         )
 
     async def cog_load(self) -> None:

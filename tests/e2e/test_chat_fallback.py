@@ -35,7 +35,7 @@ async def stored_review_with_film(bot) -> None:
 
 async def test_ask_without_a_model_answers_from_reviews_with_the_film_card(double, world, run_bot) -> None:
     bot = await start_chat_bot(run_bot, None)
-    assert bot.openai is None
+    assert bot.llm is None
     await stored_review_with_film(bot)
 
     record = await double.invoke_command(

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.chat import ChatRequest, ChatService, Outcome, TokenCounter
 from bot.chat.service import MAX_TOOL_ROUNDS, NOT_CONFIGURED_POINTER
+from bot.llm import LLM
 from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.conversations import ConversationRepository
@@ -90,7 +91,8 @@ def service(db: Database, client: Any, **overrides: Any) -> ChatService:
     settings = dataclasses.replace(Settings(discord_token=None), **overrides)
     counter = TokenCounter(loader=lambda name: (_ for _ in ()).throw(OSError("offline")))
     counter.wait_loaded()
-    return ChatService(db, settings, client, counter=counter, edit_interval=0.0)
+    llm = LLM(client, settings.openai_model) if client is not None else None
+    return ChatService(db, settings, llm, counter=counter, edit_interval=0.0)
 
 
 def request(**overrides: Any) -> ChatRequest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat.think import ThinkStripper, strip_think
+from bot.llm.think import ThinkStripper, strip_think
 
 
 def stream(chunks: list[str]) -> tuple[str, list[str]]:

@@ -8,7 +8,7 @@ import httpx2
 import openai
 import pytest
 
-from bot.chat.errors import classify, is_context_length_error, log_failure
+from bot.llm.errors import classify, is_context_length_error, log_failure
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
 

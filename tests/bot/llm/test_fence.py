@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat.fencing import FENCE_CLOSE, FENCE_OPEN, fence, neutralize_fences
+from bot.llm.fence import FENCE_CLOSE, FENCE_OPEN, fence, neutralize_fences
 
 
 def test_fence_labels_and_marks_text_as_untrusted() -> None:

@@ -1,7 +1,10 @@
-"""Turning model-provider failures into friendly replies (and useful, secret-free logs).
+"""What went wrong with a model call, told apart once for every caller.
 
-Errors are told apart by type and by the API's error ``code``, never by matching
-the human-readable message, which providers reword at will.
+Errors are classified by type and by the API's error ``code``, never by matching
+the human-readable message, which providers reword at will. The layer only says
+*what* failed (:class:`ProviderFailure`, raised as :class:`ModelError`); each
+caller decides what that means: chat replies with the friendly sentence,
+discussion prompts fall back to templates, summaries to statistics.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from dataclasses import dataclass
 import openai
 
 __all__ = [
+    "ModelError",
     "ProviderFailure",
     "classify",
     "is_context_length_error",
     "log_failure",
 ]
 
-log = logging.getLogger("bot.chat")
+log = logging.getLogger(__name__)
 
 CONTEXT_LENGTH_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 MODEL_NOT_FOUND_CODES = frozenset({"model_not_found"})
@@ -27,7 +31,25 @@ MODEL_NOT_FOUND_CODES = frozenset({"model_not_found"})
 @dataclass(frozen=True, slots=True)
 class ProviderFailure:
     kind: str  # rate_limited | server_error | timeout | connection | context_length | unknown_model | auth | other
-    message: str  # what the member is told
+    message: str  # what a member is told
+
+
+class ModelError(Exception):
+    """A model call that failed, already classified; the original error is ``__cause__``."""
+
+    def __init__(self, failure: ProviderFailure, cause: BaseException) -> None:
+        super().__init__(f"model call failed: {failure.kind} ({type(cause).__name__})")
+        self.failure = failure
+        self.cause = cause
+        self.status: int | None = getattr(cause, "status_code", None)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ModelError:
+        return cls(classify(exc), exc)
+
+    @property
+    def kind(self) -> str:
+        return self.failure.kind
 
 
 def _code(exc: BaseException) -> str | None:
@@ -47,7 +69,11 @@ def is_context_length_error(exc: BaseException) -> bool:
 
 
 def classify(exc: BaseException) -> ProviderFailure:
-    """Which failure this is, and the friendly sentence for it."""
+    """Which failure this is, and the friendly sentence for it.
+
+    A deadline the layer itself enforces (``TimeoutError`` from ``asyncio``) is a
+    timeout like the client's own; anything that isn't a provider error is "other".
+    """
     code = _code(exc)
     if isinstance(exc, openai.RateLimitError):
         return ProviderFailure(
@@ -55,7 +81,7 @@ def classify(exc: BaseException) -> ProviderFailure:
             "The film projector is overheating: my model provider is getting too many requests right now. "
             "Please try again in a minute.",
         )
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
         return ProviderFailure(
             "timeout", "My model took too long to answer, so I gave up waiting. Please try again in a moment."
         )
@@ -88,19 +114,29 @@ def classify(exc: BaseException) -> ProviderFailure:
     return ProviderFailure("other", "Something went wrong while I was thinking about that. Please try again later.")
 
 
-def log_failure(exc: BaseException, failure: ProviderFailure, *, model: str, attempt: str = "") -> None:
+def log_failure(
+    exc: BaseException,
+    failure: ProviderFailure,
+    *,
+    model: str,
+    what: str = "chat",
+    attempt: str = "",
+    logger: logging.Logger | None = None,
+) -> None:
     """Log what failed without secrets: type, status, code and request id, not bodies or keys.
 
-    Error messages are logged only where providers never echo credentials into
-    them (not for 401/403, whose messages can include a masked key).
+    ``what`` names the caller ("chat", "discussion summary"), ``attempt`` what it
+    does next. Error messages are logged only where providers never echo
+    credentials into them (not for 401/403, whose messages can include a masked key).
     """
     status = getattr(exc, "status_code", None)
     request_id = getattr(exc, "request_id", None)
     detail = ""
     if failure.kind not in {"auth"} and isinstance(exc, openai.APIError):
         detail = str(getattr(exc, "message", ""))[:200]
-    log.warning(
-        "chat model call failed%s: kind=%s type=%s status=%s code=%s request_id=%s model=%s detail=%r",
+    (logger or log).warning(
+        "%s model call failed%s: kind=%s type=%s status=%s code=%s request_id=%s model=%s detail=%r",
+        what,
         f" ({attempt})" if attempt else "",
         failure.kind,
         type(exc).__name__,
