@@ -51,7 +51,8 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep the sandbox's database in this file (default: a temporary one, deleted on exit)")
     parser.add_argument("--new-review-after", type=float, default=60.0, metavar="SECONDS",
                         help="when the sample blog publishes its new review (default 60)")
-    parser.add_argument("--verbose", action="store_true", help="show the bot's log (LOG_LEVEL) instead of warnings only")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the bot's log (LOG_LEVEL) instead of warnings only")
 
 
 def _port_free(port: int) -> bool:
@@ -78,7 +79,7 @@ def run_sandbox(settings: Settings, args: argparse.Namespace, *, reason: str) ->
     port = args.port if args.port is not None else (DEFAULT_PORT if _port_free(DEFAULT_PORT) else 0)
     options = SandboxOptions(port=port, database=args.database, publish_after=max(0.0, args.new_review_after))
     try:
-        return asyncio.run(_serve(settings, options, open_browser=args.open, reason=reason))
+        return asyncio.run(_serve(settings, options, open_browser=args.open, reason=reason, verbose=args.verbose))
     except KeyboardInterrupt:  # Ctrl-C before the event loop took over the signal
         return 0
     except OSError as exc:
@@ -87,7 +88,17 @@ def run_sandbox(settings: Settings, args: argparse.Namespace, *, reason: str) ->
         raise
 
 
-async def _serve(settings: Settings, options, *, open_browser: bool, reason: str) -> int:
+def _quiet() -> None:
+    """Mute the log for the shutdown: the whole world is being thrown away.
+
+    Work the bot had in flight (an announcement, a reply) fails as its clients close, and those
+    errors would be noise on a terminal that asked to stop. ``--verbose`` keeps them.
+    """
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+
+
+async def _serve(settings: Settings, options, *, open_browser: bool, reason: str, verbose: bool) -> int:
     from ..sandbox import Sandbox
     from ..sandbox.world import SandboxSetupError
 
@@ -101,6 +112,8 @@ async def _serve(settings: Settings, options, *, open_browser: bool, reason: str
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():  # stopped while starting
+        if not verbose:
+            _quiet()
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await starting
@@ -121,6 +134,8 @@ async def _serve(settings: Settings, options, *, open_browser: bool, reason: str
     unexpected = not stopping.done()
     stopping.cancel()
     ended.cancel()
+    if not unexpected and not verbose:
+        _quiet()
     await sandbox.close()
     if unexpected:
         print("matinee: the bot stopped unexpectedly; the sandbox is closed", file=sys.stderr)

@@ -21,7 +21,7 @@ import html
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -151,7 +151,8 @@ class SampleBlog:
 
     ``base_url`` is the server's origin (known once it listens); ``widget_url`` is Matinee's
     public web address, whose ``/embed.js`` is the comments widget (None: no widget).
-    ``on_publish`` is told when the held-back review goes live.
+    ``on_change`` is told when the held-back review goes live and whenever the feed is read,
+    so the page can show the feed path at work.
     """
 
     posts: list[Post]
@@ -159,8 +160,9 @@ class SampleBlog:
     publish_after: float = 60.0
     base_url: str = ""
     widget_url: str | None = None
-    on_publish: Callable[[Post], None] | None = None
-    _published_at: dict[str, dt.datetime] = field(default_factory=dict)
+    on_change: Callable[[], None] | None = None
+    feed_reads: int = 0  # how often Matinee (or anyone) read the feed; the page shows when it last did
+    _last_read: float | None = None
     _due: float | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -203,18 +205,24 @@ class SampleBlog:
         self.posts.insert(0, live)
         self.upcoming = None
         self._due = None
-        if self.on_publish is not None:
-            self.on_publish(live)
+        self._changed()
         return live
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def status(self) -> dict[str, object]:
         """What the page shows about the blog: its address, and when the next review goes live."""
         upcoming = None
         if self.upcoming is not None and self._due is not None:
             upcoming = {"title": self.upcoming.title, "in_seconds": max(0.0, round(self._due - time.monotonic(), 1))}
+        since = None if self._last_read is None else round(time.monotonic() - self._last_read, 1)
         return {
             "url": self.url(),
             "feed_url": self.feed_url,
+            "feed_reads": self.feed_reads,
+            "feed_read_seconds_ago": since,
             "posts": [{"title": p.title, "url": self.url(p), "film": p.film} for p in self.posts],
             "upcoming": upcoming,
         }
@@ -282,12 +290,13 @@ class SampleBlog:
     async def _index(self, request: web.Request) -> web.Response:
         items = []
         for post in self.posts:
+            link = html.escape(self.url(post))
             items.append(
-                f'<article class="teaser"><h2><a href="{html.escape(self.url(post))}">{html.escape(post.title)}</a></h2>'
+                f'<article class="teaser"><h2><a href="{link}">{html.escape(post.title)}</a></h2>'
                 f'<p class="meta">{self._meta_line(post)}</p>'
                 f"<p>{_inline(_first_paragraph(post.body_md))}</p>"
-                f'<p class="meta"><a href="{html.escape(self.url(post))}#comments">'
-                f'<span class="matinee-count" data-url="{html.escape(self.url(post))}">Comments</span></a></p></article>'
+                f'<p class="meta"><a href="{link}#comments">'
+                f'<span class="matinee-count" data-url="{link}">Comments</span></a></p></article>'
             )
         if self.upcoming is not None:
             items.append('<p class="upcoming">One more review is on its way…</p>')
@@ -308,7 +317,8 @@ class SampleBlog:
         main = f"""<article class="review">
 <h1>{html.escape(post.title)}</h1>
 <p class="meta">{self._meta_line(post)}</p>
-<img class="poster" src="{html.escape(self.poster_url(post))}" alt="{html.escape(post.film_label)}" width="640" height="360">
+<img class="poster" src="{html.escape(self.poster_url(post))}" alt="{html.escape(post.film_label)}"
+ width="640" height="360">
 {spoiler}{markdown_html(post.body_md)}
 <p class="cta">What did you think? Let me know in the comments below.</p>
 </article>
@@ -361,6 +371,9 @@ class SampleBlog:
         )
 
     async def _feed(self, request: web.Request) -> web.Response:
+        self.feed_reads += 1
+        self._last_read = time.monotonic()
+        self._changed()
         body = self.feed_xml().encode("utf-8")
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         if etag in request.headers.get("If-None-Match", ""):

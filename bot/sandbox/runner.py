@@ -50,6 +50,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 SAMPLE_REVIEWS = CHECKOUT / "data" / "reviews"
 SAMPLE_FILMS = Path(__file__).with_name("content") / "films.json"
 READY_TIMEOUT = 60.0  # the bot's first connection, on a loaded machine
+SEED_TIMEOUT = 30.0  # the sample reviews' announcements, threads and polls
 CLOSE_TIMEOUT = 10.0
 
 
@@ -110,7 +111,7 @@ class Sandbox:
         self.view = WorldView(self.double, self.world)
         self.hub = LiveHub(self.double, self.view)
         self.blog = SampleBlog.from_directory(options.reviews or SAMPLE_REVIEWS, publish_after=options.publish_after,
-                                              on_publish=self._published)  # fmt: skip
+                                              on_change=self._blog_changed)  # fmt: skip
         self.ui = SandboxUi(self.double, self.view, self.hub, self.blog, port=options.port)
         url = await self.ui.start()
         self.blog.base_url = url
@@ -121,8 +122,28 @@ class Sandbox:
         self._bot_task = await self.double.start_bot(self.bot, token=token, timeout=READY_TIMEOUT)
         await set_up_matinee(self.double, self.world, feed_url=self.blog.feed_url, backfill=len(self.blog.posts),
                              publish_on_blog=False)  # fmt: skip
+        await self._announced(len(self.blog.posts))
         self.blog.start()
         return url
+
+    def discussions_open(self) -> int:
+        """How many announcements in ``#reviews`` have their thread open with its opening poll."""
+        assert self.double is not None and self.world is not None
+        count = 0
+        for message in self.double.messages_in(self.world.reviews_channel_id):
+            thread = message.get("thread")
+            if message["embeds"] and thread and any("poll" in m for m in self.double.messages_in(int(thread["id"]))):
+                count += 1
+        return count
+
+    async def _announced(self, count: int) -> None:
+        """Wait until the backfilled reviews are announced and discussed, so the page opens on them."""
+        assert self.double is not None
+        try:
+            await self.double.wait_until(lambda: self.discussions_open() >= count, timeout=SEED_TIMEOUT, interval=0.05)
+        except TimeoutError:
+            log.warning("only %d of the %d sample reviews were announced in time; the rest may follow",
+                        self.discussions_open(), count)  # fmt: skip
 
     def bot_settings(self, token: str) -> Settings:
         """The user's settings, pointed at the double and the sandbox's own database and blog."""
@@ -151,7 +172,7 @@ class Sandbox:
         finally:
             await db.close()
 
-    def _published(self, post: object) -> None:
+    def _blog_changed(self) -> None:
         if self.hub is not None and self.blog is not None:
             self.hub.publish("blog", self.blog.status())
 

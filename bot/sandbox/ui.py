@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -450,7 +449,3 @@ def _typed(spec: JSON, value: Any) -> Any:
         if spec.get("max_length") and len(typed) > spec["max_length"]:
             raise BadRequest(f"{spec['name']} takes at most {spec['max_length']} characters.")
     return typed
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"))

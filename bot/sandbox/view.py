@@ -200,6 +200,11 @@ class WorldView:
         guild_commands = self.double.guild_commands.get(self.world.guild_id, [])
         return command_entries([*self.double.global_commands, *guild_commands])
 
+    def roles(self) -> list[JSON]:
+        """The server's roles, except @everyone (its id is the server's)."""
+        roles = self.double.guild_payload(self.world.guild_id)["roles"]
+        return [{"id": r["id"], "name": r["name"]} for r in roles if r["id"] != str(self.world.guild_id)]
+
     def snapshot(self) -> JSON:
         """Everything the page needs to draw itself, except messages (fetched per channel)."""
         bot = self.double.bot_user
@@ -210,8 +215,7 @@ class WorldView:
             "members": self.members(),
             "channels": self.channels(),
             "commands": self.commands(),
-            "roles": [{"id": r["id"], "name": r["name"]} for r in self.double.guild_payload(self.world.guild_id)["roles"]
-                      if r["id"] != str(self.world.guild_id)],
+            "roles": self.roles(),
             "cdn": self.double.base_url,
             "default_channel_id": str(self.world.reviews_channel_id),
         }

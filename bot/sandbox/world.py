@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.discord_double import DiscordDouble, InteractionRecord
-from bot.doctor import invite_permissions
 from bot.discord_double.protocol import FLAG_EPHEMERAL
+from bot.doctor import invite_permissions
 
 __all__ = ["MEMBER_NAMES", "OWNER_NAME", "SandboxSetupError", "SandboxWorld", "build_world", "set_up_matinee"]
 

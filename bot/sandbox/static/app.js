@@ -126,7 +126,17 @@
     roleName: (id) => { const r = (S.state.roles || []).find((x) => x.id === id); return r ? r.name : "unknown-role"; },
     channelName: (id) => { const c = channel(id); return c ? c.name : "unknown"; },
     openChannel: (id) => { if (channel(id)) openChannel(id); },
+    inApp: (url) => {
+      const id = internalChannel(url);
+      return id ? () => openChannel(id) : null;
+    },
   };
+
+  /** The channel a discord.com/channels/<this server>/<channel> link points at, if it is one of ours. */
+  function internalChannel(url) {
+    const m = /^https:\/\/(?:ptb\.|canary\.)?discord(?:app)?\.com\/channels\/(\d+)\/(\d+)/.exec(url || "");
+    return m && m[1] === S.state.guild.id && channel(m[2]) ? m[2] : null;
+  }
 
   function markdown(text, options) {
     const box = h("div", { class: "markdown" });
@@ -237,7 +247,11 @@
       const left = Math.max(0, Math.round(blog.upcoming.in_seconds - (Date.now() - S.blogStatusAt) / 1000));
       parts.push(h("div", { class: "blog-line", text: left > 0 ? `A new review goes live in ${left} s` : "Publishing a new review…" }));
     } else {
-      parts.push(h("div", { class: "blog-line", text: `${blog.posts.length} reviews published. Matinee reads its feed every few seconds.` }));
+      parts.push(h("div", { class: "blog-line", text: `${blog.posts.length} reviews published.` }));
+    }
+    if (blog.feed_read_seconds_ago !== null && blog.feed_read_seconds_ago !== undefined) {
+      const ago = Math.round(blog.feed_read_seconds_ago + (Date.now() - S.blogStatusAt) / 1000);
+      parts.push(h("div", { class: "blog-line", text: `Matinee read its feed ${ago} s ago (${blog.feed_reads} reads).` }));
     }
     parts.push(h("button", { type: "button", class: "linkish", text: "Open the blog", onclick: () => setView("blog") }));
     box.replaceChildren(...parts);
@@ -486,8 +500,10 @@
         const label = [c.emoji && c.emoji.name ? c.emoji.name : "", c.label || ""].filter(Boolean).join(" ");
         if (c.style === 5 && c.url) {
           const url = MD.safeUrl(c.url);
-          return url ? h("a", { class: "button style-5", href: url, target: "_blank", rel: "noopener noreferrer", text: label + " ↗" })
-            : h("span", { class: "button style-5 disabled", text: label });
+          if (!url) return h("span", { class: "button style-5 disabled", text: label });
+          const inApp = internalChannel(url);
+          if (inApp) return h("a", { class: "button style-5", href: url, text: label, onclick: (e) => { e.preventDefault(); openChannel(inApp); } });
+          return h("a", { class: "button style-5", href: url, target: "_blank", rel: "noopener noreferrer", text: label + " ↗" });
         }
         return h("button", { type: "button", class: `button style-${c.style || 2}`, disabled: Boolean(c.disabled), text: label,
           onclick: (event) => clickComponent(m, c.custom_id, undefined, event.currentTarget) });

@@ -258,9 +258,14 @@
         if (!href) return renderInline(n.children, ctx);
         const a = el("a", "md-link", [renderInline(n.children, ctx)]);
         a.href = href;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer nofollow";
         a.title = href;
+        const inApp = ctx.inApp && ctx.inApp(href);
+        if (inApp) { // a link to a channel of this server opens it here, as Discord's client does
+          a.addEventListener("click", (event) => { event.preventDefault(); inApp(); });
+        } else {
+          a.target = "_blank";
+          a.rel = "noopener noreferrer nofollow";
+        }
         return a;
       }
       case "userMention": {
