@@ -165,3 +165,13 @@ async def test_a_taken_port_is_a_clear_message(tmp_path: Path) -> None:
         _out, err = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
     assert process.returncode == 2
     assert err.decode().strip().splitlines()[-1] == f"matinee: port {port} is in use; pick another with --port"
+
+
+def test_the_readme_opens_with_the_sandbox_and_its_screenshot() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    sections = [line for line in readme.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Try it without Discord"
+    section = readme.split("## Try it without Discord", 1)[1].split("\n## ", 1)[0]
+    assert "](docs/images/sandbox.png)" in section and (root / "docs/images/sandbox.png").stat().st_size > 10_000
+    assert "simplifies compared with Discord" in section

@@ -80,7 +80,12 @@
 
   function idTime(id) { return new Date(Number((BigInt(id) >> 22n) + 1420070400000n)); }
 
-  function hue(id) { return Number(BigInt(id) % 360n); }
+  /** A colour per person that neighbours' ids (which differ in their last digits) don't share. */
+  function hue(id) {
+    let hash = 2166136261;
+    for (const ch of String(id)) hash = Math.imul(hash ^ ch.charCodeAt(0), 16777619);
+    return (hash >>> 0) % 360;
+  }
 
   function showError(text) {
     const box = $("composer-error");
@@ -164,7 +169,7 @@
     S.state = await api("GET", "/api/state");
     S.blogStatusAt = Date.now();
     const saved = sessionStorage.getItem("matinee.person");
-    S.person = S.state.people.some((p) => p.id === saved) ? saved : S.state.people[1 % S.state.people.length].id;
+    S.person = S.state.people.some((p) => p.id === saved) ? saved : S.state.people[0].id; // you, the owner
     renderPeople();
     renderChannels();
     renderMembers();
@@ -198,6 +203,7 @@
       sessionStorage.setItem("matinee.person", S.person);
       cancelCommand();
       $("me-avatar").replaceWith(Object.assign(avatar({ id: S.person }), { id: "me-avatar" }));
+      renderMembers();
       if (S.channelId) await openChannel(S.channelId, { keepScroll: true });
     };
     $("me-avatar").replaceWith(Object.assign(avatar({ id: S.person }), { id: "me-avatar" }));
@@ -393,8 +399,10 @@
     const ref = m.referenced_message;
     const line = h("div", { class: "reply-preview" });
     if (!ref) { line.append(h("em", { text: "Original message was deleted" })); return line; }
-    line.append(avatar(ref.author, "tiny"), h("span", { class: "who", text: displayName(ref.author) }),
-      h("span", { class: "snippet", text: (ref.content || (ref.embeds && ref.embeds.length ? "Click to see attachment" : "")).slice(0, 120) }));
+    const snippet = h("span", { class: "snippet" });
+    if (ref.content) snippet.append(MD.render(ref.content.split("\n")[0].slice(0, 200), mdContext, { quotes: false }));
+    else snippet.textContent = ref.embeds && ref.embeds.length ? "Click to see attachment" : "";
+    line.append(avatar(ref.author, "tiny"), h("span", { class: "who", text: displayName(ref.author) }), snippet);
     line.addEventListener("click", () => {
       const target = $("messages").querySelector(`[data-message-id="${ref.id}"]`);
       if (target) { target.scrollIntoView({ block: "center" }); target.classList.add("flash"); setTimeout(() => target.classList.remove("flash"), 1200); }
