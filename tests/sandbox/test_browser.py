@@ -49,6 +49,17 @@ class Page:
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
+    def loads(self, *, main: bool) -> list[str]:
+        """The URLs the page (``main``) or its blog frame navigates to from now on."""
+        seen: list[str] = []
+
+        def navigated(frame: Any) -> None:
+            if (frame == self.page.main_frame) == main:
+                seen.append(frame.url)
+
+        self.page.on("framenavigated", navigated)
+        return seen
+
     def message(self, text: str) -> Any:
         return self.page.locator("#messages .message", has_text=text)
 
@@ -192,8 +203,7 @@ async def test_live_updates_arrive_without_a_reload(page: Page, sandbox: Sandbox
     from playwright.async_api import expect
 
     await page.open("Chungking Express")
-    navigations: list[str] = []
-    page.page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.page.main_frame else None)
+    navigations = page.loads(main=True)
     thread = next(t for t in threads(sandbox) if "Chungking" in t["name"])
     assert sandbox.double is not None and sandbox.world is not None
     await sandbox.double.post_message(int(thread["id"]), sandbox.world.member_ids[1], "Theo, typing elsewhere")
@@ -210,8 +220,7 @@ async def test_a_comment_in_the_thread_appears_on_the_blog_without_a_reload(page
     frame = page.page.frame_locator("#blog-frame")
     await expect(frame.locator("h1")).to_contain_text("Chungking Express: A Love Letter", timeout=WAIT_MS)
     await expect(frame.locator(".matinee-comments .live")).to_be_visible(timeout=WAIT_MS)
-    loads: list[str] = []
-    page.page.on("framenavigated", lambda f: loads.append(f.url) if f.name == "" and f != page.page.main_frame else None)
+    loads = page.loads(main=False)
     await page.page.locator("#tab-chat").click()
     await page.say("Watched it again tonight: still perfect")
     await page.page.locator("#tab-blog").click()
