@@ -33,6 +33,12 @@ __all__ = ["MatineeBot", "configure_endpoints", "discover_extensions", "matinee_
 
 log = logging.getLogger(__name__)
 
+# Matinee never joins a voice channel, so discord.py's start-up warnings that the voice-only
+# libraries (PyNaCl, davey) are missing are noise an operator can do nothing about. discord.py
+# warns once per process and clears these flags itself; clearing them first skips that warning.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 SyncMode = Literal["auto", "force", "never"]
 
 # Discord's global limit is 50 REST requests a second. A bucket admits ``burst + rate``

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..storage import StorageError
+from ._common import fail
 
 __all__ = ["build_parser", "main"]
 
@@ -45,4 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command is None:  # `matinee` alone runs the bot
         args = parser.parse_args(["run"], namespace=argparse.Namespace(env_file=args.env_file))
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except StorageError as exc:
+        # An unusable database (from a newer Matinee, unreadable, in use) is the operator's to fix:
+        # one line and exit code 2 from every subcommand, never a traceback.
+        return fail(str(exc))

@@ -1,9 +1,11 @@
 """``matinee export``: write a review's comments, ratings and count as JSON, Markdown or HTML.
 
 Reads SQLite directly, so it works while the bot runs (WAL + busy timeout) or not.
-Output goes to ``--out PATH`` (inside the current directory), ``--out -`` (stdout),
-or by default to ``<slug>-<id>-comments.<format>`` in the current directory; the
-default name is built from a sanitised slug, so a hostile slug cannot write elsewhere.
+Output goes to ``--out PATH`` (any path: the operator runs this command, so confining
+it to the current directory would protect nothing), ``--out -`` (stdout), or by default
+to ``<slug>-<id>-comments.<format>`` in the current directory; the default name is built
+from a sanitised slug, so a hostile slug cannot write elsewhere. An existing file is
+overwritten only with ``--force``.
 """
 
 from __future__ import annotations
@@ -19,31 +21,47 @@ from ..storage import CommentRepository, Database, PollRepository, RatingReposit
 from ..storage.writer import BatchedWriter
 from ._common import fail, load_or_exit
 
-__all__ = ["register", "resolve_output", "run_export"]
+__all__ = ["register", "resolve_output", "run_export", "write_output"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a review's comments for the blog (json, md or html)")
     parser.add_argument("--review", required=True, help="the review's slug or numeric id")
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="json", help="output format (default: json)")
-    parser.add_argument("--out", help="file to write, inside the current directory; '-' for stdout")
+    parser.add_argument("--out", help="file to write (default: <slug>-<id>-comments.<format> here); '-' for stdout")
+    parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     parser.add_argument("--with-ids", action="store_true", help="include members' Discord user ids")
     parser.set_defaults(handler=handle)
 
 
-def resolve_output(out: str | None, default_name: str, cwd: Path | None = None) -> Path | None:
-    """Where to write: None for stdout. Refuses directories and paths outside ``cwd``."""
+def resolve_output(out: str | None, default_name: str, cwd: Path | None = None, *, force: bool = False) -> Path | None:
+    """Where to write: None for stdout. Relative paths are taken from ``cwd`` (the current directory).
+
+    Refuses a directory, a missing parent directory and, unless ``force``, an existing file
+    (or symlink): an export never silently replaces something.
+    """
     if out == "-":
         return None
-    base = (cwd or Path.cwd()).resolve()
-    target = (base / (out or default_name)).resolve()
-    if not target.is_relative_to(base):
-        raise UserFacingError(f"refusing to write outside the current directory: {out}")
+    target = (cwd or Path.cwd()) / (out or default_name)
+    shown = out or default_name
     if target.is_dir():
-        raise UserFacingError(f"{out} is a directory; give a file name")
+        raise UserFacingError(f"{shown} is a directory; give a file name")
     if not target.parent.is_dir():
-        raise UserFacingError(f"the directory for {out} does not exist")
+        raise UserFacingError(f"the directory for {shown} does not exist")
+    if not force and (target.exists() or target.is_symlink()):
+        raise UserFacingError(f"{shown} already exists; add --force to overwrite it")
     return target
+
+
+def write_output(target: Path, content: str, *, force: bool = False) -> None:
+    """Write ``content``; without ``force`` the file must not exist, checked atomically as it is created."""
+    try:
+        with target.open("w" if force else "x", encoding="utf-8") as handle:
+            handle.write(content)
+    except FileExistsError:
+        raise UserFacingError(f"{target} already exists; add --force to overwrite it") from None
+    except OSError as exc:
+        raise UserFacingError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 async def run_export(database_path: Path, review: str, fmt: str, *, with_ids: bool) -> ExportResult:
@@ -65,14 +83,17 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file, require_token=False)
     try:
         result = asyncio.run(run_export(settings.database_path, args.review, args.format, with_ids=args.with_ids))
-        target = resolve_output(args.out, result.filename)
     except UserFacingError as exc:
         return fail(exc.message, 1)
     except StorageError as exc:
-        return fail(str(exc), 1)
-    if target is None:
-        sys.stdout.write(result.content)
-        return 0
-    target.write_text(result.content, encoding="utf-8")
+        return fail(str(exc))
+    try:
+        target = resolve_output(args.out, result.filename, force=args.force)
+        if target is None:
+            sys.stdout.write(result.content)
+            return 0
+        write_output(target, result.content, force=args.force)
+    except UserFacingError as exc:
+        return fail(exc.message)
     print(f"wrote {result.comment_count} comments of {result.review.slug!r} to {target}", file=sys.stderr)
     return 0

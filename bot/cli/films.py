@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 class ProgressBar:
     """One self-overwriting line on a terminal; occasional plain lines otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, *, interval: float = 0.2) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 0.2) -> None:
+        self.stream = stream or sys.stderr  # looked up now, not at import: tests and callers may swap it
+        self.tty = self.stream.isatty()
         self.interval = interval if self.tty else 5.0
         self._last = 0.0
         self._started = time.monotonic()

@@ -43,6 +43,6 @@ def handle(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(run_forget(settings.database_path, int(args.user_id)))
     except StorageError as exc:
-        return fail(str(exc), 1)
+        return fail(str(exc))
     print(cli_summary(report))
     return 0

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+from pathlib import Path
 
 import discord
 
-from ..storage import StorageError
+from ..storage import Database, StorageError
+from ..storage.runlock import DatabaseLock
 from ._common import fail, load_or_exit
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,22 @@ async def serve(settings, *, sync: str = "auto") -> None:
         await bot.start(settings.discord_token.reveal())
 
 
+async def prepare_database(path: Path) -> None:
+    """Open and migrate before connecting, so an unusable database fails at once, not after login."""
+    db = await Database.open(path)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+
+
 def handle(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file)
     try:
-        asyncio.run(serve(settings))
+        # Held until the process ends; it is how `matinee restore` knows the bot is running.
+        with DatabaseLock(settings.database_path, "matinee run"):
+            asyncio.run(prepare_database(settings.database_path))
+            asyncio.run(serve(settings))
     except discord.LoginFailure:
         return fail("Discord rejected DISCORD_TOKEN; check it in the Developer Portal (see .env.example)")
     except discord.PrivilegedIntentsRequired:

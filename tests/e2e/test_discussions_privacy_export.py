@@ -253,8 +253,15 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
 
     with_ids = await asyncio.to_thread(cli, "export", "--review", str(opened.review.id), "--with-ids", "--out", "-")
     assert json.loads(with_ids.stdout)["comments"][0]["author_id"] == str(world.member_id)
-    escape = await asyncio.to_thread(cli, "export", "--review", opened.review.slug, "--out", "../escape.json")
-    assert escape.returncode != 0 and "outside" in escape.stderr and not (tmp_path / "escape.json").exists()
+    to_elsewhere = ("export", "--review", opened.review.slug, "--out", "../elsewhere.json")
+    elsewhere = await asyncio.to_thread(cli, *to_elsewhere)
+    assert elsewhere.returncode == 0 and json.loads((tmp_path / "elsewhere.json").read_text())["comment_count"] == 3
+    (tmp_path / "elsewhere.json").write_text("kept")
+    again = await asyncio.to_thread(cli, *to_elsewhere)
+    assert again.returncode == 2 and "already exists; add --force" in again.stderr
+    assert (tmp_path / "elsewhere.json").read_text() == "kept"
+    forced = await asyncio.to_thread(cli, *to_elsewhere, "--force")
+    assert forced.returncode == 0 and json.loads((tmp_path / "elsewhere.json").read_text())["comment_count"] == 3
     missing = await asyncio.to_thread(cli, "export", "--review", "no-such-review")
     assert missing.returncode == 1 and "no-such-review" in missing.stderr
 

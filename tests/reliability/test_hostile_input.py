@@ -321,26 +321,34 @@ def test_export_file_name_from_a_hostile_slug_stays_in_the_directory(slug: str) 
     assert stem.endswith("-7-comments")
 
 
-@pytest.mark.parametrize("out", ["../outside.json", "/tmp/matinee-outside.json", "a/../../x.json", "sub"])
-def test_export_out_outside_the_current_directory_is_refused(tmp_path: Path, out: str) -> None:
+@pytest.mark.parametrize("out", ["../outside.json", "a/../../x.json", "{tmp}/abs/x.json"])
+def test_export_out_writes_where_the_operator_asks(tmp_path: Path, out: str) -> None:
+    """The operator runs `matinee export`: confining --out to the current directory would protect nothing."""
     from bot.cli.export import resolve_output
+
+    cwd = tmp_path / "cwd"
+    for folder in (cwd / "a", tmp_path / "abs"):
+        folder.mkdir(parents=True)
+    out = out.format(tmp=tmp_path)
+    assert resolve_output(out, "x.json", cwd=cwd).resolve() == (cwd / out).resolve()
+
+
+def test_export_never_replaces_a_file_or_symlink_without_force(tmp_path: Path) -> None:
+    from bot.cli.export import resolve_output, write_output
     from bot.errors import UserFacingError
 
     (tmp_path / "sub").mkdir()
-    with pytest.raises(UserFacingError):
-        resolve_output(out, "x.json", cwd=tmp_path)
-
-
-def test_export_out_through_a_symlink_leading_outside_is_refused(tmp_path: Path) -> None:
-    from bot.cli.export import resolve_output
-    from bot.errors import UserFacingError
-
-    inside = tmp_path / "cwd"
-    inside.mkdir()
-    (inside / "link.json").symlink_to(tmp_path / "outside.json")
-    with pytest.raises(UserFacingError):
-        resolve_output("link.json", "x.json", cwd=inside)
-    assert resolve_output("ok.json", "x.json", cwd=inside) == (inside / "ok.json").resolve()
+    (tmp_path / "link.json").symlink_to(tmp_path / "elsewhere.json")  # dangling, still "exists" for us
+    (tmp_path / "kept.json").write_text("precious")
+    for out, reason in (("sub", "is a directory"), ("link.json", "already exists"), ("kept.json", "--force")):
+        with pytest.raises(UserFacingError, match=reason):
+            resolve_output(out, "x.json", cwd=tmp_path)
+    with pytest.raises(UserFacingError, match="already exists"):  # appeared after the check: still not replaced
+        write_output(tmp_path / "kept.json", "new")
+    assert (tmp_path / "kept.json").read_text() == "precious"
+    target = resolve_output("kept.json", "x.json", cwd=tmp_path, force=True)
+    write_output(target, "new", force=True)
+    assert (tmp_path / "kept.json").read_text() == "new"
 
 
 def test_reviews_dir_names_and_symlinks_cannot_escape_the_folder(tmp_path: Path) -> None:
