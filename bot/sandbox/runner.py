@@ -27,8 +27,6 @@ import secrets
 import tempfile
 from pathlib import Path
 
-import discord
-
 from bot.bot import MatineeBot
 from bot.discord_double import DiscordDouble
 from bot.films.importer import import_films
@@ -117,7 +115,6 @@ class Sandbox:
         self.blog.base_url = url
 
         settings = self.bot_settings(token)
-        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here; no warning about it
         self.bot = MatineeBot(settings, guild_ready_timeout=0.2)
         self._bot_task = await self.double.start_bot(self.bot, token=token, timeout=READY_TIMEOUT)
         await set_up_matinee(self.double, self.world, feed_url=self.blog.feed_url, backfill=len(self.blog.posts),
