@@ -156,6 +156,22 @@ async def test_ask_answers_without_a_model(page: Page) -> None:
     await expect(answer.locator(".thinking")).to_have_count(0)
 
 
+async def test_buttons_on_a_private_answer_update_it(page: Page) -> None:
+    from playwright.async_api import expect
+
+    await page.open("general")
+    await page.act_as("Theo")
+    form = await page.command("forget-me")
+    await form.locator('button[type="submit"]').click()
+    question = page.message("Theo used /forget-me").last
+    await expect(question.locator(".ephemeral-note")).to_contain_text("Only you can see this", timeout=WAIT_MS)
+    await question.get_by_role("button", name="Cancel").click()
+    await expect(question).to_contain_text("Nothing was erased.", timeout=WAIT_MS)
+    await expect(question.get_by_role("button", name="Cancel")).to_be_disabled()
+    await page.act_as("Rosa")  # someone else's private answer is not shown to others
+    await expect(page.message("Theo used /forget-me")).to_have_count(0)
+
+
 async def test_replying_editing_and_deleting_your_own_message(page: Page) -> None:
     from playwright.async_api import expect
 
