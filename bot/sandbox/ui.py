@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.discord_double import DiscordDouble, InteractionRecord
+from bot.discord_double import DiscordDouble, DiscordError, InteractionRecord
 from bot.discord_double.protocol import GUILD_FORUM, JSON
 from bot.text import MESSAGE_LIMIT
 
@@ -170,10 +170,10 @@ class SandboxUi:
         return channel_id
 
     def _message(self, channel_id: int, message_id: int) -> JSON:
-        for message in self.double.messages_in(channel_id):
-            if int(message["id"]) == message_id:
-                return message
-        raise BadRequest("That message is gone.", 404)
+        try:
+            return self.double.get_message(channel_id, message_id)
+        except DiscordError:
+            raise BadRequest("That message is gone.", 404) from None
 
     @staticmethod
     def _content(body: JSON) -> str:
