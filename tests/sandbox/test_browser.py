@@ -156,6 +156,18 @@ async def test_ask_answers_without_a_model(page: Page) -> None:
     await expect(answer.locator(".thinking")).to_have_count(0)
 
 
+async def test_mentioning_matinee_gets_an_answer_without_a_model(page: Page) -> None:
+    from playwright.async_api import expect
+
+    await page.open("general")
+    await page.say("@Matinee which review has pineapple tins?", shows="which review has pineapple tins?")
+    question = page.message("which review has pineapple tins?").last
+    await expect(question.locator(".md-mention")).to_have_text("@Matinee")  # typed @Matinee became a mention
+    answer = page.message("From the reviews").last
+    await expect(answer.locator(".embed").first).to_contain_text("Chungking Express", timeout=WAIT_MS)
+    await expect(answer.locator(".reply-preview")).to_contain_text("which review has pineapple tins?")
+
+
 async def test_buttons_on_a_private_answer_update_it(page: Page) -> None:
     from playwright.async_api import expect
 
