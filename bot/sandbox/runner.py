@@ -115,7 +115,9 @@ class Sandbox:
         self.blog.base_url = url
 
         settings = self.bot_settings(token)
-        self.bot = MatineeBot(settings, guild_ready_timeout=0.2)
+        # Each start is a new Discord (the double), so commands are always synced, even when a kept
+        # database (--database) remembers having synced the same tree before.
+        self.bot = MatineeBot(settings, sync="force", guild_ready_timeout=0.2)
         self._bot_task = await self.double.start_bot(self.bot, token=token, timeout=READY_TIMEOUT)
         await set_up_matinee(self.double, self.world, feed_url=self.blog.feed_url, backfill=len(self.blog.posts),
                              publish_on_blog=False)  # fmt: skip
@@ -185,8 +187,10 @@ class Sandbox:
             await self.blog.close()
         if self.bot is not None:
             bot, self.bot = self.bot, None
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(bot.close(), CLOSE_TIMEOUT)
+            except Exception:
+                log.exception("the bot did not close cleanly")
         if self._bot_task is not None:
             task, self._bot_task = self._bot_task, None
             if not task.done():

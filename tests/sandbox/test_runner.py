@@ -122,11 +122,14 @@ async def test_close_stops_every_part_and_deletes_the_temporary_database() -> No
     await sandbox.close()  # twice is harmless
 
 
-async def test_a_named_database_is_kept(tmp_path: Path) -> None:
+async def test_a_named_database_is_kept_and_can_be_started_again(tmp_path: Path) -> None:
     database = tmp_path / "keep" / "sandbox.db"
-    sandbox = await start_sandbox(database=database)
-    try:
-        await seeded(sandbox, 3)
-    finally:
-        await sandbox.close()
-    assert database.exists()
+    for _ in range(2):  # the second start meets a database that has seen all of it before
+        sandbox = await start_sandbox(database=database)
+        try:
+            assert sandbox.double is not None
+            await seeded(sandbox, 3)
+            assert {c["name"] for c in sandbox.double.global_commands} >= {"film", "ask", "matinee"}
+        finally:
+            await sandbox.close()
+        assert database.exists()
