@@ -11,6 +11,11 @@ What a server-scoped forget does with data that belongs to no server (the
 watchlist, which follows the member everywhere, and chat in direct messages):
 it erases that too, because a member has nowhere else to ask, and the
 confirmation says so.
+
+Forgotten means forgotten: :meth:`PrivacyRegistry.forget` also records a durable
+mark per member and scope (``bot/storage/forgotten.py``), so re-reading Discord
+(poll voters after a new session, a thread's history) never stores the member's
+earlier votes and messages again, while what they do afterwards is stored.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 
 from .storage import BatchedWriter, CommentRepository, Database, PollRepository, RatingRepository
 from .storage.conversations import ConversationRepository
+from .storage.forgotten import ForgottenRepository
 from .storage.privacy import NO_SERVER, MemberDataEraser
 from .storage.watchlist import WatchlistRepository
 
@@ -69,10 +75,15 @@ class ForgetReport:
 
 
 class PrivacyRegistry:
-    """Every feature's eraser of member data, run in registration order."""
+    """Every feature's eraser of member data, run in registration order, and the forgotten marks.
 
-    def __init__(self, erasers: Iterable[MemberDataEraser]) -> None:
+    ``forgotten`` records that a member asked to be forgotten (None only in tests
+    of the erasers alone).
+    """
+
+    def __init__(self, erasers: Iterable[MemberDataEraser], *, forgotten: ForgottenRepository | None = None) -> None:
         self._erasers: list[MemberDataEraser] = []
+        self._forgotten = forgotten
         for eraser in erasers:
             self.register(eraser)
 
@@ -99,11 +110,29 @@ class PrivacyRegistry:
     async def forget(self, user_id: int, guild_id: int | None) -> ForgetReport:
         """Erase the member's data for good: in one server (and what belongs to none), or everywhere.
 
-        The one path both /forget-me and ``matinee forget`` take. Anything that must
-        happen whenever a member is forgotten (say, a durable "forgotten" marker
-        that reconciliation respects) is one more step here, before the erasers.
+        The one path both /forget-me and ``matinee forget`` take. First the mark goes
+        in, "in progress": from then on nothing of the member in that scope is stored,
+        so a vote or message handled while the erasers run is refused or erased, never
+        half left (a rating without its vote). When the erasers are done the mark
+        gets its time: what the member did before it never comes back from a re-read
+        of Discord; what they do after it is stored again.
         """
-        return await self._run(user_id, guild_id, erase=True)
+        if self._forgotten is not None:
+            await self._forgotten.begin(user_id, guild_id)
+        report = await self._run(user_id, guild_id, erase=True)
+        if self._forgotten is not None:
+            await self._forgotten.complete(user_id, guild_id)
+        return report
+
+    async def finish_interrupted(self) -> list[ForgetReport]:
+        """Forgets that began and never completed (the process stopped in between): run them again.
+
+        Until then their mark stays "in progress", which refuses the member's activity
+        in that scope: the safe side. Called when the bot starts.
+        """
+        if self._forgotten is None:
+            return []
+        return [await self.forget(user_id, guild_id) for user_id, guild_id in await self._forgotten.interrupted()]
 
     async def _run(self, user_id: int, guild_id: int | None, *, erase: bool) -> ForgetReport:
         if guild_id is None:
@@ -136,7 +165,8 @@ def member_data_registry(db: Database, writer: BatchedWriter) -> PrivacyRegistry
             RatingRepository(db),
             WatchlistRepository(db),
             ConversationRepository(db),
-        ]
+        ],
+        forgotten=ForgottenRepository(db),
     )
 
 

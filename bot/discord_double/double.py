@@ -240,6 +240,14 @@ class DiscordDouble:
         """The guild as in GUILD_CREATE (``full``) or as REST GET /guilds/{id}."""
         return self._state.guild_payload(guild_id, full=full)
 
+    async def remove_bot_from_guild(self, guild_id: int, *, unavailable: bool = False) -> None:
+        """GUILD_DELETE: the bot removed, or the guild in an outage; see :meth:`World.remove_bot_from_guild`."""
+        await self._world.remove_bot_from_guild(guild_id, unavailable=unavailable)
+
+    async def return_bot_to_guild(self, guild_id: int) -> None:
+        """GUILD_CREATE: the bot added back, or the outage over; see :meth:`World.return_bot_to_guild`."""
+        await self._world.return_bot_to_guild(guild_id)
+
     async def add_role(self, guild_id: int, name: str, permissions: int = 0, *, color: int = 0,
                        mentionable: bool = False, hoist: bool = False) -> JSON:
         """Add a role (GUILD_ROLE_CREATE)."""

@@ -125,7 +125,9 @@ class Gateway:
         await self._dispatch_now(event, data)
 
     async def _dispatch_now(self, event: str, data: JSON) -> None:
-        self.changes.dispatched(event, data)
+        self.changes.dispatched(event, data)  # observers see every change, even where the bot is away
+        if self.state.is_away(data.get("guild_id")):
+            return  # the bot is out of that guild (or it is unavailable): Discord sends nothing of it
         for session in list(self.sessions.values()):
             if session.invalidated:
                 continue
@@ -257,7 +259,9 @@ class Gateway:
         ready = {
             "v": 10,
             "user": {**state.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(gid), "unavailable": True} for gid in state.guilds],
+            # A guild the bot was removed from is not listed; one in an outage is, and sends no GUILD_CREATE.
+            "guilds": [{"id": str(gid), "unavailable": True} for gid in state.guilds
+                       if state.away_guilds.get(gid, True)],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self._url(),
@@ -276,7 +280,7 @@ class Gateway:
         session.ws = ws
         await self.send_dispatch(session, "READY", ready)
         if intents & INTENT_GUILDS:
-            for gid in list(state.guilds):
+            for gid in [g for g in state.guilds if not state.is_away(g)]:
                 await self.send_dispatch(session, "GUILD_CREATE",
                                          self._redact(session, "GUILD_CREATE", state.guild_payload(gid)))
         return session

@@ -30,6 +30,8 @@ from bot.discord_double.recording import RecordedFile, RecordedRequest, RequestL
 from bot.discord_double.responses import DiscordError, json_response
 from bot.discord_double.state import State
 
+_CHANNEL_PATH = re.compile(r"/channels/(\d+)")  # a channel of a guild the bot is out of answers 403
+
 ID = r"(\d+)"
 """A snowflake in a route pattern."""
 TOKEN = r"([^/]+)"
@@ -131,6 +133,10 @@ class RestApi:
         fault = self.faults.find(request.method, path)
         if fault is not None:
             return self.faults.respond(fault, bucket)
+        channel = _CHANNEL_PATH.match(path)
+        if channel is not None and self.state.is_away(self.state.channel_guild_id(int(channel.group(1)))):
+            rec.response = DiscordError(403, 50001, "Missing Access").body()
+            return json_response(rec.response, 403)
         wait = self.limits.check_global_limit(path)
         if wait is not None:
             rec.response = {"retry_after": wait, "global": True}

@@ -52,6 +52,7 @@ class State:
         self.poll_votes: dict[int, dict[int, set[int]]] = {}  # message id -> answer id -> user ids
         self.dm_channels: dict[int, int] = {}  # recipient -> channel id
         self.attachments: dict[int, bytes] = {}  # attachment id -> uploaded bytes
+        self.away_guilds: dict[int, bool] = {}  # guilds the bot is out of -> unavailable (an outage), not removed
 
         self.bot_user = self.make_user(bot_user_id, bot_name, bot=True)
 
@@ -145,6 +146,10 @@ class State:
     def channel_guild_id(self, channel_id: int) -> int | None:
         gid = self.channels.get(channel_id, {}).get("guild_id")
         return int(gid) if gid else None
+
+    def is_away(self, guild_id: int | str | None) -> bool:
+        """True when the bot is out of that guild (removed, or the guild is unavailable): nothing of it reaches it."""
+        return bool(self.away_guilds) and guild_id is not None and int(guild_id) in self.away_guilds
 
     def member_permissions(self, guild_id: int, user_id: int) -> int:
         """Guild-level permissions: the owner and administrators have all; others the union of their roles."""

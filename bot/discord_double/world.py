@@ -70,6 +70,28 @@ class World:
         """(Re-)dispatch GUILD_CREATE with the current full guild state."""
         await self.gateway.dispatch("GUILD_CREATE", self.state.guild_payload(int(guild_id)))
 
+    async def remove_bot_from_guild(self, guild_id: int, *, unavailable: bool = False) -> None:
+        """The bot is removed from the guild (GUILD_DELETE), or the guild has an outage (``unavailable``).
+
+        Until :meth:`return_bot_to_guild`, nothing of the guild reaches the bot: no events,
+        no GUILD_CREATE on IDENTIFY (READY lists it unavailable during an outage, not at
+        all once removed), and REST calls on its channels answer 403 Missing Access.
+        """
+        gid = int(guild_id)
+        self.state.guild(gid)
+        await self.gateway.dispatch("GUILD_DELETE", {"id": str(gid), **({"unavailable": True} if unavailable else {})})
+        self.state.away_guilds[gid] = unavailable
+
+    async def return_bot_to_guild(self, guild_id: int) -> None:
+        """The bot is added back (GUILD_CREATE: ``guild_join``) or the outage ends (``guild_available``)."""
+        gid = int(guild_id)
+        unavailable = self.state.away_guilds.pop(gid)
+        payload = self.state.guild_payload(gid)
+        if not unavailable:
+            del payload["unavailable"]  # no "unavailable" key = the bot joined
+            payload["joined_at"] = self.state.guilds[gid]["joined_at"] = iso()
+        await self.gateway.dispatch("GUILD_CREATE", payload)
+
     async def add_role(self, guild_id: int, name: str, permissions: int = 0, *, color: int = 0,
                        mentionable: bool = False, hoist: bool = False) -> JSON:
         """Add a role (dispatches GUILD_ROLE_CREATE when connected)."""

@@ -22,6 +22,7 @@ from ..storage import (
     RatingRepository,
     ReviewRepository,
 )
+from ..storage.forgotten import ForgottenRepository
 from .backfill import BackfillService
 from .export import DiscussionExporter
 from .opening import ARCHIVE_CHOICES, OpeningService, PromptWriter
@@ -61,12 +62,13 @@ class DiscussionFeature:
         threads = DiscussionThreadRepository(db)
         polls = PollRepository(db, writer)
         ratings = RatingRepository(db)
+        forgotten = ForgottenRepository(db)
         self._comments = comments
         self._polls = polls
         self._summarise = summarise
         self.index = DiscussionIndex(self.announcements)
-        self.comment_service = CommentService(self.index, comments)
-        self.poll_service = PollService(polls, self.reviews, ratings)
+        self.comment_service = CommentService(self.index, comments, forgotten)
+        self.poll_service = PollService(polls, self.reviews, ratings, forgotten)
         self.backfill = BackfillService(
             transport,
             index=self.index,
@@ -89,9 +91,9 @@ class DiscussionFeature:
         self.exporter = DiscussionExporter(self.reviews, comments, polls, ratings)
 
     async def load(self) -> None:
-        """Before connecting: the thread index, and the cursors as they stood while we were away."""
+        """Before connecting: the thread index; every thread owes a backfill (we were not listening)."""
         await self.index.load()
-        await self.backfill.remember_cursors()
+        await self.backfill.gap_opened()
 
     async def close(self) -> None:
         await self.backfill.close()

@@ -110,13 +110,14 @@ class OpeningService:
             self._index.add(
                 ThreadRef(review.id, guild_id, announcement.channel_id, thread.id, announcement.message_id, spoiler)
             )
-            await self._threads.register(thread.id, review.id, guild_id)
+            # A forum post existed before we knew it was a review thread: its first replies are unread.
+            adopted = announcement.thread_id is not None
+            await self._threads.register(thread.id, review.id, guild_id, owes_backfill=adopted)
             record = await self._threads.get(thread.id)
             if record is not None and record.opening_message_id:
                 return thread  # already opened (a repeated event or a re-open)
             await self._post_opening(thread.id, review, guild_id, spoiler)
-            if announcement.thread_id is not None:
-                # A forum post existed before we knew it was a review thread: catch its first replies.
+            if adopted:
                 self._backfill.schedule(thread.id)
             return thread
 

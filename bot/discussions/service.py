@@ -1,4 +1,4 @@
-"""Comment ingest, edits, deletions, reactions, poll votes and backfill planning.
+"""Comment ingest, edits, deletions, reactions and poll votes.
 
 The cog converts discord.py objects into the plain records below and calls these
 services; nothing here imports discord. The ingest path is the hot path (a burst
@@ -19,24 +19,22 @@ from ..models import Announcement, Comment
 from ..storage import (
     AnnouncementRepository,
     CommentRepository,
-    DiscussionThreadRepository,
     PollRepository,
     RatingRepository,
     ReviewRepository,
 )
 from ..storage.comments import DELETED_AUTHOR_NAME
+from ..storage.forgotten import ForgetMarks, ForgottenRepository, snowflake_at
 from ..storage.polls import PollInfo
 from ..text import clean_text
 
 __all__ = [
-    "BackfillPlan",
     "CommentService",
     "DiscussionIndex",
     "IncomingMessage",
     "PollService",
     "ThreadRef",
     "is_deleted_account",
-    "plan_backfill",
 ]
 
 log = logging.getLogger(__name__)
@@ -169,11 +167,18 @@ class DiscussionIndex:
 
 
 class CommentService:
-    """Turns member messages and raw edit/delete/reaction events into comment rows."""
+    """Turns member messages and raw edit/delete/reaction events into comment rows.
 
-    def __init__(self, index: DiscussionIndex, comments: CommentRepository) -> None:
+    A message its author wrote before asking to be forgotten is never stored
+    again: the storage refuses it in the write itself (live messages cost nothing
+    more), and re-reads (backfill, the re-check) leave it out before writing, so
+    their counts are right and a since-deleted account is still recognised.
+    """
+
+    def __init__(self, index: DiscussionIndex, comments: CommentRepository, forgotten: ForgottenRepository) -> None:
         self.index = index
         self._comments = comments
+        self._forgotten = forgotten
 
     async def resolve(self, msg: IncomingMessage) -> ThreadRef | None:
         """The review this message comments on, or None if it is not a comment."""
@@ -224,12 +229,20 @@ class CommentService:
         return True
 
     async def ingest_many(self, messages: Sequence[IncomingMessage]) -> int:
-        """Store a page of messages (backfill) through one batch; returns how many were comments."""
+        """Store a page of re-read messages (backfill, re-check) through one batch; returns how many were stored.
+
+        Messages of members forgotten before they were written are left out.
+        """
         comments: list[Comment] = []
         anonymise: set[int] = set()
+        marks: dict[int, ForgetMarks] = {}
         for msg in messages:
             ref = await self.resolve(msg)
             if ref is None:
+                continue
+            if ref.guild_id not in marks:
+                marks[ref.guild_id] = await self._forgotten.marks(ref.guild_id)
+            if marks[ref.guild_id].predates(msg.author_id, msg.message_id):
                 continue
             comment = self.to_comment(msg, ref)
             comments.append(comment)
@@ -274,6 +287,16 @@ class CommentService:
             await self._comments.refresh_many(changed)
         return len(gone), len(changed)
 
+    async def store_unseen(self, seen: Sequence[IncomingMessage]) -> int:
+        """Store the messages of a re-read that were never stored (a gap no backfill could read); how many.
+
+        Rows that exist, live or deleted, are left to :meth:`reconcile`; forgotten
+        members' earlier messages stay out (see :meth:`ingest_many`).
+        """
+        known = await self._comments.known_ids(m.message_id for m in seen)
+        unseen = sorted((m for m in seen if m.message_id not in known), key=lambda m: m.message_id)
+        return await self.ingest_many(unseen) if unseen else 0
+
     async def edited(
         self, channel_id: int, message_id: int, content: str, edited_at: str | None, attachments: Sequence[str]
     ) -> bool:
@@ -307,12 +330,24 @@ class PollService:
     Votes of one poll are handled one at a time (a lock per poll message): an
     add followed quickly by a remove must not be applied in the wrong order,
     since the rating is recomputed from the stored votes after each change.
+
+    A forgotten member's votes: a live vote event received after the forget is
+    stored; a vote only seen in Discord's voter list (reconcile) is dated by the
+    poll's creation, so in a poll that existed when the member forgot it does not
+    come back (bot/storage/forgotten.py has the rule and its edge).
     """
 
-    def __init__(self, polls: PollRepository, reviews: ReviewRepository, ratings: RatingRepository) -> None:
+    def __init__(
+        self,
+        polls: PollRepository,
+        reviews: ReviewRepository,
+        ratings: RatingRepository,
+        forgotten: ForgottenRepository,
+    ) -> None:
         self._polls = polls
         self._reviews = reviews
         self._ratings = ratings
+        self._forgotten = forgotten
         self._locks: dict[int, asyncio.Lock] = {}
         self._known: dict[int, PollInfo | None] = {}
 
@@ -330,8 +365,15 @@ class PollService:
     def is_known(self, message_id: int) -> bool:
         return self._known.get(message_id) is not None
 
-    async def vote(self, message_id: int, user_id: int, answer_id: int, *, added: bool) -> bool:
-        """Apply one vote event; returns False for polls that are not Matinee's rating polls."""
+    async def vote(
+        self, message_id: int, user_id: int, answer_id: int, *, added: bool, seen_at: int | None = None
+    ) -> bool:
+        """Apply one vote event; returns False for polls that are not Matinee's rating polls.
+
+        ``seen_at`` (a snowflake) is when the vote is known to exist: by default now,
+        when the live event is handled (taken before waiting for the poll's lock).
+        """
+        seen = seen_at or snowflake_at()
         lock = self._locks.setdefault(message_id, asyncio.Lock())
         async with lock:
             info = await self._poll(message_id)
@@ -342,7 +384,7 @@ class PollService:
                 for other in await self._polls.user_answers(message_id, user_id):
                     if other != answer_id:
                         await self._polls.remove_vote(message_id, user_id, other)
-                await self._polls.add_vote(message_id, info.review_id, info.guild_id, user_id, answer_id)
+                await self._polls.add_vote(message_id, info.review_id, info.guild_id, user_id, answer_id, seen_at=seen)
             else:
                 await self._polls.remove_vote(message_id, user_id, answer_id)
             await self._mirror_rating(info, user_id)
@@ -352,17 +394,20 @@ class PollService:
         review = await self._reviews.get(info.review_id)
         if review is None or review.film_id is None:
             return
-        answers = await self._polls.user_answers(info.message_id, user_id)
-        if answers:
-            await self._ratings.set_rating(info.guild_id, user_id, review.film_id, float(answers[-1]), source="poll")
-        else:
-            await self._ratings.clear_rating(info.guild_id, user_id, review.film_id, source="poll")
+        # Derived from the stored vote in the same write: a vote refused or erased leaves no rating.
+        await self._ratings.mirror_poll_vote(info.guild_id, user_id, review.film_id, info.message_id)
 
     async def reconcile(self, message_id: int, current: Mapping[int, int]) -> int:
         """Bring stored votes in line with Discord's (user → answer), e.g. votes cast while we were down.
 
-        Goes through :meth:`vote`, so ratings follow. Returns how many changes were applied.
+        Goes through :meth:`vote`, so ratings follow. A voter forgotten in this
+        server since the poll was posted is not added back: Discord still lists the
+        vote they cast before forgetting. Returns how many changes were applied.
         """
+        info = await self._poll(message_id)
+        if info is None:
+            return 0
+        marks = await self._forgotten.marks(info.guild_id)
         stored = await self._polls.votes(message_id)
         changes = 0
         for user_id, answers in stored.items():
@@ -370,8 +415,10 @@ class PollService:
                 if current.get(user_id) != answer_id:
                     changes += await self.vote(message_id, user_id, answer_id, added=False)
         for user_id, answer_id in current.items():
-            if answer_id not in stored.get(user_id, set()):
-                changes += await self.vote(message_id, user_id, answer_id, added=True)
+            if answer_id in stored.get(user_id, set()) or marks.predates(user_id, message_id):
+                continue
+            # Only seen in the voter list: the vote is known to exist since the poll was posted.
+            changes += await self.vote(message_id, user_id, answer_id, added=True, seen_at=message_id)
         return changes
 
     async def finalize(self, message_id: int, counts: Mapping[int, int]) -> bool:
@@ -382,28 +429,3 @@ class PollService:
         await self._polls.record_results(message_id, counts)
         self._known[message_id] = PollInfo(info.message_id, info.review_id, info.guild_id, info.thread_id, True)
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class BackfillPlan:
-    thread_id: int
-    after_id: int
-
-
-async def plan_backfill(
-    threads: DiscussionThreadRepository, open_thread_ids: Iterable[int], snapshot: Mapping[int, int] | None = None
-) -> list[BackfillPlan]:
-    """Where to resume each open review thread's history.
-
-    ``snapshot`` holds cursors taken when the connection dropped: messages that
-    arrive live after a reconnect must not move the starting point past the gap.
-    Threads with nothing stored start at the thread's own id (its creation).
-    """
-    cursors = await threads.cursors()
-    plans = []
-    for thread_id in open_thread_ids:
-        after = cursors.get(thread_id) or 0
-        if snapshot is not None and thread_id in snapshot:
-            after = min(after, snapshot[thread_id]) if after else snapshot[thread_id]
-        plans.append(BackfillPlan(thread_id, after or thread_id))
-    return plans

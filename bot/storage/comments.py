@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..models import Comment
 from .database import Database
+from .forgotten import not_forgotten
 from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
@@ -32,23 +33,27 @@ _COLUMNS = (
 # counts of a row we already have are left to the live reaction events: a history
 # snapshot taken while such an event is in flight would otherwise count it twice.
 # (Reactions made while we were away are caught by the fresh-session reconcile.)
-_UPSERT = (
-    f"INSERT INTO comments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "  # noqa: S608
+# A message its author wrote before asking to be forgotten is never stored again,
+# however it arrives (live, backfill, re-check): see bot/storage/forgotten.py.
+_ON_CONFLICT = (
     "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
     "edited_at = excluded.edited_at, attachments = excluded.attachments "
     "WHERE comments.deleted = 0"
 )
+_UPSERT = (
+    f"INSERT INTO comments ({_COLUMNS}) SELECT "
+    + ", ".join(f"?{i}" for i in range(1, 13))
+    + f", 0 WHERE {not_forgotten(user='?5', guild='?3', snowflake='?1')} {_ON_CONFLICT}"
+)
 # The same upsert for a whole run of rows at once, fed as one JSON array of the
 # row tuples below (BatchedWriter.register_bulk explains why). Rows are applied
 # in array order (ORDER BY key), so a repeated message id ends as its last row.
-# "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+# The WHERE clause also keeps SQLite's parser from reading ON CONFLICT as a join constraint.
 _UPSERT_BULK = (
     f"INSERT INTO comments ({_COLUMNS}) SELECT "  # noqa: S608
     + ", ".join(f"value ->> {i}" for i in range(12))
-    + ", 0 FROM json_each(?) WHERE true ORDER BY key "
-    "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
-    "edited_at = excluded.edited_at, attachments = excluded.attachments "
-    "WHERE comments.deleted = 0"
+    + f", 0 FROM json_each(?) WHERE {not_forgotten(user='value ->> 4', guild='value ->> 2', snowflake='value ->> 0')} "
+    f"ORDER BY key {_ON_CONFLICT}"
 )
 _EDIT = "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
 # Refresh a comment from a re-read of history: only a live row is touched, so a comment
@@ -182,6 +187,16 @@ class CommentRepository:
         )
         return [Comment.from_row(r) for r in rows]
 
+    async def known_ids(self, message_ids: Iterable[int]) -> set[int]:
+        """Those of ``message_ids`` that have a row (live or deleted): what a re-read need not store."""
+        ids = list(message_ids)
+        if not ids:
+            return set()
+        rows = await self._db.fetchall(
+            "SELECT message_id FROM comments WHERE message_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+        )
+        return {int(r[0]) for r in rows}
+
     async def count_for_review(self, review_id: int) -> int:
         return int(
             await self._db.fetchval("SELECT count(*) FROM comments WHERE review_id = ? AND deleted = 0", (review_id,))
@@ -210,20 +225,34 @@ class DiscussionThread:
     review_id: int
     guild_id: int
     opening_message_id: int | None
-    last_message_id: int
+    last_message_id: int  # read up to here: the backfill's cursor
+    backfill_owed: int = 0  # 0: nothing unread before the live stream; else a backfill is owed
 
 
 class DiscussionThreadRepository:
-    """Matinee's own facts about review threads: the opening message and the backfill cursor."""
+    """Matinee's own facts about review threads: the opening message and the backfill cursor.
+
+    The cursor (``last_message_id``) says "every message up to here has been read".
+    A backfill moves it page by page as it reads; a live message moves it (a trigger
+    on ``comments``) only while the thread owes no backfill, so it never jumps over
+    messages nobody read. ``backfill_owed`` counts the gaps opened since the thread
+    was last read to the end (migration 0006 explains the counter).
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def register(self, thread_id: int, review_id: int, guild_id: int) -> None:
+    async def register(self, thread_id: int, review_id: int, guild_id: int, *, owes_backfill: bool = False) -> None:
+        """Know a thread as a review's; ``owes_backfill`` for a thread members may have written in already.
+
+        A thread Matinee adopts (a forum post made before it was known as a review
+        thread) may hold messages nobody read: it starts owing a backfill, so the
+        first live message cannot move the cursor past them.
+        """
         await self._db.execute(
-            "INSERT INTO discussion_threads (thread_id, review_id, guild_id) VALUES (?, ?, ?) "
+            "INSERT INTO discussion_threads (thread_id, review_id, guild_id, backfill_owed) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (thread_id) DO UPDATE SET review_id = excluded.review_id, guild_id = excluded.guild_id",
-            (thread_id, review_id, guild_id),
+            (thread_id, review_id, guild_id, int(owes_backfill)),
         )
 
     async def set_opening(self, thread_id: int, message_id: int) -> None:
@@ -233,19 +262,73 @@ class DiscussionThreadRepository:
 
     async def get(self, thread_id: int) -> DiscussionThread | None:
         row = await self._db.fetchone(
-            "SELECT thread_id, review_id, guild_id, opening_message_id, last_message_id "
+            "SELECT thread_id, review_id, guild_id, opening_message_id, last_message_id, backfill_owed "
             "FROM discussion_threads WHERE thread_id = ?",
             (thread_id,),
         )
         return DiscussionThread(**dict(row)) if row else None
 
     async def last_message_id(self, thread_id: int) -> int | None:
-        """The newest stored message of the thread (backfill reads history after it); None if none."""
+        """The thread's cursor: every message up to it has been read (backfill resumes after it); None if none."""
         value = await self._db.fetchval(
             "SELECT last_message_id FROM discussion_threads WHERE thread_id = ?", (thread_id,)
         )
         return int(value) if value else None
 
+    async def newest_known(self, thread_id: int) -> int:
+        """The newest message of the thread Matinee knows: the cursor or the newest stored comment (0: none)."""
+        value = await self._db.fetchval(
+            "SELECT max(coalesce((SELECT last_message_id FROM discussion_threads WHERE thread_id = ?1), 0), "
+            "coalesce((SELECT max(message_id) FROM comments WHERE thread_id = ?1), 0))",
+            (thread_id,),
+        )
+        return int(value or 0)
+
     async def cursors(self) -> dict[int, int]:
         rows = await self._db.fetchall("SELECT thread_id, last_message_id FROM discussion_threads")
         return {int(r[0]): int(r[1]) for r in rows}
+
+    # -- gaps --------------------------------------------------------------------------
+
+    async def open_gap(self, guild_id: int | None = None) -> None:
+        """Events may be lost from now on: every thread (of one server) owes a backfill."""
+        if guild_id is None:
+            await self._db.execute("UPDATE discussion_threads SET backfill_owed = backfill_owed + 1")
+        else:
+            await self._db.execute(
+                "UPDATE discussion_threads SET backfill_owed = backfill_owed + 1 WHERE guild_id = ?", (guild_id,)
+            )
+
+    async def owed(self, thread_id: int) -> int:
+        """0 when the thread owes no backfill; otherwise the gap counter a backfill must settle."""
+        value = await self._db.fetchval(
+            "SELECT backfill_owed FROM discussion_threads WHERE thread_id = ?", (thread_id,)
+        )
+        return int(value or 0)
+
+    async def owing(self) -> list[int]:
+        """Every thread that owes a backfill (for diagnostics and tests)."""
+        rows = await self._db.fetchall(
+            "SELECT thread_id FROM discussion_threads WHERE backfill_owed > 0 ORDER BY thread_id"
+        )
+        return [int(r[0]) for r in rows]
+
+    async def advance(self, thread_id: int, message_id: int) -> None:
+        """A backfill has read (and stored) everything up to ``message_id``: move the cursor there."""
+        await self._db.execute(
+            "UPDATE discussion_threads SET last_message_id = max(last_message_id, ?) WHERE thread_id = ?",
+            (message_id, thread_id),
+        )
+
+    async def settle(self, thread_id: int, owed: int) -> bool:
+        """A backfill that started when the counter was ``owed`` read the thread to its end.
+
+        Clears the debt only if no gap opened meanwhile; True when cleared.
+        """
+        if not owed:
+            return True
+        changed = await self._db.execute(
+            "UPDATE discussion_threads SET backfill_owed = 0 WHERE thread_id = ? AND backfill_owed = ?",
+            (thread_id, owed),
+        )
+        return changed > 0

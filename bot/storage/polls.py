@@ -11,10 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .database import Database
+from .forgotten import not_forgotten, snowflake_at
 from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
 __all__ = ["PollInfo", "PollRepository"]
+
+_ADD_VOTE = (
+    "INSERT OR IGNORE INTO poll_votes (message_id, review_id, guild_id, user_id, answer_id) "
+    f"SELECT ?1, ?2, ?3, ?4, ?5 WHERE {not_forgotten(user='?4', guild='?3', snowflake='?6')}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +75,23 @@ class PollRepository:
 
     # -- votes (batched) ----------------------------------------------------------
 
-    async def add_vote(self, message_id: int, review_id: int, guild_id: int, user_id: int, answer_id: int) -> None:
-        await self._writer.write(
-            "INSERT OR IGNORE INTO poll_votes (message_id, review_id, guild_id, user_id, answer_id) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (message_id, review_id, guild_id, user_id, answer_id),
-        )
+    async def add_vote(
+        self,
+        message_id: int,
+        review_id: int,
+        guild_id: int,
+        user_id: int,
+        answer_id: int,
+        *,
+        seen_at: int | None = None,
+    ) -> None:
+        """Store a vote, unless its member was forgotten here after ``seen_at`` (a snowflake; now when None).
+
+        ``seen_at`` is when the vote is known to exist: when a live event was received,
+        or the poll's creation for a vote only seen in the voter list (bot/storage/forgotten.py).
+        """
+        seen = seen_at or snowflake_at()
+        await self._writer.write(_ADD_VOTE, (message_id, review_id, guild_id, user_id, answer_id, seen))
 
     async def remove_vote(self, message_id: int, user_id: int, answer_id: int) -> None:
         await self._writer.write(

@@ -49,6 +49,30 @@ class RatingRepository:
                 (guild_id, user_id, film_id, source),
             )
 
+    async def mirror_poll_vote(self, guild_id: int, user_id: int, film_id: int, poll_message_id: int) -> None:
+        """Make the member's poll rating of the film what their stored vote in that poll says (or none).
+
+        Read from ``poll_votes`` inside the write itself, never from a value read
+        earlier: a forget erasing the vote between the two cannot leave the rating
+        behind, and a vote that was refused leaves none. An explicit /rate is kept.
+        """
+        params = (guild_id, user_id, film_id, poll_message_id)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO film_ratings (guild_id, user_id, film_id, stars, source) "
+                "SELECT ?1, ?2, ?3, max(answer_id), 'poll' FROM poll_votes WHERE message_id = ?4 AND user_id = ?2 "
+                "GROUP BY user_id "
+                "ON CONFLICT (guild_id, user_id, film_id) DO UPDATE SET stars = excluded.stars, "
+                "source = excluded.source, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE film_ratings.source = 'poll'",
+                params,
+            )
+            await conn.execute(
+                "DELETE FROM film_ratings WHERE guild_id = ?1 AND user_id = ?2 AND film_id = ?3 AND source = 'poll' "
+                "AND NOT EXISTS (SELECT 1 FROM poll_votes WHERE message_id = ?4 AND user_id = ?2)",
+                params,
+            )
+
     async def get_rating(self, guild_id: int, user_id: int, film_id: int) -> float | None:
         return await self._db.fetchval(
             "SELECT stars FROM film_ratings WHERE guild_id = ? AND user_id = ? AND film_id = ?",

@@ -2,8 +2,9 @@
 
 Announcements open threads; messages, raw edits/deletes/reactions and poll votes
 go to the comment and poll services; ready/resumed/disconnect and thread updates
-drive the backfill. The slash commands are in ``commands.py``; what Discord must
-do for the services is in ``transport.py``.
+drive the backfill, and so do a server leaving and coming back (``guild_remove``,
+``guild_unavailable``, ``guild_join``, ``guild_available``). The slash commands are
+in ``commands.py``; what Discord must do for the services is in ``transport.py``.
 """
 
 from __future__ import annotations
@@ -147,10 +148,32 @@ class Discussions(commands.Cog):
 
     @commands.Cog.listener()
     async def on_disconnect(self) -> None:
+        await self._gap_opened(None)
+
+    # Removed from a server, or the server is unavailable (an outage): nothing of it reaches us
+    # until it comes back, when its threads are caught up with.
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self._gap_opened(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_unavailable(self, guild: discord.Guild) -> None:
+        await self._gap_opened(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.discussions.backfill.start_guild_catch_up(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        self.discussions.backfill.start_guild_catch_up(guild.id)
+
+    async def _gap_opened(self, guild_id: int | None) -> None:
         try:
-            await self.discussions.backfill.remember_cursors()
+            await self.discussions.backfill.gap_opened(guild_id)
         except Exception:
-            log.debug("could not snapshot thread cursors on disconnect", exc_info=True)
+            log.warning("could not mark review threads as owing a backfill", exc_info=True)
 
     @commands.Cog.listener()
     async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -13,11 +15,19 @@ from .views import ForgetMeView
 
 __all__ = ["Privacy", "setup"]
 
+log = logging.getLogger(__name__)
+
 
 class Privacy(commands.Cog):
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
         self.registry = member_data_registry(bot.db, bot.writer)
+
+    async def cog_load(self) -> None:
+        # A forget cut short by a crash or a kill: finish it before Discord events arrive.
+        for report in await self.registry.finish_interrupted():
+            where = f"server {report.guild_id}" if report.guild_id is not None else "every server"
+            log.info("finished an interrupted forget of user %s in %s (%d items)", report.user_id, where, report.total)
 
     @app_commands.command(
         name="forget-me", description="Erase your comments, votes, ratings, chat and watchlist stored by Matinee"

@@ -40,6 +40,8 @@ MEMBER_COLUMN = re.compile(r"^(?:\w+_)?(?:user|author|voter|member|owner|request
 # Tables that match MEMBER_COLUMN but hold no member data, each with its reason.
 NOT_MEMBER_DATA = {
     "reviews": "`author` is the blog post's byline from the feed or front matter, not a Discord member",
+    "forgotten_members": "the member's own request to be forgotten (ids and a time, nothing they wrote): "
+    "erasing it would let a re-read of Discord bring back the votes and messages it erased",
 }
 
 ALICE, BOB = 7, 8  # Alice asks to be forgotten; Bob's rows must all stay

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from bot.discord_double import DiscordDouble
 from bot.models import Announcement, Review
 from bot.storage import AnnouncementRepository, ReviewRepository
+
+WORKTREE = Path(__file__).resolve().parents[2]
 
 
 def review_fields(**overrides: Any) -> dict[str, Any]:
@@ -95,3 +101,32 @@ async def caught_up(bot: Any, double: DiscordDouble, *, passes: int = 1, timeout
     """
     backfill = bot.get_cog("Discussions").discussions.backfill
     await double.wait_until(lambda: backfill.catch_ups_done >= passes, timeout=timeout)
+
+
+def matinee_cli(env_file: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the ``matinee`` command line in a child process with only ``env_file``'s settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "OPENAI_", "DATABASE_"))}
+    env["PYTHONPATH"] = str(WORKTREE)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--env-file", str(env_file), *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def buttons(message: dict) -> dict[str, str]:
+    """A message's buttons: label → custom id."""
+    return {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
+
+
+async def forget_me(double: DiscordDouble, world: SimpleNamespace, channel_id: int, user_id: int) -> str:
+    """Run /forget-me as ``user_id`` and press "Yes, erase my data"; returns the answer."""
+    record = await double.invoke_command(world.guild_id, channel_id, user_id, "forget-me")
+    await record.wait_response(timeout=15)
+    click = await double.click_component(record.original, buttons(record.original)["Yes, erase my data"], user_id)
+    done = await click.wait_response(timeout=15)
+    assert done["data"]["content"].startswith("Done. I erased"), done
+    return done["data"]["content"]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,21 +14,16 @@ from bot.discord_double import DiscordDouble
 from bot.storage import CommentRepository, FilmRepository, RatingRepository
 from bot.storage.conversations import ConversationRepository
 from bot.storage.watchlist import WatchlistRepository
-from tests.e2e._discussions import eventually, open_thread, wait_rows
+from tests.e2e._discussions import buttons, eventually, matinee_cli, open_thread, wait_rows
 
 pytestmark = pytest.mark.e2e
 
 EPHEMERAL = 1 << 6
-WORKTREE = Path(__file__).resolve().parents[2]
 HOSTILE = [
     '<script>alert("x")</script> nice film',
     '<img src=x onerror=alert(1)> [click me](javascript:alert(1)) "><svg onload=alert(2)>',
     "see https://example.com/a?b=1&c=2 and <@123> @everyone",
 ]
-
-
-def buttons(message: dict) -> dict[str, str]:
-    return {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
 
 
 async def test_forget_me_asks_then_erases_only_the_callers_data(double: DiscordDouble, world, run_bot) -> None:
@@ -232,16 +225,7 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
     workdir.mkdir()
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "OPENAI_", "DATABASE_"))}
-        env["PYTHONPATH"] = str(WORKTREE)
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "--env-file", str(env_file), *args],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        return matinee_cli(env_file, workdir, *args)
 
     for fmt in ("json", "md", "html"):
         done = await asyncio.to_thread(cli, "export", "--review", opened.review.slug, "--format", fmt)

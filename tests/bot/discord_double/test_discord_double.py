@@ -392,6 +392,35 @@ async def test_builders_after_connect_dispatch(running: Running) -> None:
     await double.wait_until(lambda: bot.get_guild(w.guild_id).get_role(int(role["id"])) is not None)  # type: ignore[union-attr]
 
 
+async def test_the_bot_removed_from_a_guild_hears_nothing_of_it_until_it_is_back(running: Running) -> None:
+    bot, double, w = running.bot, running.double, running.world
+    got: list[str] = []
+
+    async def on_message(message: discord.Message) -> None:
+        got.append(message.content)
+
+    bot.add_listener(on_message)
+    cases = ((False, "guild_remove", "guild_join"), (True, "guild_unavailable", "guild_available"))
+    for unavailable, left, back in cases:
+        gone = asyncio.create_task(bot.wait_for(left, timeout=5))
+        await double.remove_bot_from_guild(w.guild_id, unavailable=unavailable)
+        assert (await gone).id == w.guild_id
+        assert (bot.get_guild(w.guild_id) is None) is not unavailable
+        await double.post_message(w.channel_id, w.member_id, f"unheard {left}")
+        with pytest.raises(discord.Forbidden):
+            await bot.get_partial_messageable(w.channel_id).history(limit=5).__anext__()
+
+        returned = asyncio.create_task(bot.wait_for(back, timeout=5))
+        await double.return_bot_to_guild(w.guild_id)
+        assert (await returned).id == w.guild_id
+        await double.post_message(w.channel_id, w.member_id, f"heard after {back}")
+        await double.wait_until(lambda back=back: f"heard after {back}" in got)
+    assert got == ["heard after guild_join", "heard after guild_available"]  # events arrive in order
+    assert [m["content"] for m in double.messages_in(w.channel_id)][-4:] == [
+        "unheard guild_remove", "heard after guild_join", "unheard guild_unavailable", "heard after guild_available",
+    ]  # fmt: skip
+
+
 async def test_subcommands_and_context_menus(running: Running) -> None:
     bot, double, w = running.bot, running.double, running.world
     guild = discord.Object(w.guild_id)

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
 from bot.discussions.feature import DiscussionFeature
@@ -14,6 +15,7 @@ from bot.discussions.service import IncomingMessage
 from bot.discussions.summary import DiscussionSummary
 from bot.discussions.transport import ChannelKind, PostedOpening, ThreadInfo, TransportError
 from bot.models import Review
+from bot.storage import AnnouncementRepository, DiscussionThreadRepository, ReviewRepository
 
 GUILD = 1
 TEXT_CHANNEL, FORUM_CHANNEL = 10, 11
@@ -42,6 +44,10 @@ class FakeTransport:
 
     def new_id(self) -> int:
         return next(self._ids)
+
+    def ids_from(self, start: int) -> None:
+        """Give later messages ids from ``start`` on (a snowflake: "posted after that moment")."""
+        self._ids = itertools.count(start)
 
     async def _request(self, method: str, *args: Any) -> None:
         self.calls.append((method, args))
@@ -178,3 +184,23 @@ async def statistics_only(review, comments, poll_counts, *, spoiler: bool) -> Di
 def make_feature(db, writer, transport: FakeTransport, **kw: Any) -> DiscussionFeature:
     kw.setdefault("summarise", statistics_only)
     return DiscussionFeature(db, writer, transport, **kw)
+
+
+async def open_review_thread(
+    db,
+    transport: FakeTransport,
+    feature: DiscussionFeature,
+    slug: str = "heat",
+    film_id: int | None = None,
+    *,
+    guild_id: int = GUILD,
+) -> SimpleNamespace:
+    """A stored review announced in the text channel, with its thread and opening poll."""
+    review, _ = await ReviewRepository(db).upsert(
+        source="s", source_key=slug, slug=slug, title=slug, film_id=film_id, content_hash="1"
+    )
+    message_id = await transport.send_review_card(TEXT_CHANNEL, review)
+    announcement = await AnnouncementRepository(db).record_sent(review.id, guild_id, TEXT_CHANNEL, message_id)
+    thread = await feature.opening.open(review, announcement)
+    opening_id = (await DiscussionThreadRepository(db).get(thread.id)).opening_message_id
+    return SimpleNamespace(review=review, thread_id=thread.id, opening_id=opening_id)

@@ -126,6 +126,25 @@ async def test_a_forum_post_is_adopted_renamed_and_its_early_replies_caught(env)
     assert [c.message_id for c in stored] == [early.message_id]
 
 
+async def test_a_live_reply_before_the_adoption_backfill_cannot_hide_the_early_ones(env) -> None:
+    """The adopted post owes a backfill from the start: a live message stored first doesn't move the cursor past."""
+    post_id = env.transport.add_thread(name="Heat (2024 review)")
+    early = env.transport.post(post_id, content="First!")
+    announcement = await env.announcements.record_sent(env.review.id, GUILD, FORUM_CHANNEL, post_id, thread_id=post_id)
+    scheduled: list[int] = []
+    env.feature.backfill.schedule = scheduled.append  # hold the background backfill: the live event wins the race
+    await env.opening.open(env.review, announcement)
+    assert scheduled == [post_id] and await env.threads.owed(post_id) > 0
+    live = env.transport.post(post_id, content="Forum comment")
+    await env.feature.comment_service.ingest(live)
+    assert await env.threads.last_message_id(post_id) is None  # the cursor did not jump the unread reply
+
+    await env.feature.backfill.backfill_thread(post_id)
+    stored = await env.comments.for_thread(post_id)
+    assert [c.message_id for c in stored] == [early.message_id, live.message_id]
+    assert await env.threads.owed(post_id) == 0
+
+
 async def _eventually(read, timeout: float = 5.0):
     """Await ``read()`` until it returns something truthy."""
 
@@ -237,7 +256,7 @@ async def test_a_failed_edit_of_the_opening_is_only_logged(env, caplog) -> None:
 async def test_summary_and_archive_setting_go_through_the_feature(env) -> None:
     thread = await env.opening.open(env.review, await announce_in_text_channel(env))
     env.transport.post(thread.id, MEMBER, "great")
-    await env.feature.backfill.backfill_thread(thread.id, thread.id)
+    await env.feature.backfill.backfill_thread(thread.id)
     ref, review = await env.feature.review_thread(thread.id)
     assert review.id == env.review.id
     assert await env.feature.summary(ref, review) == "1 comments, spoiler=False"

@@ -12,8 +12,8 @@ from bot.discussions.service import (
     IncomingMessage,
     PollService,
     is_deleted_account,
-    plan_backfill,
 )
+from bot.privacy import PrivacyRegistry
 from bot.storage import (
     AnnouncementRepository,
     BatchedWriter,
@@ -25,6 +25,7 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
+from bot.storage.forgotten import ForgottenRepository
 
 GUILD, CHANNEL, THREAD, ANNOUNCEMENT = 1, 10, 20, 20
 
@@ -46,7 +47,7 @@ async def env(db: Database, writer: BatchedWriter):
         review=review,
         film=film,
         index=index,
-        service=CommentService(index, comments),
+        service=CommentService(index, comments, ForgottenRepository(db)),
         comments=comments,
     )
 
@@ -106,7 +107,7 @@ async def test_poll_votes_replace_each_other_and_mirror_ratings(env) -> None:
     polls = PollRepository(db, writer)
     ratings = RatingRepository(db)
     await polls.record_poll(900, review.id, GUILD, THREAD, None)
-    votes = PollService(polls, ReviewRepository(db), ratings)
+    votes = PollService(polls, ReviewRepository(db), ratings, ForgottenRepository(db))
     assert not await votes.vote(901, 7, 3, added=True)  # not our poll
     assert await votes.vote(900, 7, 3, added=True)
     assert await ratings.get_rating(GUILD, 7, film.id) == 3.0
@@ -121,15 +122,18 @@ async def test_poll_votes_replace_each_other_and_mirror_ratings(env) -> None:
     assert (await polls.get_poll(900)).finalized
 
 
-async def test_backfill_plan_uses_cursor_snapshot_or_thread_start(env) -> None:
+async def test_the_cursor_follows_live_messages_only_while_no_backfill_is_owed(env) -> None:
     db, service = env.db, env.service
     threads = DiscussionThreadRepository(db)
     await service.ingest(msg(300))
     await service.ingest(msg(400))
-    plans = await plan_backfill(threads, [THREAD, 555])
-    assert [(p.thread_id, p.after_id) for p in plans] == [(THREAD, 400), (555, 555)]
-    plans = await plan_backfill(threads, [THREAD], snapshot={THREAD: 300})
-    assert plans[0].after_id == 300
+    assert await threads.last_message_id(THREAD) == 400  # nothing owed: live messages are read in order
+    await threads.open_gap()  # e.g. the connection dropped: 401..499 may never reach us
+    await service.ingest(msg(500))
+    assert await threads.last_message_id(THREAD) == 400  # the backfill still starts before the gap
+    assert await threads.owing() == [THREAD]
+    assert await threads.newest_known(THREAD) == 500
+    assert await threads.last_message_id(555) is None  # never read: a backfill starts at the thread's creation
 
 
 async def test_reconcile_applies_only_the_differences(env) -> None:
@@ -137,7 +141,7 @@ async def test_reconcile_applies_only_the_differences(env) -> None:
     polls = PollRepository(db, writer)
     ratings = RatingRepository(db)
     await polls.record_poll(910, review.id, GUILD, THREAD, None)
-    votes = PollService(polls, ReviewRepository(db), ratings)
+    votes = PollService(polls, ReviewRepository(db), ratings, ForgottenRepository(db))
     await votes.vote(910, 1, 2, added=True)
     await votes.vote(910, 2, 3, added=True)
     assert await votes.reconcile(910, {2: 3, 3: 4, 1: 5}) == 3  # 1: 2→5 (remove + add), 3: new
@@ -154,7 +158,8 @@ async def test_reconcile_mirrors_offline_edits_and_deletions_but_never_resurrect
     for mid in (200, 201, 202, 203):
         assert await service.ingest(msg(mid, content=f"comment {mid}"))
     assert await service.ingest(msg(204, author_id=8, content="to be forgotten"))
-    await comments.erase_member(8, GUILD)  # /forget-me: the row is gone for good
+    # /forget-me: the mark, then the row is gone for good
+    await PrivacyRegistry([comments], forgotten=ForgottenRepository(env.db)).forget(8, GUILD)
 
     history = [
         msg(200, content="comment 200"),  # unchanged
