@@ -41,6 +41,7 @@ async def start(args: argparse.Namespace) -> dict:
         database_path=Path(args.database),
         reviews_dir=Path(args.reviews_dir),
         log_level="WARNING",
+        web_port=0,
     )
     bot = MatineeBot(settings, sync="auto", guild_ready_timeout=args.guild_ready_timeout)
     runner = asyncio.create_task(bot.start(args.token))

@@ -225,6 +225,7 @@ def settings_for(double: DiscordDouble, database: Path, **overrides: Any) -> Set
         database_path=database,
         reviews_dir=database.parent / "reviews",
         log_level="WARNING",
+        web_port=0,  # the web figure starts its own server on a free port
     )
     (database.parent / "reviews").mkdir(exist_ok=True)
     return dataclasses.replace(base, **overrides)

@@ -2,11 +2,14 @@
 
 Everything expensive (database, outbound HTTP sessions, OpenAI client) is created once in
 ``setup_hook`` and released in ``close``; cogs borrow them from the bot and never
-create their own.
+create their own. ``close`` is bounded: see :meth:`MatineeBot.close` and
+:mod:`bot.shutdown`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import hashlib
 import importlib
@@ -14,18 +17,19 @@ import json
 import logging
 import pkgutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import discord
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
+from .admin import AdminChild, admin_commands_of, new_admin_group
 from .llm import LLM
 from .outbound import OutboundHttp
 from .ratelimit import TokenBucket
 from .settings import Settings
+from .shutdown import ShutdownBudget
 from .storage import BatchedWriter, Database, MetaRepository
 from .tree import MatineeTree
 
@@ -46,7 +50,18 @@ SyncMode = Literal["auto", "force", "never"]
 # keeping a large fan-out within about 1.1x of the 50/s floor.
 REST_REQUESTS_PER_SECOND = 45.0
 REST_BURST = 4.0
-ADMIN_GROUP_NAME = "matinee"
+
+# Caps of the shutdown steps (seconds); each also stops at the budget's deadline.
+# Unloading covers the chat cog's grace for replies in flight (3 s).
+UNLOAD_CAP = 3.5
+GATEWAY_CAP = 1.0  # discord.py would wait up to 30 s for the gateway's reply to a close frame
+HANDLERS_CAP = 0.5
+CLIENT_CAP = 0.5
+DATABASE_CAP = 1.0
+# Kept back from the writer's flush for closing clients and the database after it.
+KEEP_AFTER_FLUSH = 0.8
+# discord.py names the task of every event listener call "discord.py: <event>".
+EVENT_TASK_PREFIX = "discord.py: "
 
 
 def matinee_intents() -> discord.Intents:
@@ -80,23 +95,6 @@ def discover_extensions(package: str = "cogs") -> list[str]:
     )
 
 
-class AdminGroup(app_commands.Group):
-    """``/matinee``: staff commands, checked twice.
-
-    Discord hides the group from members without Manage Messages
-    (``default_permissions``), but server admins can override that in their
-    Integrations settings, so every invocation is checked again here. Commands
-    that need more (Manage Server) add their own run-time check.
-    """
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        if not interaction.permissions.manage_messages:
-            raise app_commands.MissingPermissions(["manage_messages"])
-        return True
-
-
 class MatineeBot(commands.Bot):
     """Matinee's bot. ``sync`` chooses when application commands are pushed to Discord."""
 
@@ -128,15 +126,14 @@ class MatineeBot(commands.Bot):
         self.llm: LLM | None = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions_to_load = list(extensions) if extensions is not None else None
-        self.admin_group = AdminGroup(
-            name=ADMIN_GROUP_NAME,
-            description="Set up and run Matinee in this server",
-            guild_only=True,
-            default_permissions=discord.Permissions(manage_messages=True),
-        )
+        self.admin_group = new_admin_group()
         self.tree.add_command(self.admin_group)
+        self._admin_commands: dict[str, list[AdminChild]] = {}  # cog name -> the /matinee children it declared
         self.rest_limiter = TokenBucket(REST_REQUESTS_PER_SECOND, REST_BURST)
         self._install_rest_limiter()
+        self._starting_up: asyncio.Task[object] | None = None  # the task running setup_hook, while it does
+        self._set_up_ended = asyncio.Event()
+        self._shutdown: asyncio.Task[None] | None = None
 
     def _install_rest_limiter(self) -> None:
         """Make every REST call wait for a token, whichever feature makes it.
@@ -157,6 +154,16 @@ class MatineeBot(commands.Bot):
     # -- lifecycle ----------------------------------------------------------------
 
     async def setup_hook(self) -> None:
+        if self.shutting_down:  # the signal came before start-up: open nothing that close() has passed
+            return
+        self._starting_up = asyncio.current_task()
+        try:
+            await self._set_up()
+        finally:
+            self._starting_up = None
+            self._set_up_ended.set()
+
+    async def _set_up(self) -> None:
         self.db = await Database.open(self.settings.database_path)
         await self.db.migrate()
         self.meta = MetaRepository(self.db)
@@ -194,26 +201,103 @@ class MatineeBot(commands.Bot):
             else:
                 log.info("loaded extension %s", name)
 
-    async def close(self) -> None:
-        """Unload cogs (which stop their loops), then release every shared client."""
-        try:
-            await super().close()
-        finally:
-            if getattr(self, "_froze_heap", False):
-                self._froze_heap = False
-                gc.unfreeze()
-            writer = getattr(self, "writer", None)
-            if writer is not None:
-                await writer.close()
-            outbound = getattr(self, "outbound", None)
-            if outbound is not None:
-                await outbound.close()
-            if self.llm is not None:
-                await self.llm.aclose()
-                self.llm = None
-            db = getattr(self, "db", None)
-            if db is not None:
-                await db.close()
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutdown is not None
+
+    async def close(self, budget: ShutdownBudget | None = None) -> None:
+        """Shut down within ``budget`` (a fresh :class:`ShutdownBudget` if None); safe to call again.
+
+        Every caller (the signal handler, discord.py after a fatal gateway error,
+        tests) waits for the same shutdown, which runs in its own task so that a
+        caller being cancelled cannot cut it short.
+        """
+        await asyncio.shield(self.begin_shutdown(budget))
+
+    def begin_shutdown(self, budget: ShutdownBudget | None = None) -> asyncio.Task[None]:
+        """Start the shutdown now (the signal handler cannot await); returns its task."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(self._shut_down(budget or ShutdownBudget()), name="matinee-shutdown")
+        return self._shutdown
+
+    async def _shut_down(self, budget: ShutdownBudget) -> None:
+        """Stop intake, finish what was received, flush it, release every client; within ``budget``.
+
+        Nothing received is lost, whatever step runs out of time. Discord does not
+        take per-message acknowledgements: what Matinee stores is the comments, and
+        each thread's cursor ("read up to here") only moves when a comment commits,
+        and every thread owes a backfill from the next start on. Handlers queue their rows in gateway order and batches
+        commit in queue order, so a message that is not stored by the time we exit
+        (dropped after the cogs unloaded, or still queued when the flush ran out of
+        time, its caller told so) is newer than the thread's cursor, and the next
+        start's backfill, which reads every open thread's history after its cursor,
+        stores it.
+        """
+        log.info("shutting down (budget %.1f s)", budget.remaining())
+        if self._starting_up is not None and self._starting_up is not asyncio.current_task():
+            # Start-up has nothing worth finishing (each migration is atomic): stop it, then
+            # close whatever it had opened.
+            self._starting_up.cancel()
+            await budget.step("stop start-up", self._set_up_ended.wait(), cap=UNLOAD_CAP)
+        await budget.step("unload extensions", self._unload_extensions(), cap=UNLOAD_CAP)
+        # The extensions are gone, so Client.close (not commands.Bot.close, which would unload
+        # again, unbounded) closes the gateway and discord.py's HTTP session.
+        if not await budget.step("close the gateway", discord.Client.close(self), cap=GATEWAY_CAP):
+            await budget.step("close discord.py's HTTP session", self.http.close(), cap=CLIENT_CAP)
+        await budget.step("finish event handlers in flight", self._event_handlers_done(), cap=HANDLERS_CAP)
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            flush = budget.allowance(keep=KEEP_AFTER_FLUSH)
+            # The batch in flight is finished even past the flush's time; give it room.
+            await budget.step("flush the writer", writer.close(timeout=flush), cap=flush + HANDLERS_CAP)
+        await budget.step("close HTTP and LLM clients", self._close_clients(), cap=CLIENT_CAP)
+        db = getattr(self, "db", None)
+        if db is not None:
+            await budget.step("close the database", db.close(), cap=DATABASE_CAP)
+        if getattr(self, "_froze_heap", False):
+            self._froze_heap = False
+            gc.unfreeze()
+        if budget.cut_short:
+            log.warning("shut down in %.2f s; cut short: %s", budget.elapsed(), ", ".join(budget.cut_short))
+        else:
+            log.info("shut down in %.2f s", budget.elapsed())
+
+    async def _unload_extensions(self) -> None:
+        """Unload every extension (cogs stop their loops and tasks), all at once, then stray cogs."""
+
+        async def unload(name: str) -> None:
+            try:
+                await self.unload_extension(name)
+            except Exception:
+                log.exception("could not unload extension %s", name)
+
+        await asyncio.gather(*(unload(name) for name in tuple(self.extensions)))
+        for name in tuple(self.cogs):
+            with contextlib.suppress(Exception):
+                await self.remove_cog(name)
+
+    async def _event_handlers_done(self) -> None:
+        """Wait for listener calls already running (an on_message between its read and its write)."""
+        current = asyncio.current_task()
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and not task.done() and task.get_name().startswith(EVENT_TASK_PREFIX)
+        ]
+        if running:
+            await asyncio.wait(running)
+
+    async def _close_clients(self) -> None:
+        closing = []
+        outbound = getattr(self, "outbound", None)
+        if outbound is not None:
+            closing.append(outbound.close())
+        if self.llm is not None:
+            closing.append(self.llm.aclose())
+            self.llm = None
+        for result in await asyncio.gather(*closing, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.warning("a client failed to close: %r", result)
 
     async def process_commands(self, message: discord.Message) -> None:
         """Matinee has only application commands: "@Matinee hello" is chat, not a prefix command.
@@ -225,9 +309,58 @@ class MatineeBot(commands.Bot):
 
     # -- admin command group ----------------------------------------------------------
 
-    def add_admin_command(self, command: app_commands.Command | app_commands.Group) -> None:
-        """Attach a subcommand (or subgroup) to ``/matinee``; cogs call this in ``cog_load``."""
-        self.admin_group.add_command(command)
+    async def add_cog(
+        self,
+        cog: commands.Cog,
+        /,
+        *,
+        override: bool = False,
+        guild: discord.abc.Snowflake | None = discord.utils.MISSING,
+        guilds: Sequence[discord.abc.Snowflake] = discord.utils.MISSING,
+    ) -> None:
+        """Add ``cog`` and the ``/matinee`` subcommands it declares with ``@admin_command`` (see :mod:`bot.admin`).
+
+        The subcommands are attached first, so a taken name fails the cog's load
+        before ``cog_load`` runs, and a cog that fails to load leaves none behind.
+        """
+        children = admin_commands_of(cog)
+        added: list[AdminChild] = []
+        try:
+            for child in children:
+                self.add_admin_command(child, override=override)
+                added.append(child)
+            await super().add_cog(cog, override=override, guild=guild, guilds=guilds)
+        except BaseException:
+            self._remove_admin_children(added)
+            raise
+        self._admin_commands[cog.qualified_name] = children
+
+    async def remove_cog(
+        self,
+        name: str,
+        /,
+        *,
+        guild: discord.abc.Snowflake | None = discord.utils.MISSING,
+        guilds: Sequence[discord.abc.Snowflake] = discord.utils.MISSING,
+    ) -> commands.Cog | None:
+        """Remove the cog and the ``/matinee`` subcommands it declared (unloading an extension, shutdown)."""
+        cog = await super().remove_cog(name, guild=guild, guilds=guilds)
+        if cog is not None:
+            self._remove_admin_children(self._admin_commands.pop(cog.qualified_name, []))
+        return cog
+
+    def _remove_admin_children(self, children: Iterable[AdminChild]) -> None:
+        for child in children:
+            if self.admin_group.get_command(child.name) is child:
+                self.admin_group.remove_command(child.name)
+
+    def add_admin_command(self, command: AdminChild, *, override: bool = False) -> None:
+        """Attach a subcommand (or subgroup) to ``/matinee``.
+
+        Cogs declare theirs with ``@admin_command`` instead, which calls this; it is for
+        a command that only exists at run time.
+        """
+        self.admin_group.add_command(command, override=override)
 
     def remove_admin_command(self, name: str) -> None:
         self.admin_group.remove_command(name)

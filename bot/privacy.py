@@ -28,6 +28,7 @@ from .storage.conversations import ConversationRepository
 from .storage.forgotten import ForgottenRepository
 from .storage.privacy import NO_SERVER, MemberDataEraser
 from .storage.watchlist import WatchlistRepository
+from .storage.web import WebRepository
 
 __all__ = [
     "Erased",
@@ -165,6 +166,7 @@ def member_data_registry(db: Database, writer: BatchedWriter) -> PrivacyRegistry
             RatingRepository(db),
             WatchlistRepository(db),
             ConversationRepository(db),
+            WebRepository(db),
         ],
         forgotten=ForgottenRepository(db),
     )
@@ -178,25 +180,30 @@ def _join(items: Sequence[object]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def _counted(items: Sequence[Erased]) -> list[Erased]:
+    """What is worth saying: the kinds with something in them, or the first kind when there is nothing at all."""
+    return [e for e in items if e.count] or list(items[:1])
+
+
 def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
 def question_message(preview: ForgetReport) -> str:
     """The /forget-me question, before anything is erased."""
-    text = f"This erases for good what I've stored from you in this server: {_join(preview.here)}."
+    text = f"This erases for good what I've stored from you in this server: {_join(_counted(preview.here))}."
     if preview.no_server:
         what = preview.no_server_what
         verb = "belong to no server, so they go" if len(what) > 1 else "belongs to no server, so it goes"
-        text += f" {_capitalised(_join(what))} {verb} too: {_join(preview.no_server)}."
+        text += f" {_capitalised(_join(what))} {verb} too: {_join(_counted(preview.no_server))}."
     return text + " Are you sure?"
 
 
 def done_message(report: ForgetReport) -> str:
     """The /forget-me answer once confirmed."""
-    text = f"Done. I erased {_join(report.here)} of yours in this server"
+    text = f"Done. I erased {_join(_counted(report.here))} of yours in this server"
     if report.no_server:
-        text += f", and {_join(report.no_server)} from {_join(report.no_server_what)}"
+        text += f", and {_join(_counted(report.no_server))} from {_join(report.no_server_what)}"
     return text + ". (New messages in review threads will be stored again.)"
 
 

@@ -41,6 +41,7 @@ reaches a test or a process a test starts. The environment always wins over the 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -197,6 +198,53 @@ def one_of(choices: Sequence[str]) -> Parser:
     return parse
 
 
+def port(name: str, raw: str) -> int:
+    """A TCP port; 0 means "do not listen"."""
+    value = whole(minimum=0)(name, raw)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a port number from 0 (off) to 65535; {ENV_EXAMPLE_HINT}")
+    return value
+
+
+def listen_host(name: str, raw: str) -> str:
+    """An address or host name to listen on."""
+    value = raw.strip()
+    if not value or any(ch in value for ch in " /\\\t"):
+        raise SettingsError(f"{name} must be an address or host name to listen on, e.g. 127.0.0.1; {ENV_EXAMPLE_HINT}")
+    return value
+
+
+def origin_list(name: str, raw: str) -> tuple[str, ...]:
+    """Blog origins (``scheme://host[:port]``, no path) allowed to read the API from a browser, or ``*`` for any."""
+    origins: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if part == "*":
+            origins.append(part)
+            continue
+        value = _check_url(name, part.rstrip("/"), ("http", "https"))
+        if "/" in value.partition("://")[2]:
+            raise SettingsError(f"{name} takes origins like https://blog.example, without a path; {ENV_EXAMPLE_HINT}")
+        origins.append(value.lower())
+    return tuple(dict.fromkeys(origins))
+
+
+def network_list(name: str, raw: str) -> tuple[str, ...]:
+    """IP addresses or networks (CIDR), e.g. the reverse proxies whose ``X-Forwarded-For`` is believed."""
+    networks: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8; {ENV_EXAMPLE_HINT}"
+            ) from None
+    return tuple(networks)
+
+
 # --- the declaration
 
 
@@ -213,6 +261,10 @@ LLM = Group("LLM chat (optional): any OpenAI-compatible endpoint, such as OpenAI
 TMDB = Group("TMDB film data (optional; without it films come from the local catalog)")
 REVIEWS = Group("Reviews")
 CHAT = Group("Chat guards")
+WEB = Group(
+    "The web server (read API, live updates, the comments widget), in the bot's process; "
+    "`matinee web` serves the same without the bot"
+)
 DEVELOPMENT = Group("Development and logs")
 
 
@@ -331,6 +383,24 @@ class Settings:
     chat_context_tokens: int = setting(
         "CHAT_CONTEXT_TOKENS", 6_000, whole(minimum=256), "prompt token budget", group=CHAT
     )
+    web_host: str = setting(
+        "WEB_HOST", "127.0.0.1", listen_host, "address the web server listens on (0.0.0.0 in a container)",
+        group=WEB,
+    )  # fmt: skip
+    web_port: int = setting("WEB_PORT", 8780, port, "port the web server listens on; 0 turns it off", group=WEB)
+    public_url: str | None = setting(
+        "PUBLIC_URL", None, base_url(), group=WEB, shown_default="http://WEB_HOST:WEB_PORT",
+        example="https://comments.blog.example",
+        help="the address blog readers reach the web server at (behind nginx or Caddy: the https:// one)",
+    )  # fmt: skip
+    web_allowed_origins: tuple[str, ...] = setting(
+        "WEB_ALLOWED_ORIGINS", (), origin_list, group=WEB, example="https://blog.example",
+        help="blog origins whose pages may read the API from a browser (comma-separated), or `*` for any",
+    )  # fmt: skip
+    web_trusted_proxies: tuple[str, ...] = setting(
+        "WEB_TRUSTED_PROXIES", (), network_list, group=WEB, example="127.0.0.1",
+        help="reverse proxies (addresses or networks) whose X-Forwarded-For is believed",
+    )  # fmt: skip
     dev_guild_id: int | None = setting(
         "DEV_GUILD_ID", None, whole(minimum=1), "sync commands to this guild instantly", group=DEVELOPMENT
     )
@@ -338,6 +408,16 @@ class Settings:
         "LOG_LEVEL", "INFO", one_of(LOG_LEVELS), "log level: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`",
         group=DEVELOPMENT,
     )
+
+    @property
+    def web_enabled(self) -> bool:
+        """The HTTP server (read API, widget) runs unless WEB_PORT is 0."""
+        return self.web_port != 0
+
+    @property
+    def public_address(self) -> str:
+        """Where blog readers reach the web server: ``PUBLIC_URL``, else the address it listens on."""
+        return self.public_url or f"http://{self.web_host}:{self.web_port or 8780}"
 
     @property
     def llm_configured(self) -> bool:

@@ -1,7 +1,8 @@
 """Discord UI that the member-facing cogs share: inert text, list embeds, replies and page buttons.
 
 Not an extension (the leading underscore keeps :func:`bot.bot.discover_extensions`
-from loading it); the films and reviews cogs import from it.
+from loading it); the films and reviews cogs import from it, and
+every cog takes the brand colour and ``NO_MENTIONS`` from here.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ __all__ = ["EMBED_COLOUR", "NO_MENTIONS", "PageRenderer", "PagedView", "inert", 
 
 log = logging.getLogger(__name__)
 
-EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
-NO_MENTIONS = discord.AllowedMentions.none()
+EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)  # Matinee's brand colour: every embed uses this one
+NO_MENTIONS = discord.AllowedMentions.none()  # pass on every payload (the bot-wide default says so too)
 PAGE_TIMEOUT = 180.0
 
 

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
-from bot.about import format_bytes, format_uptime, gather_about
+from bot.admin import admin_command
 from bot.bot import MatineeBot
-
-EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
+from bot.status import format_bytes, format_uptime, gather_about
+from cogs._ui import EMBED_COLOUR
 
 
 class About(commands.Cog):
     def __init__(self, bot: MatineeBot) -> None:
         self.bot = bot
-        self.about_command = app_commands.Command(
-            name="about",
-            description="Matinee's version, uptime, integrations and database size",
-            callback=self.about,
-        )
 
-    async def cog_load(self) -> None:
-        self.bot.add_admin_command(self.about_command)
-
-    async def cog_unload(self) -> None:
-        self.bot.remove_admin_command(self.about_command.name)
-
+    @admin_command(name="about", description="Matinee's version, uptime, integrations and database size")
     async def about(self, interaction: discord.Interaction) -> None:
         info = await gather_about(
             self.bot.settings, self.bot.db, self.bot.uptime_seconds, list(self.bot.failed_extensions)

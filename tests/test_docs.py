@@ -123,3 +123,96 @@ def test_readme_states_the_rest_limiter_the_bot_uses() -> None:
     assert (rate, burst) == (REST_REQUESTS_PER_SECOND, REST_BURST)
     assert most == REST_REQUESTS_PER_SECOND + REST_BURST < DISCORD_GLOBAL_REST_LIMIT
     assert f"under Discord's global {DISCORD_GLOBAL_REST_LIMIT}/s" in readme
+
+
+# -- the module map at the top of the README's Architecture section -------------------------------
+
+MAPPED_ROOTS = ("bot", "cogs")
+_MAP_ROW = re.compile(r"^\| `([^`]+)` \| (.+) \|$")
+
+
+def architecture_map() -> dict[str, str]:
+    """The map's rows, path -> description, read from the table that opens the Architecture section."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    before_table, table = section.split("\n| module | what it is |\n|---|---|\n", 1)
+    assert "- **" not in before_table and "```" not in before_table, "the Architecture section opens with the map"
+    rows: dict[str, str] = {}
+    for line in table.split("\n\n", 1)[0].splitlines():
+        match = _MAP_ROW.match(line)
+        assert match, f"not a map row: {line!r}"
+        assert match[1] not in rows, f"{match[1]} is in the map twice"
+        rows[match[1]] = match[2]
+    return rows
+
+
+def mapped_paths() -> set[str]:
+    """What the map must list: every module and package under bot/ and cogs/, and the test and bench folders."""
+    wanted = {"bench/", "data/"} | {f"tests/{p.name}/" for p in (ROOT / "tests").iterdir() if _is_folder(p)}
+    for root in MAPPED_ROOTS:
+        for path in (ROOT / root).rglob("*"):
+            relative = path.relative_to(ROOT).as_posix()
+            if (_is_folder(path) and (path / "__init__.py").exists()) or path.name == "migrations":
+                wanted.add(f"{relative}/")
+            elif path.suffix == ".py" and path.name != "__init__.py":  # a package's row speaks for its __init__
+                wanted.add(relative)
+    return wanted
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and path.name != "__pycache__" and not path.name.startswith(".")
+
+
+def test_the_map_lists_every_module_and_only_paths_that_exist() -> None:
+    rows = architecture_map()
+    missing = sorted(mapped_paths() - set(rows))
+    assert not missing, f"add these to the map in the README's Architecture section: {missing}"
+    gone = sorted(p for p in rows if not (ROOT / p).exists())
+    assert not gone, f"the map lists paths that do not exist: {gone}"
+    assert list(rows) == sorted(rows, key=_map_order), "the map is in path order, each folder before its modules"
+
+
+def _map_order(path: str) -> tuple[int, list[tuple[bool, str]]]:
+    top = ("bot/", "cogs/", "data/", "deploy/", "bench/", "tests/")  # code first, then what surrounds it
+    rank = next((i for i, prefix in enumerate(top) if path.startswith(prefix)), len(top))
+    parts = path.rstrip("/").split("/")
+    # A folder's own row comes first; then its modules, then its subfolders.
+    return rank, [(i < len(parts) - 1 or path.endswith("/"), part) for i, part in enumerate(parts)]
+
+
+def _commands_in(description: str) -> set[str]:
+    """``/matinee feed add\\|remove`` in a row's description, as {"matinee feed add", "matinee feed remove"}."""
+    names = set()
+    for quoted in re.findall(r"`/([^`]+)`", description):
+        *head, last = quoted.replace("\\|", "|").split()
+        names |= {" ".join([*head, alternative]) for alternative in last.split("|")}
+    return names
+
+
+async def test_every_slash_command_is_in_the_map_beside_the_module_that_defines_it(tmp_path: Path) -> None:
+    """A newcomer looking for a command finds it on the first try: its row is its cog's module."""
+    from discord import app_commands
+
+    from bot.bot import MatineeBot
+
+    settings = Settings(discord_token=Secret("x"), database_path=tmp_path / "m.db", reviews_dir=tmp_path)
+    bot = MatineeBot(settings, sync="never")
+    try:
+        await bot.setup_hook()
+        rows = architecture_map()
+        pending = list(bot.tree.get_commands())
+        seen = 0
+        while pending:
+            command = pending.pop()
+            if isinstance(command, app_commands.Group):
+                pending.extend(command.commands)
+                continue
+            module = command.callback.__module__.replace(".", "/")
+            row = f"{module}/" if (ROOT / module / "__init__.py").exists() else f"{module}.py"
+            assert command.qualified_name in _commands_in(rows[row]), (
+                f"/{command.qualified_name} is defined in {row}; name it in that row of the map"
+            )
+            seen += 1
+        assert seen >= 20
+    finally:
+        await bot.close()

@@ -34,7 +34,7 @@ NESTED = "MATINEE_DOTENV_PROOF"  # set in the inner run, so this test never runs
 
 SLICE = (
     "tests/bot/test_settings.py",  # the loader, and `matinee` in child processes
-    "tests/bot/test_doctor.py",  # `matinee doctor` in a child process
+    "tests/bot/test_preflight.py",  # `matinee doctor` in a child process
     "tests/bot/films/test_importer.py::test_cli_import_shows_progress_and_is_rerunnable",  # CLI in-process
     "tests/cogs/test_cogs.py",  # Settings built by a test, extensions loaded
     "tests/test_docs.py",

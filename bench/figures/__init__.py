@@ -13,4 +13,5 @@ FIGURES = (
     "bench.figures.chat",
     "bench.figures.feeds",
     "bench.figures.footprint",
+    "bench.figures.web",
 )

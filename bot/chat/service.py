@@ -34,7 +34,14 @@ from ..storage.retrieval import RetrievalRepository, ReviewHit
 from ..storage.reviews import AnnouncementRepository, ReviewRepository
 from ..text import clean_text, neutralize_mentions, truncate
 from .guards import SlidingWindowLimiter, TokenBudget
-from .prompt import HISTORY_CUT_NOTE, PERSONA_MAX_CHARS, ChatContext, PackedPrompt, describe_for_log, pack_prompt
+from .prompt_packing import (
+    HISTORY_CUT_NOTE,
+    PERSONA_MAX_CHARS,
+    ChatContext,
+    PackedPrompt,
+    describe_for_log,
+    pack_prompt,
+)
 from .streaming import ReplyTarget, ThrottledEditor
 from .tokens import TokenCounter, estimate_tokens
 from .tools import TOOL_SPECS, ToolContext, ToolRunner

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from ..doctor import invite_url, run_checks
+from ..preflight import invite_url, run_checks
 from ._common import load_or_exit
 
 

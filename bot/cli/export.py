@@ -18,15 +18,26 @@ from pathlib import Path
 from ..discussions.export import EXPORT_FORMATS, DiscussionExporter, ExportResult
 from ..errors import UserFacingError
 from ..storage import CommentRepository, Database, PollRepository, RatingRepository, ReviewRepository, StorageError
+from ..storage.web import WebRepository
 from ..storage.writer import BatchedWriter
+from ..web.static_export import StaticExportResult, export_all
 from ._common import fail, load_or_exit
 
 __all__ = ["register", "resolve_output", "run_export", "write_output"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export a review's comments for the blog (json, md or html)")
-    parser.add_argument("--review", required=True, help="the review's slug or numeric id")
+    parser = subparsers.add_parser(
+        "export",
+        help="export a review's comments for the blog (json, md or html), or every review's public view (--all)",
+        description="Export one review's whole discussion (--review), or, with --all --dir DIR, one file per review "
+        "holding what the read API publishes (servers that publish, members who consented), for Hugo's data/ or "
+        "Jekyll's _data/. --all rewrites only files whose review changed.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--review", help="the review's slug or numeric id")
+    which.add_argument("--all", action="store_true", help="every review's public view, one file each (needs --dir)")
+    parser.add_argument("--dir", help="with --all: the directory to write into (created if missing)")
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="json", help="output format (default: json)")
     parser.add_argument("--out", help="file to write (default: <slug>-<id>-comments.<format> here); '-' for stdout")
     parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
@@ -79,8 +90,35 @@ async def run_export(database_path: Path, review: str, fmt: str, *, with_ids: bo
         await db.close()
 
 
+async def run_export_all(database_path: Path, directory: Path, fmt: str) -> StaticExportResult:
+    if not Path(database_path).is_file():
+        raise UserFacingError(f"no database at {database_path} (set DATABASE_PATH, or run the bot once)")
+    db = await Database.open(database_path)
+    try:
+        await db.migrate()
+        return await export_all(WebRepository(db), directory, fmt)
+    finally:
+        await db.close()
+
+
 def handle(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file, require_token=False)
+    if args.all:
+        if not args.dir:
+            return fail("--all needs --dir DIR: the directory to write one file per review into", 2)
+        if args.out or args.with_ids:
+            return fail("--all writes the public view: --out and --with-ids do not apply", 2)
+        directory = Path(args.dir)
+        if directory.exists() and not directory.is_dir():
+            return fail(f"{directory} is not a directory", 2)
+        try:
+            done = asyncio.run(run_export_all(settings.database_path, directory, args.format))
+        except UserFacingError as exc:
+            return fail(exc.message, 1)
+        except (StorageError, OSError) as exc:
+            return fail(str(exc), 1)
+        print(f"wrote {len(done.written)} files, {done.unchanged} unchanged, in {directory}", file=sys.stderr)
+        return 0
     try:
         result = asyncio.run(run_export(settings.database_path, args.review, args.format, with_ids=args.with_ids))
     except UserFacingError as exc:

@@ -1,16 +1,24 @@
-"""``matinee run``: connect to Discord and serve until SIGTERM or SIGINT."""
+"""``matinee run``: connect to Discord and serve until SIGTERM or SIGINT.
+
+On the first SIGTERM or SIGINT the bot shuts down gracefully within a budget
+(:mod:`bot.shutdown`): the process exits within ``SHUTDOWN_SECONDS`` of the
+signal, well before Docker's SIGKILL at 10 s. Further signals are logged and
+otherwise ignored: the shutdown already under way is the fastest safe exit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from pathlib import Path
 
 import discord
 
+from ..shutdown import ShutdownBudget, Watchdog
 from ..storage import Database, StorageError
 from ..storage.runlock import DatabaseLock
 from ._common import fail, load_or_exit
@@ -24,25 +32,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def serve(settings, *, sync: str = "auto") -> None:
-    """Run the bot until it is closed; SIGTERM and SIGINT close it gracefully."""
+    """Run the bot until it is closed; SIGTERM and SIGINT close it gracefully, within the budget."""
     from ..bot import MatineeBot
 
     bot = MatineeBot(settings, sync=sync)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-
-    shutdown: set[asyncio.Task[None]] = set()
+    watchdog = Watchdog()
 
     def request_shutdown(sig: signal.Signals) -> None:
+        if bot.shutting_down:
+            log.info("received %s; already shutting down", sig.name)
+            return
         log.info("received %s; shutting down", sig.name)
-        task = loop.create_task(bot.close())
-        shutdown.add(task)
-        task.add_done_callback(shutdown.discard)
+        watchdog.arm()
+        bot.begin_shutdown(ShutdownBudget())  # the budget's clock starts now, at the signal
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix event loops
             loop.add_signal_handler(sig, request_shutdown, sig)
-    async with bot:
+    try:
+        # start() returns as soon as the gateway closes, early in a shutdown; it is
+        # cancelled if the signal comes during start-up.
         await bot.start(settings.discord_token.reveal())
+    except asyncio.CancelledError:
+        if not bot.shutting_down:
+            raise
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+    finally:
+        # Wait for the whole shutdown (flush, clients, database) before asyncio.run
+        # cancels whatever is left; this starts it if start() failed on its own.
+        await bot.close()
 
 
 async def prepare_database(path: Path) -> None:
@@ -67,4 +86,9 @@ def handle(args: argparse.Namespace) -> int:
         return fail("enable the Message Content intent for the bot in the Developer Portal (see README)")
     except StorageError as exc:
         return fail(str(exc))
+    finally:
+        # Interpreter exit runs full garbage collections over the whole heap: after a
+        # burst that was ~0.8 s of CPU, and several seconds on a loaded machine, all
+        # inside the SIGTERM budget. Frozen objects are skipped; the OS frees the memory.
+        gc.freeze()
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import NotFoundError, UserFacingError
 from ..models import Comment, Review
 from ..storage import CommentRepository, PollRepository, RatingRepository, ReviewRepository
-from .prompts import POLL_ANSWERS
+from .opening_prompts import POLL_ANSWERS
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -30,7 +30,9 @@ __all__ = [
     "DiscussionExporter",
     "ExportResult",
     "build_document",
+    "nest_comments",
     "poll_summary",
+    "rating_summary",
     "render_html",
     "render_json",
     "render_markdown",
@@ -159,6 +161,17 @@ def poll_summary(counts: Mapping[int, int], final: bool) -> dict[str, Any]:
     return {"counts": per_star, "votes": votes, "average": average, "final": final}
 
 
+def rating_summary(
+    poll_counts: Mapping[int, int], poll_final: bool, member_rating: tuple[float | None, int] | None
+) -> dict[str, Any]:
+    """The ``rating_summary`` object of the JSON contract: the polls, and the film's member rating."""
+    members = None
+    if member_rating is not None:
+        average = round(member_rating[0], 2) if member_rating[0] is not None else None
+        members = {"average": average, "votes": member_rating[1]}
+    return {"poll": poll_summary(poll_counts, poll_final), "members": members}
+
+
 def _comment_node(comment: Comment, with_ids: bool) -> dict[str, Any]:
     node: dict[str, Any] = {
         "id": str(comment.message_id),
@@ -217,17 +230,7 @@ def build_document(
             "rating": review.rating,
             "spoilers": review.spoilers,
         },
-        "rating_summary": {
-            "poll": poll_summary(poll_counts, poll_final),
-            "members": (
-                {
-                    "average": round(member_rating[0], 2) if member_rating[0] is not None else None,
-                    "votes": member_rating[1],
-                }
-                if member_rating is not None
-                else None
-            ),
-        },
+        "rating_summary": rating_summary(poll_counts, poll_final, member_rating),
         "comment_count": len(live),
         "participant_count": len(participants),
         "comments": nest_comments(live, with_ids),

@@ -25,7 +25,7 @@ from ..storage import (
 from ..storage.forgotten import ForgottenRepository
 from .backfill import BackfillService
 from .export import DiscussionExporter
-from .opening import ARCHIVE_CHOICES, OpeningService, PromptWriter
+from .opening import ARCHIVE_CHOICES, BlogNotice, OpeningService, PromptWriter
 from .service import CommentService, DiscussionIndex, PollService, ThreadRef
 from .summary import DiscussionSummary
 from .transport import ThreadTransport
@@ -54,6 +54,7 @@ class DiscussionFeature:
         *,
         summarise: Summariser,
         write_prompts: PromptWriter | None = None,
+        blog_notice: BlogNotice | None = None,
     ) -> None:
         self.reviews = ReviewRepository(db)
         self.announcements = AnnouncementRepository(db)
@@ -87,6 +88,7 @@ class DiscussionFeature:
             poll_service=self.poll_service,
             backfill=self.backfill,
             write_prompts=write_prompts,
+            blog_notice=blog_notice,
         )
         self.exporter = DiscussionExporter(self.reviews, comments, polls, ratings)
 

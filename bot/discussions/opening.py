@@ -18,14 +18,15 @@ from ..errors import UserFacingError
 from ..models import Announcement, Review
 from ..storage import AnnouncementRepository, DiscussionThreadRepository, GuildSettingsRepository, PollRepository
 from ..storage.polls import PollInfo
-from ..threads import review_thread_name
 from .backfill import BackfillService
-from .prompts import SPOILER_NOTICE, build_opening, template_prompts
+from .opening_prompts import SPOILER_NOTICE, build_opening, template_prompts
 from .service import DiscussionIndex, PollService, ThreadRef
+from .thread_names import review_thread_name
 from .transport import ThreadInfo, ThreadTransport, TransportError
 
 __all__ = [
     "ARCHIVE_CHOICES",
+    "BlogNotice",
     "OpeningService",
     "PromptWriter",
     "normalise_archive_minutes",
@@ -38,6 +39,8 @@ ARCHIVE_CHOICES = (60, 1440, 4320, 10080)  # the auto-archive durations Discord 
 
 # Writes the opening's prompts with the model; None (or no writer at all) means "use the templates".
 PromptWriter = Callable[[Review], Awaitable[Sequence[str] | None]]
+BlogNotice = Callable[[int], Awaitable[str | None]]
+"""``notice(guild_id)``: the line telling members their replies appear on the blog, or None (not publishing)."""
 
 
 def normalise_archive_minutes(minutes: int | None) -> int:
@@ -68,6 +71,7 @@ class OpeningService:
         poll_service: PollService,
         backfill: BackfillService,
         write_prompts: PromptWriter | None = None,
+        blog_notice: BlogNotice | None = None,
     ) -> None:
         self._transport = transport
         self._index = index
@@ -78,6 +82,7 @@ class OpeningService:
         self._poll_service = poll_service
         self._backfill = backfill
         self._write_prompts = write_prompts
+        self._blog_notice = blog_notice
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
 
     async def _archive_minutes(self, guild_id: int) -> int:
@@ -162,7 +167,10 @@ class OpeningService:
 
     async def _post_opening(self, thread_id: int, review: Review, guild_id: int, spoiler: bool) -> None:
         prompts = await self._write_prompts(review) if self._write_prompts is not None else None
-        opening = build_opening(review, prompts or template_prompts(review), spoiler=spoiler, from_model=bool(prompts))
+        notice = await self._blog_notice(guild_id) if self._blog_notice is not None else None
+        opening = build_opening(
+            review, prompts or template_prompts(review), spoiler=spoiler, from_model=bool(prompts), blog_notice=notice
+        )
         posted = await self._transport.post_opening(thread_id, opening.content, opening.poll)
         await self._threads.set_opening(thread_id, posted.message_id)
         await self._polls.record_poll(posted.message_id, review.id, guild_id, thread_id, posted.poll_expires_at)

@@ -16,7 +16,7 @@ from ..llm import FENCE_RULE, LLM, ModelError, fence, prompt_line
 from ..models import Comment, Review
 from ..text import MESSAGE_LIMIT, clean_text, excerpt, neutralize_mentions, one_line, truncate
 from .export import poll_summary
-from .prompts import POLL_ANSWERS
+from .opening_prompts import POLL_ANSWERS
 
 __all__ = ["DiscussionSummary", "llm_summary", "spoiler_wrap", "statistics_summary", "summarise"]
 

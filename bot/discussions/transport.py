@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ..models import Review
-from .prompts import PollSpec
+from .opening_prompts import PollSpec
 from .service import IncomingMessage
 
 __all__ = ["ChannelKind", "PostedOpening", "ThreadInfo", "ThreadTransport", "TransportError"]

@@ -1,10 +1,29 @@
-"""The one SQLite connection Matinee uses, and the numbered migrations that shape it.
+"""The SQLite database Matinee uses: one writer connection, read connections, numbered migrations.
 
-Why a single connection: SQLite allows one writer at a time anyway, and aiosqlite
-runs every call on one worker thread per connection. A single connection plus an
-asyncio lock around transactions gives us serialised writes without
-``database is locked`` errors between our own coroutines; the busy timeout covers
-other processes (``matinee export`` while the bot runs, for instance).
+Writes: one aiosqlite connection and an asyncio lock around transactions.
+SQLite allows one writer at a time anyway; a single writer connection gives us
+serialised writes without ``database is locked`` errors between our own
+coroutines, and the busy timeout covers other processes (``matinee export``
+while the bot runs, for instance).
+
+Reads follow three rules:
+
+* **Outside a transaction, a read sees committed data only.** ``fetchall``,
+  ``fetchone``, ``fetchval`` and ``read`` run on the read connections
+  (:mod:`.reader`), a WAL snapshot taken when the read starts. Another
+  coroutine's open transaction, which may yet roll back, is invisible to them.
+* **A coroutine reads its own writes.** Every write commits before its await
+  returns (``execute``, ``transaction()``, the batched writer's ``write``), so the
+  next read's snapshot includes it.
+* **Inside ``transaction()``, reads stay on the writer.** Use the ``conn`` it
+  yields; ``fetch*`` called by the task that holds the transaction also run on
+  the writer, so they see the transaction's own uncommitted rows (and its
+  ``TEMP`` tables). ``read(fn)`` always reads committed data.
+
+Connection settings are read and changed with :meth:`Database.pragma`, which
+runs on the writer connection. ``":memory:"`` opens a throwaway database in a
+temporary file (deleted on close): an in-memory database cannot be shared with
+the read connections, and private aiosqlite internals are not used.
 """
 
 from __future__ import annotations
@@ -12,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,8 +50,12 @@ __all__ = ["Database", "Migration", "MigrationError", "StorageError", "load_migr
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+MEMORY = ":memory:"
 T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_PRAGMA_NAME = re.compile(r"^[a-z_]+$")
+_PRAGMA_VALUE = re.compile(r"^(-?\d+|[A-Za-z_]+)$")
+Params = Sequence[Any] | dict[str, Any]
 
 
 class StorageError(RuntimeError):
@@ -104,17 +129,21 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
 class Database:
     """An open SQLite database with WAL, foreign keys and a busy timeout.
 
-    Use :meth:`transaction` for anything that writes; use :meth:`fetchall` /
-    :meth:`fetchone` for reads. Repositories in ``bot/storage`` are the only
-    callers; nothing outside the storage layer writes SQL.
+    Use :meth:`transaction` (or :meth:`execute`) for anything that writes, and
+    :meth:`fetchall` / :meth:`fetchone` / :meth:`fetchval` / :meth:`read` for
+    reads (see the module docstring for which connection serves which read).
+    Repositories in ``bot/storage`` are the only callers; nothing outside the
+    storage layer writes SQL.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path | str) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, *, scratch: Path | None = None) -> None:
         self._conn = conn
         self.path = path
+        self._scratch = scratch  # the temporary directory of a ":memory:" database
         self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None  # the task inside transaction(), if any
         self._closed = False
-        self._reader: ReadConnection | None = None
+        self._reader = ReadConnection(path)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -122,27 +151,34 @@ class Database:
 
         A file that exists but is not a readable SQLite database raises
         :class:`StorageError`; we never create a fresh database over it.
+        ``":memory:"`` opens a fresh database in a temporary file, removed on close.
         """
-        memory = str(path) == ":memory:"
-        if not memory:
+        scratch = None
+        if str(path) == MEMORY:
+            scratch = Path(tempfile.mkdtemp(prefix="matinee-memory-"))
+            file = scratch / "matinee.db"
+        else:
             file = Path(path)
             file.parent.mkdir(parents=True, exist_ok=True)
             if file.exists() and not file.is_file():
                 raise StorageError(f"database path {file} is not a file")
         try:
-            conn = await aiosqlite.connect(str(path), isolation_level=None)
+            conn = await aiosqlite.connect(str(file), isolation_level=None)
         except sqlite3.Error as exc:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
             raise StorageError(f"cannot open the database at {path}: {exc}") from exc
-        db = cls(conn, path)
+        db = cls(conn, file, scratch=scratch)
         try:
             conn.row_factory = aiosqlite.Row
-            await db.fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            await db.pragma("busy_timeout", BUSY_TIMEOUT_MS)
             # Reading the schema is the first thing that fails on a corrupt or foreign file.
-            await db.fetchall("SELECT count(*) FROM sqlite_master")
-            if not memory:
-                await db.fetchall("PRAGMA journal_mode = WAL")
-            await db.fetchall("PRAGMA foreign_keys = ON")
-            await db.fetchall("PRAGMA synchronous = NORMAL")
+            await db._fetch_on_writer("SELECT count(*) FROM sqlite_master")
+            mode = await db.pragma("journal_mode", "WAL")
+            if str(mode).lower() != "wal":
+                log.warning("%s cannot use WAL (journal mode %s): reads may wait for writes", file, mode)
+            await db.pragma("foreign_keys", "ON")
+            await db.pragma("synchronous", "NORMAL")
         except sqlite3.DatabaseError as exc:
             await db.close()
             raise StorageError(
@@ -153,37 +189,82 @@ class Database:
 
     @property
     def connection(self) -> aiosqlite.Connection:
+        """The writer connection (tests look at ``in_transaction``); repositories use the methods."""
         return self._conn
 
     async def close(self) -> None:
-        """Close the connection; an open aiosqlite connection can hang interpreter exit."""
+        """Close the read connections, then the writer; an open aiosqlite connection can hang exit."""
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None:
-            try:
-                await self._reader.close()
-            except Exception:  # pragma: no cover - closing must never mask the real error
-                log.exception("error while closing the read connection")
+        try:
+            await self._reader.close()
+        except Exception:  # pragma: no cover - closing must never mask the real error
+            log.exception("error while closing the read connections")
         try:
             await self._conn.close()
         except Exception:  # pragma: no cover - closing must never mask the real error
             log.exception("error while closing the database")
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- reads ----------------------------------------------------------------------
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)``, a latency-critical read-only look-up, in one thread hop.
+        """Run ``fn(connection)``, a read-only look-up of committed data, in one thread hop.
 
-        File databases use a dedicated read connection (see :mod:`.reader`), so the
-        look-up never queues behind writes; ``fn`` may run several statements.
-        An in-memory database cannot be shared, so ``fn`` runs on the main
-        connection's thread instead (still one hop).
+        ``fn`` may run several statements (the autocomplete path does); it runs on
+        a read connection (see :mod:`.reader` for its rules), never queues behind
+        writes and never sees an open transaction's rows.
         """
-        if str(self.path) == ":memory:":
-            raw = self._conn._conn  # aiosqlite's sqlite3 connection (private), used on its own thread
-            return await self._conn._execute(fn, raw)
-        if self._reader is None:
-            self._reader = ReadConnection(self.path)
         return await self._reader.run(fn)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        if self._holds_transaction():
+            return await self._fetch_on_writer(sql, params)
+        return await self._reader.run(lambda conn: _fetchall(conn, sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        if self._holds_transaction():
+            rows = await self._fetch_on_writer(sql, params, one=True)
+            return rows[0] if rows else None
+        return await self._reader.run(lambda conn: _fetchone(conn, sql, params))
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def pragma(self, name: str, value: int | str | None = None) -> Any:
+        """Read (or set, with ``value``) a PRAGMA of the writer connection; returns its first value.
+
+        PRAGMAs configure a connection (``busy_timeout``, ``foreign_keys``) or the
+        file (``user_version``, ``journal_mode``), so they run on the writer, the
+        connection that matters, and wait for an open transaction to end.
+        """
+        if not _PRAGMA_NAME.match(name):
+            raise ValueError(f"not a PRAGMA name: {name!r}")
+        sql = f"PRAGMA {name}"
+        if value is not None:
+            if not _PRAGMA_VALUE.match(str(value)):
+                raise ValueError(f"not a PRAGMA value: {value!r}")
+            sql += f" = {value}"
+        if self._holds_transaction():
+            rows = await self._fetch_on_writer(sql)
+        else:
+            async with self._lock:
+                rows = await self._fetch_on_writer(sql)
+        return rows[0][0] if rows else None
+
+    def _holds_transaction(self) -> bool:
+        """True when the calling task is inside :meth:`transaction` (its reads belong on the writer)."""
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    async def _fetch_on_writer(self, sql: str, params: Params = (), *, one: bool = False) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            if one:
+                row = await cursor.fetchone()
+                return [] if row is None else [row]
+            return list(await cursor.fetchall())
 
     # -- transactions -------------------------------------------------------------
 
@@ -202,12 +283,16 @@ class Database:
                 # would leave the connection inside a transaction holding the write lock.
                 await self._rollback(force=True)
                 raise
+            self._owner = asyncio.current_task()
             try:
-                yield self._conn
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+                try:
+                    yield self._conn
+                except BaseException:
+                    await self._rollback()
+                    raise
+                await self._commit()
+            finally:
+                self._owner = None
 
     async def _commit(self) -> None:
         """COMMIT, or roll back if it fails; a cancel cannot split the two.
@@ -236,11 +321,12 @@ class Database:
     async def _begin_immediate(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to the busy timeout for another process's lock.
 
-        SQLite's busy handler does not cover every case: when a read cursor of
-        this same connection is still open (a concurrent ``fetchall`` from
-        another coroutine) while another process holds the write lock, SQLite
-        reports ``SQLITE_BUSY`` at once instead of waiting, to avoid a deadlock.
-        So we retry with a short back-off until the busy timeout has passed.
+        SQLite skips its busy handler where waiting could deadlock (a read of
+        this connection still open while another process holds the write lock)
+        and reports ``SQLITE_BUSY`` at once. Reads outside transactions no longer
+        run on this connection, so that should not happen; the retry with a
+        short back-off, until the busy timeout has passed, keeps a surprise
+        from becoming an error.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
@@ -270,12 +356,12 @@ class Database:
         except sqlite3.Error:  # pragma: no cover - nothing more we can do
             log.exception("rollback failed")
 
-    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write in its own transaction; returns the number of changed rows."""
         async with self.transaction() as conn, conn.execute(sql, params) as cursor:
             return cursor.rowcount
 
-    async def execute_atomic(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> None:
+    async def execute_atomic(self, sql: str, params: Params = ()) -> None:
         """Run ONE write statement as its own transaction, in a single trip to the database thread.
 
         Outside ``BEGIN`` SQLite commits a lone statement atomically when it finishes
@@ -292,22 +378,10 @@ class Database:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
-    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
-
-    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
-
-    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
-
     # -- migrations -----------------------------------------------------------------
 
     async def user_version(self) -> int:
-        return int(await self.fetchval("PRAGMA user_version"))
+        return int(await self.pragma("user_version"))
 
     async def migrate(self, migrations: list[Migration] | None = None) -> int:
         """Apply every migration newer than ``PRAGMA user_version``, each atomically.
@@ -343,6 +417,22 @@ class Database:
 
     async def size_bytes(self) -> int:
         """The database's size as SQLite sees it (pages × page size)."""
-        pages = await self.fetchval("PRAGMA page_count")
-        page_size = await self.fetchval("PRAGMA page_size")
-        return int(pages) * int(page_size)
+        sql = "SELECT c.page_count * s.page_size FROM pragma_page_count() c, pragma_page_size() s"
+        return int(await self.fetchval(sql))
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _fetchone(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    # close() resets the statement: a half-read result would keep an old snapshot open.
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchone()
+    finally:
+        cursor.close()

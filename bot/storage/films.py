@@ -508,14 +508,16 @@ class FilmRepository:
     async def staged_imdb_ratings(self, imdb_ids: Sequence[str]) -> dict[str, tuple[int, float]]:
         found: dict[str, tuple[int, float]] = {}
         ids = list(imdb_ids)
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            rows = await self._db.fetchall(
-                "SELECT imdb_id, votes, rating FROM temp.imdb_ratings "  # noqa: S608
-                f"WHERE imdb_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({r[0]: (int(r[1]), float(r[2] or 0.0)) for r in rows})
+        # A TEMP table lives on the writer connection only, so it is read inside a transaction.
+        async with self._db.transaction() as conn:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                rows = await conn.execute_fetchall(
+                    "SELECT imdb_id, votes, rating FROM temp.imdb_ratings "  # noqa: S608
+                    f"WHERE imdb_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update({r[0]: (int(r[1]), float(r[2] or 0.0)) for r in rows})
         return found
 
     async def drop_staged_imdb_ratings(self) -> None:

@@ -8,6 +8,13 @@ hand-off per awaited call; grouping rows into one transaction and one
 Callers ``await writer.write(...)`` and resume only after the batch holding their
 row has committed, so "stored" always means durable.
 
+On shutdown :meth:`BatchedWriter.close` finishes the batch in flight and
+commits what is queued, within a time limit if it is given one. Rows still queued
+when the time is up are *not* stored and their callers get
+:class:`WriterClosedError`: batches commit in queue order, so what is left is the
+newest rows, after everything stored. For comments that is what the next start's
+backfill reads (a thread's history after its newest stored message).
+
 Hot statements (the comment upsert) can register a *bulk form* that takes the
 whole run of rows as one JSON array: see :meth:`BatchedWriter.register_bulk` for
 why that matters when the event loop is busy.
@@ -62,6 +69,7 @@ class BatchedWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._abandon = False  # close() ran out of time: stop after the batch in flight
         self._bulk: dict[str, str] = {}
         self.batches_committed = 0
         self.rows_committed = 0
@@ -112,16 +120,40 @@ class BatchedWriter:
     def pending(self) -> int:
         return len(self._queue)
 
-    async def close(self) -> None:
-        """Commit everything queued, then stop. Safe to call twice."""
+    async def close(self, timeout: float | None = None) -> int:
+        """Commit everything queued, then stop; returns how many rows were left unstored.
+
+        With a ``timeout``, queued batches are committed until it runs out; then the
+        batch in flight is finished (never cut in half) and the rows still queued
+        fail with :class:`WriterClosedError`. Without one, everything is committed.
+        New writes are refused from the start. Safe to call twice.
+        """
         self._closing = True
         self._wakeup.set()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._abandon = True  # the loop checks this between batches
+                await asyncio.wait({self._task})
             self._task = None
-        while self._queue:  # rows queued after the loop ended (or left by a cancelled loop)
+        # Rows queued after the loop ended, or left by a cancelled loop.
+        while self._queue and not self._abandon:
+            if deadline is not None and loop.time() >= deadline:
+                self._abandon = True
+                break
             await self._flush(self._take_batch())
+        return self._fail_queued()
+
+    def _fail_queued(self) -> int:
+        left, self._queue = self._queue, []
+        for pending in left:
+            if not pending.future.done():
+                pending.future.set_exception(WriterClosedError("shutting down before this row was stored"))
+        if left:
+            log.warning("shutdown: %d queued rows were not stored (time ran out); their callers were told", len(left))
+        return len(left)
 
     async def _run(self) -> None:
         while True:
@@ -135,7 +167,7 @@ class BatchedWriter:
                 # Let the burst gather: the first row waits at most max_delay.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._batch_full(), timeout=self._max_delay)
-            while self._queue:
+            while self._queue and not self._abandon:
                 await self._flush(self._take_batch())
             if self._closing:
                 return

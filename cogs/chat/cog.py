@@ -17,14 +17,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import admin_command
 from bot.bot import MatineeBot
 from bot.chat import ChatRequest, ChatService, TokenCounter
-from bot.chat.prompt import PERSONA_MAX_CHARS
+from bot.chat.prompt_packing import PERSONA_MAX_CHARS
 from bot.errors import UserFacingError
 from bot.text import clean_text, neutralize_mentions, truncate
+from cogs._ui import NO_MENTIONS
 
 from .render import fallback_embeds
-from .targets import NO_MENTIONS, ChannelTarget, InteractionTarget
+from .targets import ChannelTarget, InteractionTarget
 
 __all__ = ["Chat"]
 
@@ -44,22 +46,15 @@ class Chat(commands.Cog):
         self.counter = TokenCounter()
         self.service = ChatService(bot.db, bot.settings, bot.llm, counter=self.counter)
         self._in_flight: set[asyncio.Task[object]] = set()
-        self.persona_command = app_commands.Command(
-            name="persona",
-            description="Set how Matinee talks in this server (its chat persona), or reset it",
-            callback=self.persona,
-        )
 
     async def cog_load(self) -> None:
         # tiktoken may need a download that can never happen offline: try in the background.
         self.counter.start_loading()
-        self.bot.add_admin_command(self.persona_command)
         # Usage rows only matter for today's budget; keep a week for diagnostics.
         week_ago = (datetime.now(UTC) - timedelta(days=USAGE_KEEP_DAYS)).strftime("%Y-%m-%d")
         await self.service.usage.prune(week_ago)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_admin_command(self.persona_command.name)
         # Let replies in flight finish (they write memory and usage), but never hang shutdown.
         current = asyncio.current_task()
         pending = [t for t in self._in_flight if t is not current and not t.done()]
@@ -196,6 +191,7 @@ class Chat(commands.Cog):
             await self.service.respond(request, InteractionTarget(interaction, ephemeral=ephemeral))
 
     # ------------------------------------------------------------------ /matinee persona
+    @admin_command(name="persona", description="Set how Matinee talks in this server (its chat persona), or reset it")
     @app_commands.describe(
         text=f"How Matinee should sound here (up to {PERSONA_MAX_CHARS} characters); leave out to see the current one",
         reset="Go back to the default persona",

@@ -7,10 +7,9 @@ import discord
 from bot.chat import FallbackAnswer
 from bot.models import Film
 from bot.text import EMBED_DESCRIPTION, clean_text, fit_embed, neutralize_mentions, star_rating, truncate
+from cogs._ui import EMBED_COLOUR
 
 __all__ = ["fallback_embeds", "film_card"]
-
-EMBED_COLOUR = discord.Colour.from_rgb(196, 30, 58)
 
 
 def _safe(text: str) -> str:

@@ -17,12 +17,12 @@ from typing import Any
 import discord
 
 from bot.text import neutralize_mentions
+from cogs._ui import NO_MENTIONS
 
-__all__ = ["NO_MENTIONS", "ChannelTarget", "InteractionTarget"]
+__all__ = ["ChannelTarget", "InteractionTarget"]
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing…" for ~10 s per trigger
 
 

@@ -17,10 +17,12 @@ from discord.ext import commands
 
 from bot.bot import MatineeBot
 from bot.discussions.feature import DiscussionFeature
-from bot.discussions.prompts import llm_prompts
+from bot.discussions.opening_prompts import llm_prompts
 from bot.discussions.summary import summarise
 from bot.discussions.transport import ThreadInfo
 from bot.models import Announcement, Review
+from bot.storage.web import WebRepository
+from bot.web.consent import blog_notice_for
 
 from .render import emoji_key, final_poll_counts, incoming, is_member_edit, iso
 from .transport import DiscordThreadTransport
@@ -41,6 +43,7 @@ class Discussions(commands.Cog):
             DiscordThreadTransport(bot),
             write_prompts=partial(llm_prompts, bot.llm) if bot.llm is not None else None,
             summarise=partial(summarise, bot.llm),
+            blog_notice=partial(blog_notice_for, WebRepository(bot.db)),
         )
 
     async def cog_load(self) -> None:

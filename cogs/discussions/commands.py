@@ -14,14 +14,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import admin_command
 from bot.bot import MatineeBot
 from bot.discussions.export import EXPORT_FORMATS
 from bot.discussions.feature import DiscussionFeature
 from bot.discussions.opening import ARCHIVE_CHOICES
 from bot.errors import UserFacingError
 from bot.text import CHOICE_NAME, clean_text, truncate
-
-from .render import NO_MENTIONS
+from cogs._ui import NO_MENTIONS
 
 __all__ = ["DiscussionCommands"]
 
@@ -45,25 +45,6 @@ class DiscussionCommands(commands.Cog):
     def __init__(self, bot: MatineeBot, discussions: DiscussionFeature) -> None:
         self.bot = bot
         self.discussions = discussions
-        self.export_command = app_commands.Command(
-            name="export",
-            description="Export a review's comments and ratings as a file (JSON, Markdown or HTML)",
-            callback=self.export_review,
-        )
-        self.export_command.autocomplete("review")(self.review_autocomplete)
-        self.archive_command = app_commands.Command(
-            name="archive-after",
-            description="How long review threads stay open without new messages",
-            callback=self.archive_after,
-        )
-
-    async def cog_load(self) -> None:
-        self.bot.add_admin_command(self.export_command)
-        self.bot.add_admin_command(self.archive_command)
-
-    async def cog_unload(self) -> None:
-        self.bot.remove_admin_command(self.export_command.name)
-        self.bot.remove_admin_command(self.archive_command.name)
 
     # -- commands: /discussion ---------------------------------------------------------------
 
@@ -74,6 +55,7 @@ class DiscussionCommands(commands.Cog):
         ]
 
     @discussion.command(name="open", description="Open (or re-open) the discussion thread of a stored review here")
+    @app_commands.autocomplete(review=review_autocomplete)
     @app_commands.describe(review="The review (search by title)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def open_command(self, interaction: discord.Interaction, review: str) -> None:
@@ -86,10 +68,6 @@ class DiscussionCommands(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
-
-    @open_command.autocomplete("review")
-    async def _open_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice]:
-        return await self.review_autocomplete(interaction, current)
 
     @discussion.command(name="spoilers", description="Mark this review thread as a spoiler thread, or unmark it")
     @app_commands.describe(state="on: spoilers allowed here; off: keep it spoiler-free")
@@ -114,6 +92,10 @@ class DiscussionCommands(commands.Cog):
 
     # -- commands: /matinee export, /matinee archive-after -----------------------------------
 
+    @admin_command(
+        name="export", description="Export a review's comments and ratings as a file (JSON, Markdown or HTML)"
+    )
+    @app_commands.autocomplete(review=review_autocomplete)
     @app_commands.describe(
         review="The review (search by title)",
         format="json (for blog templates), md or html",
@@ -142,6 +124,7 @@ class DiscussionCommands(commands.Cog):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @admin_command(name="archive-after", description="How long review threads stay open without new messages")
     @app_commands.describe(minutes="Archive review threads after this long without messages")
     @app_commands.choices(
         minutes=[

@@ -8,14 +8,14 @@ from typing import Any
 
 import discord
 
-from bot.discussions.prompts import PollSpec
+from bot.discussions.opening_prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.models import Review
 from bot.text import EMBED_DESCRIPTION, EMBED_TITLE, clean_text, excerpt, truncate
 from bot.timestamps import utc_iso
+from cogs._ui import EMBED_COLOUR
 
 __all__ = [
-    "NO_MENTIONS",
     "build_poll",
     "emoji_key",
     "final_poll_counts",
@@ -25,7 +25,6 @@ __all__ = [
     "starter_embed",
 ]
 
-NO_MENTIONS = discord.AllowedMentions.none()
 _COMMENT_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -83,7 +82,7 @@ def starter_embed(review: Review) -> discord.Embed:
         title=truncate(clean_text(review.title), EMBED_TITLE),
         url=review.url if review.url and review.url.startswith(("http://", "https://")) else None,
         description=truncate(excerpt(clean_text(review.excerpt or review.body_md), 600), EMBED_DESCRIPTION) or None,
-        colour=discord.Colour.from_rgb(196, 30, 58),
+        colour=EMBED_COLOUR,
     )
     if review.rating is not None:
         embed.add_field(name="Rating", value=f"{review.rating:g}/5")

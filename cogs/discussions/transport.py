@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 import discord
 
-from bot.discussions.prompts import PollSpec
+from bot.discussions.opening_prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.discussions.transport import ChannelKind, PostedOpening, ThreadInfo, TransportError
 from bot.models import Review
+from cogs._ui import NO_MENTIONS
 
-from .render import NO_MENTIONS, build_poll, incoming, iso, starter_embed
+from .render import build_poll, incoming, iso, starter_embed
 
 __all__ = ["DiscordThreadTransport"]
 

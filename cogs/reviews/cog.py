@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import AdminSubgroup, admin_command
 from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
@@ -24,8 +25,8 @@ from bot.reviews.service import MAX_BACKFILL, loggable_url
 from bot.storage import Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
+from cogs._ui import EMBED_COLOUR
 
-from .embeds import EMBED_COLOUR
 from .transport import DiscordTransport
 
 __all__ = ["Reviews"]
@@ -33,6 +34,8 @@ __all__ = ["Reviews"]
 log = logging.getLogger(__name__)
 
 MAX_TICK_SECONDS = 15.0
+FEED = AdminSubgroup("feed", "Review feeds this server follows")
+REVIEW = AdminSubgroup("review", "Reviews written here")
 
 
 def _timestamp(value: str | None, style: str = "R") -> str:
@@ -120,39 +123,12 @@ class Reviews(commands.Cog):
         self._turn_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
-        self.setup_command = app_commands.Command(
-            name="setup", description="Choose where reviews are announced", callback=self.setup_channel
-        )
-        self.feed_group = app_commands.Group(name="feed", description="Review feeds this server follows")
-        self.feed_group.add_command(
-            app_commands.Command(name="add", description="Follow a blog's RSS or Atom feed", callback=self.feed_add)
-        )
-        remove = app_commands.Command(name="remove", description="Stop following a feed", callback=self.feed_remove)
-
-        async def feed_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            return await self._feed_choices(interaction, current)
-
-        remove.autocomplete("feed")(feed_choices)
-        self.feed_group.add_command(remove)
-        self.feed_group.add_command(
-            app_commands.Command(name="list", description="Feeds and their status", callback=self.feed_list)
-        )
-        self.review_group = app_commands.Group(name="review", description="Reviews written here")
-        self.review_group.add_command(
-            app_commands.Command(name="post", description="Write a review and announce it", callback=self.review_post)
-        )
-
     # -- lifecycle ---------------------------------------------------------------------
 
     async def cog_load(self) -> None:
-        self.bot.add_admin_command(self.setup_command)
-        self.bot.add_admin_command(self.feed_group)
-        self.bot.add_admin_command(self.review_group)
         self._task = asyncio.create_task(self._run(), name="reviews-loop")
 
     async def cog_unload(self) -> None:
-        for name in ("setup", "feed", "review"):
-            self.bot.remove_admin_command(name)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -229,6 +205,7 @@ class Reviews(commands.Cog):
 
     # -- /matinee setup ------------------------------------------------------------------------
 
+    @admin_command(name="setup", description="Choose where reviews are announced")
     @app_commands.describe(
         channel="Text or forum channel for review announcements",
         ping_role="Role to ping with each announcement (optional)",
@@ -275,6 +252,7 @@ class Reviews(commands.Cog):
 
     # -- /matinee feed ... -----------------------------------------------------------------------
 
+    @admin_command(name="add", description="Follow a blog's RSS or Atom feed", group=FEED)
     @app_commands.describe(
         url="The feed's address (RSS or Atom), e.g. https://blog.example.com/feed/",
         channel="Where this feed's reviews go (default: the channel from /matinee setup)",
@@ -322,6 +300,8 @@ class Reviews(commands.Cog):
                 break
         return choices
 
+    @admin_command(name="remove", description="Stop following a feed", group=FEED)
+    @app_commands.autocomplete(feed=_feed_choices)
     @app_commands.describe(feed="The feed to stop following")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_remove(self, interaction: discord.Interaction, feed: str) -> None:
@@ -336,6 +316,7 @@ class Reviews(commands.Cog):
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
+    @admin_command(name="list", description="Feeds and their status", group=FEED)
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_list(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
@@ -381,6 +362,7 @@ class Reviews(commands.Cog):
 
     # -- /matinee review post ----------------------------------------------------------------------
 
+    @admin_command(name="post", description="Write a review and announce it", group=REVIEW)
     @app_commands.checks.has_permissions(manage_messages=True)
     async def review_post(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(ReviewModal(self))

@@ -11,7 +11,7 @@ from bot.text import clean_text, excerpt, fit_embed, neutralize_mentions, star_r
 from bot.timestamps import parse_utc_iso
 from cogs._ui import EMBED_COLOUR, inert, list_embed
 
-__all__ = ["EMBED_COLOUR", "build_review_embed", "ping_for", "review_embed_matches", "search_results_embed"]
+__all__ = ["build_review_embed", "ping_for", "review_embed_matches", "search_results_embed"]
 
 FOOTER_TEXT = "What did you think? Join the discussion in the thread."
 FORUM_FOOTER_TEXT = "What did you think? Reply in this post."

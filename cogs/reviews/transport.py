@@ -6,10 +6,10 @@ import logging
 
 import discord
 
+from bot.discussions.thread_names import review_thread_name
 from bot.models import Announcement, Review
 from bot.reviews import Delivered, DeliveryError
 from bot.storage import GuildSettingsRepository
-from bot.threads import review_thread_name
 
 from .embeds import build_review_embed, ping_for, review_embed_matches
 

@@ -33,11 +33,16 @@ from bot.storage import (
 from bot.storage.conversations import ConversationRepository
 from bot.storage.privacy import NO_SERVER, MemberDataEraser
 from bot.storage.watchlist import WatchlistRepository
+from bot.storage.web import WebRepository
 
 # A column that names a person: user_id, author_id, voter_id, member_id, owner_id, author_name, author...
 MEMBER_COLUMN = re.compile(r"^(?:\w+_)?(?:user|author|voter|member|owner|requester|reporter)(?:_id|_name)?$")
 
 # Tables that match MEMBER_COLUMN but hold no member data, each with its reason.
+# Rows that record a member's refusal, kept by design when they are forgotten (a hidden-from-the-blog choice:
+# erasing it would publish what they write next in a server that publishes unless members opt out).
+KEPT_REFUSALS = {"web_member_prefs": "show = 0"}
+
 NOT_MEMBER_DATA = {
     "reviews": "`author` is the blog post's byline from the feed or front matter, not a Discord member",
     "forgotten_members": "the member's own request to be forgotten (ids and a time, nothing they wrote): "
@@ -99,6 +104,7 @@ async def seeded(db: Database, writer: BatchedWriter):
     )
     comments, polls = CommentRepository(db, writer), PollRepository(db, writer)
     ratings, watchlist, chat = RatingRepository(db), WatchlistRepository(db), ConversationRepository(db)
+    web = WebRepository(db)
     message_ids = iter(range(100, 1000))
     for guild in (HERE, THERE):
         thread = 10 * guild
@@ -117,6 +123,9 @@ async def seeded(db: Database, writer: BatchedWriter):
         await chat.add(500 + user, role="user", content="in a DM", tokens=1, guild_id=None, author_id=user)
         await watchlist.add(user, heat.id)
         await watchlist.add(user, ronin.id)
+        await web.set_preference(HERE, user, True)
+        await web.set_preference(THERE, user, True)
+    await web.set_preference(THERE + 1, ALICE, False)  # a refusal: kept when she is forgotten
     # A tombstone: deleted on Discord, kept so replies keep their parent; erased too, but not counted.
     await comments.store(Comment(next(message_ids), review.id, HERE, 10, ALICE, "m", "gone", "2026-01-01T00:00Z"))
     await comments.mark_deleted([message_ids.__next__() - 1])
@@ -130,6 +139,8 @@ async def rows_of(db: Database, user_id: int) -> dict[str, int]:
             continue
         ids = [c for c in columns if c.endswith("_id")]
         where = " OR ".join(f"{c} = ?" for c in ids)
+        if table in KEPT_REFUSALS:
+            where = f"({where}) AND NOT ({KEPT_REFUSALS[table]})"
         counts[table] = await db.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", (user_id,) * len(ids))
     return counts
 
@@ -148,13 +159,14 @@ async def test_forgetting_everywhere_leaves_no_row_of_the_member_and_every_row_o
         ("film ratings", 4),  # poll-made and /rate alike
         ("watchlist films", 2),
         ("chat messages", 3),  # both servers and the DM; the bot's replies are not hers
+        ("blog opt-ins", 2),  # her refusal in a third server stays: see KEPT_REFUSALS
     ]
     assert report.no_server == ()
     assert set((await rows_of(seeded.db, ALICE)).values()) == {0}
     assert await rows_of(seeded.db, BOB) == before_bob
     assert await seeded.db.fetchval("SELECT count(*) FROM chat_messages WHERE role = 'assistant'") == 4
     assert cli_summary(report) == (
-        "erased 4 comments, 2 poll votes, 4 film ratings, 2 watchlist films and 3 chat messages "
+        "erased 4 comments, 2 poll votes, 4 film ratings, 2 watchlist films, 3 chat messages and 2 blog opt-ins "
         "of user 7 in every server and in direct messages"
     )
 
@@ -165,10 +177,16 @@ async def test_forgetting_in_one_server_keeps_the_others_and_takes_what_belongs_
     report = await seeded.registry.forget(ALICE, HERE)
 
     assert report == preview
-    assert [str(e) for e in report.here] == ["2 comments", "1 poll votes", "2 film ratings", "1 chat messages"]
+    assert [str(e) for e in report.here] == [
+        "2 comments",
+        "1 poll votes",
+        "2 film ratings",
+        "1 chat messages",
+        "1 blog opt-ins",
+    ]
     assert [str(e) for e in report.no_server] == ["2 watchlist films", "1 chat messages"]
     assert report.no_server_what == ("your watchlist", "our direct messages")
-    assert report.count("chat messages") == 2 and report.total == 9
+    assert report.count("chat messages") == 2 and report.total == 10
 
     for table in ("comments", "poll_votes", "film_ratings"):
         left = await db.fetchall(
@@ -209,11 +227,11 @@ def test_what_the_member_and_the_operator_are_told() -> None:
         ("your watchlist",),
     )
     assert question_message(report) == (
-        "This erases for good what I've stored from you in this server: 2 comments and 0 poll votes. "
+        "This erases for good what I've stored from you in this server: 2 comments. "
         "Your watchlist belongs to no server, so it goes too: 3 watchlist films. Are you sure?"
     )
     assert done_message(report) == (
-        "Done. I erased 2 comments and 0 poll votes of yours in this server, and 3 watchlist films from "
+        "Done. I erased 2 comments of yours in this server, and 3 watchlist films from "
         "your watchlist. (New messages in review threads will be stored again.)"
     )
     empty = PrivacyRegistry([])

@@ -7,7 +7,7 @@ import datetime as dt
 import discord
 
 from bot.discussions.opening import normalise_archive_minutes, with_spoiler_notice
-from bot.discussions.prompts import SPOILER_NOTICE, poll_spec
+from bot.discussions.opening_prompts import SPOILER_NOTICE, poll_spec
 from bot.models import Review
 from cogs.discussions.render import build_poll, emoji_key, iso
 

@@ -90,6 +90,7 @@ class BotRunner:
             log_level="DEBUG",
             # The tests' feed servers listen on loopback, which production refuses by default.
             feed_allow_private_networks=True,
+            web_port=0,  # tests that want the web server pass a free port
         )
         return dataclasses.replace(base, **overrides)
 

@@ -173,6 +173,12 @@ async def test_admin_export_sends_files_in_all_formats(double: DiscordDouble, wo
     bot = await run_bot()
     opened, _first = await _thread_with_hostile_comments(bot, double, world)
 
+    # The review option autocompletes (the cog's method, bound through @admin_command).
+    choices = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.admin_id, "matinee export", {"review": "chungking"}, "review"
+    )
+    assert str(opened.review.id) in [c["value"] for c in choices]
+
     refused = await double.invoke_command(
         world.guild_id,
         world.text_channel_id,
@@ -251,7 +257,7 @@ async def test_cli_export_and_forget(double: DiscordDouble, world, run_bot, tmp_
 
     forgot = await asyncio.to_thread(cli, "forget", str(world.member_id))
     assert forgot.returncode == 0 and forgot.stdout == (
-        f"erased 2 comments, 1 poll votes, 1 film ratings, 0 watchlist films and 0 chat messages "
+        f"erased 2 comments, 1 poll votes, 1 film ratings, 0 watchlist films, 0 chat messages and 0 blog opt-ins "
         f"of user {world.member_id} in every server and in direct messages\n"
     )
     bot = await run_bot()

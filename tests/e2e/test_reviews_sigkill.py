@@ -84,6 +84,7 @@ async def test_sigkill_between_send_and_record_then_restart_posts_exactly_once(
         "FEED_POLL_SECONDS": "10",
         "FEED_ALLOW_PRIVATE_NETWORKS": "true",
         "LOG_LEVEL": "INFO",
+        "WEB_PORT": "0",
     }
     log_file = (tmp_path / "bot.log").open("wb")
     process = await asyncio.create_subprocess_exec(

@@ -162,6 +162,7 @@ class BotProcessFactory:
             "REVIEWS_DIR": str(self.reviews_dir),
             "LOG_LEVEL": "INFO",
             "FEED_ALLOW_PRIVATE_NETWORKS": "true",  # the tests' feeds are on loopback
+            "WEB_PORT": "0",  # no fixed port: parallel runs would collide
         }
         return child_environment(**{**settings, **overrides})
 

@@ -107,14 +107,20 @@ async def test_sigkill_during_a_fan_out_announces_exactly_once_per_guild(bot_pro
     assert states == ["sent"] * len(guilds)
 
 
-@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
-async def test_kill_or_sigterm_during_a_comment_burst_loses_no_comment(bot_process, double, world, signal_name) -> None:
+async def start_with_a_review_thread(bot_process, double, world) -> tuple[object, int]:
+    """A bot process whose review thread is open (poll posted); returns the process and the thread id."""
     guilds = await guilds_with_channels(double, world, 1)
     proc = await start_with_review_channels(bot_process, double, guilds)
     write_review(bot_process.reviews_dir, "vertigo")
     await until(lambda: bot_posts(double, world.text_channel_id), timeout=60)
     thread_id = int(bot_posts(double, world.text_channel_id)[0]["id"])
     await until(lambda: any(m.get("poll") for m in double.messages_in(thread_id)), timeout=30)
+    return proc, thread_id
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+async def test_kill_or_sigterm_during_a_comment_burst_loses_no_comment(bot_process, double, world, signal_name) -> None:
+    proc, thread_id = await start_with_a_review_thread(bot_process, double, world)
 
     sent = []
     for i in range(400):

@@ -14,6 +14,7 @@ from bot.discord_double import DiscordDouble, DiscordError
 from tests.e2e._discussions import open_thread, wait_rows
 from tests.e2e.reviews_support import bot_posts, forum_posts, run_command
 from tests.reliability._audit import mention_violations
+from tests.reliability._reviews import first_scan_done
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +61,7 @@ async def test_announcement_and_thread_survive_rest_faults_exactly_once(double, 
         double.inject_fault("POST", rf"^/channels/{channel}/messages/\d+/threads$", **FAULTS[fault]),
         double.inject_fault("POST", r"^/channels/\d+/messages$", **FAULTS[fault]),  # the opening message
     ]
+    await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir)
     await double.wait_until(lambda: bot_posts(double, channel), timeout=30)
     thread_id = int(bot_posts(double, channel)[0]["id"])
@@ -97,6 +99,7 @@ async def test_a_lost_response_to_an_announcement_does_not_duplicate_it(double, 
     bot = await run_bot(feed_poll_seconds=1)
     await setup_channel(double, world, world.text_channel_id)
     hits = lose_responses(double, "_r_post_message")
+    await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir)
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=30)
     await quiet(bot, 2.5)
@@ -115,6 +118,7 @@ async def test_a_lost_response_to_a_forum_post_does_not_duplicate_it(double, wor
     bot = await run_bot(feed_poll_seconds=1)
     await setup_channel(double, world, world.forum_channel_id)
     hits = lose_responses(double, "_r_thread_without_message")
+    await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir)
     await double.wait_until(lambda: forum_posts(double, world.forum_channel_id), timeout=30)
     await quiet(bot, 2.5)
@@ -215,6 +219,7 @@ async def test_one_thread_whose_history_is_forbidden_does_not_stop_the_backfill_
 async def test_gateway_faults_after_an_announcement_repeat_nothing(double, world, run_bot, fault: str) -> None:
     bot = await run_bot(feed_poll_seconds=1)
     await setup_channel(double, world, world.text_channel_id)
+    await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir)
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=30)
     thread_id = int(bot_posts(double, world.text_channel_id)[0]["id"])

@@ -15,6 +15,7 @@ from bot.storage import FilmRepository
 from tests.e2e._discussions import open_thread, wait_rows
 from tests.e2e.reviews_support import bot_posts, run_command
 from tests.reliability._audit import mention_violations, rendered_mentions, sent_payload_count
+from tests.reliability._reviews import first_scan_done
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,7 @@ async def test_mentions_in_a_review_never_ping(double, world, run_bot, kind: str
     bot = await run_bot(feed_poll_seconds=1)
     await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
                       channel=world.text_channel_id)  # fmt: skip
+    await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir, "heat", mention)
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=20)
     announcement = bot_posts(double, world.text_channel_id)[0]
@@ -69,6 +71,7 @@ async def test_only_the_configured_role_ping_is_allowed(double, world, run_bot) 
     bot = await run_bot(feed_poll_seconds=1)
     await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
                       channel=world.text_channel_id, ping_role=int(ping["id"]))  # fmt: skip
+    await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir, "heat", f"@everyone {other}")
     await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=20)
     announcement = bot_posts(double, world.text_channel_id)[0]
@@ -147,6 +150,7 @@ async def test_oversized_reviews_are_announced_within_discord_limits(
     title = ("Long title " * 60)[:title_len].strip() or "t"
     film = ("Film " * 100)[:film_len].strip()
     body = ("A sentence about the film. " * 600)[:body_len]
+    await first_scan_done(bot)  # a file there before the first scan is history
     (run_bot.reviews_dir / "long.md").write_text(
         f'---\ntitle: "{title}"\nfilm: "{film}"\nyear: 1999\nauthor: "{"A" * 300}"\ndate: 2025-03-01\n'
         f"url: https://blog.example/long/\n---\n{body}\n",
@@ -209,6 +213,7 @@ async def test_control_and_bidi_characters_never_reach_a_thread_name(double, wor
     bot = await run_bot(feed_poll_seconds=1)
     await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee setup",
                       channel=world.text_channel_id)  # fmt: skip
+    await first_scan_done(bot)  # a file there before the first scan is history
     (run_bot.reviews_dir / "rtl.md").write_text(
         '---\ntitle: "Evil \\u202etxt.exe\\u202c title"\nfilm: "Heat\\u202e\\u2066 \\u0007"\nyear: 1995\n'
         "date: 2025-03-01\nurl: https://blog.example/rtl/\n---\nBody with \x07 a bell.\n",

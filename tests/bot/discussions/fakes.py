@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.discussions.feature import DiscussionFeature
-from bot.discussions.prompts import PollSpec
+from bot.discussions.opening_prompts import PollSpec
 from bot.discussions.service import IncomingMessage
 from bot.discussions.summary import DiscussionSummary
 from bot.discussions.transport import ChannelKind, PostedOpening, ThreadInfo, TransportError

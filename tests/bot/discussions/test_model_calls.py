@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from bot.discussions.prompts import llm_prompts
+from bot.discussions.opening_prompts import llm_prompts
 from bot.discussions.summary import summarise
 from bot.llm import FENCE_CLOSE, FENCE_OPEN, FENCE_RULE, LLM
 from bot.models import Review

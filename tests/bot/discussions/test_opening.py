@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.discussions.prompts import SPOILER_NOTICE, template_prompts
+from bot.discussions.opening_prompts import SPOILER_NOTICE, template_prompts
 from bot.discussions.transport import TransportError
 from bot.errors import UserFacingError
 from bot.storage import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from bot.discussions.prompts import build_opening, llm_prompts, parse_prompts, poll_spec, template_prompts
+from bot.discussions.opening_prompts import build_opening, llm_prompts, parse_prompts, poll_spec, template_prompts
 from bot.discussions.summary import spoiler_wrap, statistics_summary, summarise
 from bot.llm import FENCE_CLOSE, FENCE_OPEN, LLM, fence
 from bot.models import Comment, Review

@@ -16,9 +16,9 @@ async def test_fresh_database_reaches_latest_version(tmp_path: Path) -> None:
         latest = load_migrations()[-1].version
         assert await db.migrate() == latest
         assert await db.user_version() == latest
-        assert await db.fetchval("PRAGMA foreign_keys") == 1
-        assert (await db.fetchval("PRAGMA journal_mode")).lower() == "wal"
-        assert await db.fetchval("PRAGMA busy_timeout") >= 5000
+        assert await db.pragma("foreign_keys") == 1
+        assert (await db.pragma("journal_mode")).lower() == "wal"
+        assert await db.pragma("busy_timeout") >= 5000
         tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"meta", "guild_settings", "reviews", "announcements", "comments", "films"} <= tables
         # Running again is a no-op.
@@ -89,7 +89,7 @@ def test_migration_files_are_numbered_uniquely() -> None:
 async def test_newer_database_than_code_is_refused(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "m.db")
     try:
-        await db.fetchall("PRAGMA user_version = 999")
+        await db.pragma("user_version", 999)
         with pytest.raises(StorageError, match="newer"):
             await db.migrate()
     finally:

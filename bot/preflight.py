@@ -1,4 +1,4 @@
-"""Health checks behind ``matinee doctor``.
+"""Preflight checks behind ``matinee doctor`` (the command is :mod:`bot.cli.doctor`), and the invite URL.
 
 Doctor must be useful on a machine nobody has configured yet: it never needs a
 token, never needs the network to *finish*, and reports every problem it finds

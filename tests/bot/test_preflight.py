@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from bot.doctor import application_id_from_token, check_database, invite_permissions, invite_url, run_checks
+from bot.preflight import application_id_from_token, check_database, invite_permissions, invite_url, run_checks
 from bot.settings import Secret, Settings
 from tests._environment import child_environment
 

@@ -1,9 +1,10 @@
-"""Naming of discussion threads, shared by the announcer (forum posts) and discussions."""
+"""Names of discussion threads: the discussions feature names the threads it opens, and the
+announcer (``cogs/reviews/transport.py``) names a forum post the same way."""
 
 from __future__ import annotations
 
-from .models import Review
-from .text import THREAD_NAME, one_line, truncate
+from ..models import Review
+from ..text import THREAD_NAME, one_line, truncate
 
 __all__ = ["discussion_thread_name", "review_thread_name"]
 

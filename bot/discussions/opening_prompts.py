@@ -139,14 +139,22 @@ class OpeningMessage:
     from_model: bool
 
 
-def build_opening(review: Review, prompts: Sequence[str], *, spoiler: bool, from_model: bool) -> OpeningMessage:
-    """The thread's first message: the question, a spoiler notice if needed, the prompts."""
+def build_opening(
+    review: Review, prompts: Sequence[str], *, spoiler: bool, from_model: bool, blog_notice: str | None = None
+) -> OpeningMessage:
+    """The thread's first message: the question, a spoiler notice if needed, the prompts.
+
+    ``blog_notice`` is the line telling members that replies appear on the blog
+    (see :mod:`bot.web.consent`); given while the server publishes its discussions.
+    """
     question = neutralize_mentions(f"**What did you think of {one_line(review.film_name)}?**")
     lines = [truncate(question, 300)]
     if spoiler:
         lines.append(SPOILER_NOTICE)
     lines.append("A few questions to get you started:")
     lines.extend(f"• {p}" for p in prompts)
+    if blog_notice:
+        lines.append(blog_notice)
     lines.append("Vote in the poll below, and reply here: every message becomes a comment on the review.")
     content = truncate("\n".join(lines), MESSAGE_LIMIT)
     return OpeningMessage(content, tuple(prompts), poll_spec(review), from_model)

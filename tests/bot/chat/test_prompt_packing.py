@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.chat.prompt import HISTORY_CUT_NOTE, ChatContext, pack_prompt
+from bot.chat.prompt_packing import HISTORY_CUT_NOTE, ChatContext, pack_prompt
 from bot.chat.tokens import TokenCounter
 from bot.models import Film, Review
 from bot.storage.conversations import ConversationTurn

@@ -1,4 +1,4 @@
-"""Building the prompt: persona, grounding context, history, packed into a token budget.
+"""Packing chat's prompt: rules, persona, grounding context and history, fitted into a token budget.
 
 Order of importance when the budget is tight:
 
