@@ -1,18 +1,17 @@
 """Keeping chat affordable: a per-member request limit and a per-guild daily token budget.
 
-The member limit is a sliding window kept in memory: it protects the model from
-bursts, and forgetting it on restart costs at most one extra minute of requests.
-The token budget is money, so it is stored in SQLite and survives restarts.
+Both are stored in SQLite and survive restarts: the member limit is a sliding
+window over the times of each member's recent requests (a deploy must not hand out
+a fresh allowance), and the token budget is money.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from ..storage.conversations import UsageRepository
+from ..storage.conversations import ChatRequestRepository, UsageRepository
 
 __all__ = ["DM_GUILD_ID", "SlidingWindowLimiter", "TokenBudget", "utc_day"]
 
@@ -24,33 +23,43 @@ def utc_day(moment: datetime) -> str:
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key, over a true sliding window."""
+    """At most ``limit`` requests per ``window`` seconds per member and server, over a true sliding window.
 
-    def __init__(self, limit: int, window: float = 60.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+    The window is kept in SQLite (:class:`ChatRequestRepository`), timed by the wall
+    clock: a member who waits for a restart or a deploy finds the same allowance left.
+    Refused requests are not recorded, so hammering does not extend the wait.
+    """
+
+    def __init__(
+        self,
+        requests: ChatRequestRepository,
+        limit: int,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self.window = window
+        self._requests = requests
         self._clock = clock
-        self._hits: dict[object, deque[float]] = {}
+        self._next_prune = float("-inf")
 
-    def hit(self, key: object) -> float | None:
+    async def hit(self, guild_id: int | None, user_id: int) -> float | None:
         """Record a request; None when allowed, else the seconds until one is allowed again."""
         now = self._clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(0.0, hits[0] + self.window - now)
-        hits.append(now)
-        if len(self._hits) > 10_000:
-            self._prune(now)
-        return None
-
-    def _prune(self, now: float) -> None:
-        """Drop members with no recent requests, so memory stays bounded on a big server."""
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-            del self._hits[key]
+        since = now - self.window
+        if now >= self._next_prune:  # at most once a window: the table holds about two windows of requests
+            self._next_prune = now + self.window
+            await self._requests.prune(since)
+        if await self._requests.record_unless_full(guild_id, user_id, at=now, since=since, limit=self.limit):
+            return None
+        blocking = await self._requests.nth_newest(guild_id, user_id, since=since, n=self.limit)
+        if blocking is None:  # the window emptied in between: try again at once
+            return 0.0
+        # A clock set back leaves requests "in the future"; never ask for more than one window.
+        return min(self.window, max(0.0, blocking + self.window - now))
 
 
 class TokenBudget:

@@ -26,7 +26,7 @@ from ..errors import UserFacingError
 from ..llm import LLM, MODERATION_MODEL, ModelError, ThinkStripper, ToolCall, log_failure, strip_think
 from ..models import Film
 from ..settings import Settings
-from ..storage.conversations import ConversationRepository, UsageRepository
+from ..storage.conversations import ChatRequestRepository, ConversationRepository, UsageRepository
 from ..storage.database import Database
 from ..storage.films import FilmRepository
 from ..storage.guilds import GuildSettingsRepository
@@ -166,7 +166,7 @@ class ChatService:
         limiter: SlidingWindowLimiter | None = None,
         budget: TokenBudget | None = None,
         edit_interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.llm = llm
@@ -178,7 +178,9 @@ class ChatService:
         self.announcements = AnnouncementRepository(db)
         self.films = FilmRepository(db)
         self.guild_settings = GuildSettingsRepository(db)
-        self.limiter = limiter or SlidingWindowLimiter(settings.chat_requests_per_minute, 60.0, clock=clock)
+        self.limiter = limiter or SlidingWindowLimiter(
+            ChatRequestRepository(db), settings.chat_requests_per_minute, 60.0, clock=clock
+        )
         self.budget = budget or TokenBudget(self.usage, settings.chat_daily_token_budget)
         self.edit_interval = edit_interval
 
@@ -187,9 +189,9 @@ class ChatService:
         return self.llm is not None
 
     # ------------------------------------------------------------------ guards
-    def check_rate_limit(self, guild_id: int | None, author_id: int) -> str | None:
+    async def check_rate_limit(self, guild_id: int | None, author_id: int) -> str | None:
         """Record a request; a polite refusal when the member is over the limit, else None."""
-        retry = self.limiter.hit((guild_id or 0, author_id))
+        retry = await self.limiter.hit(guild_id, author_id)
         if retry is None:
             return None
         return (
@@ -314,7 +316,7 @@ class ChatService:
         gets a reply saying what happened.
         """
         if request.check_rate_limit:
-            refusal = self.check_rate_limit(request.guild_id, request.author_id)
+            refusal = await self.check_rate_limit(request.guild_id, request.author_id)
             if refusal is not None:
                 return await self._say(target, Outcome.RATE_LIMITED, refusal)
         if self.llm is None:

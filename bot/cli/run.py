@@ -35,21 +35,32 @@ async def serve(settings, *, sync: str = "auto") -> None:
     """Run the bot until it is closed; SIGTERM and SIGINT close it gracefully, within the budget."""
     from ..bot import MatineeBot
 
-    bot = MatineeBot(settings, sync=sync)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
     watchdog = Watchdog()
+    bot: MatineeBot | None = None
+    stopped_before_start = False
 
     def request_shutdown(sig: signal.Signals) -> None:
-        if bot.shutting_down:
+        nonlocal stopped_before_start
+        if stopped_before_start or (bot is not None and bot.shutting_down):
             log.info("received %s; already shutting down", sig.name)
             return
         log.info("received %s; shutting down", sig.name)
         watchdog.arm()
-        bot.begin_shutdown(ShutdownBudget())  # the budget's clock starts now, at the signal
+        if bot is None:
+            stopped_before_start = True  # still migrating: let it finish (atomic, short), then stop
+        else:
+            bot.begin_shutdown(ShutdownBudget())  # the budget's clock starts now, at the signal
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix event loops
             loop.add_signal_handler(sig, request_shutdown, sig)
+    # An unusable database fails here, with one line, before anything contacts Discord.
+    await prepare_database(settings.database_path)
+    if stopped_before_start:
+        log.info("shut down in 0.00 s, before connecting to Discord")
+        return
+    bot = MatineeBot(settings, sync=sync)  # type: ignore[arg-type]
     try:
         # start() returns as soon as the gateway closes, early in a shutdown; it is
         # cancelled if the signal comes during start-up.
@@ -78,7 +89,6 @@ def handle(args: argparse.Namespace) -> int:
     try:
         # Held until the process ends; it is how `matinee restore` knows the bot is running.
         with DatabaseLock(settings.database_path, "matinee run"):
-            asyncio.run(prepare_database(settings.database_path))
             asyncio.run(serve(settings))
     except discord.LoginFailure:
         return fail("Discord rejected DISCORD_TOKEN; check it in the Developer Portal (see .env.example)")

@@ -22,6 +22,7 @@ from ..storage import Database, RatingRepository, RatingSummary, ReviewRepositor
 from ..storage.film_search import normalize_title
 from ..storage.film_stats import FilmStatsRepository, LeaderboardRow
 from ..storage.films import FilmRepository
+from ..storage.guilds import DEFAULT_TOP_MIN_VOTES, GuildSettingsRepository
 from ..storage.watchlist import MAX_WATCHLIST, WatchlistRepository
 from ..text import AUTOCOMPLETE_CHOICES
 from ..timestamps import utc_iso
@@ -31,6 +32,7 @@ from .tmdb import TmdbClient
 __all__ = [
     "PERIODS",
     "TOP_MIN_VOTES",
+    "TOP_MIN_VOTES_MAX",
     "FilmCard",
     "FilmPick",
     "FilmService",
@@ -38,7 +40,8 @@ __all__ = [
     "period_start",
 ]
 
-TOP_MIN_VOTES = 3
+TOP_MIN_VOTES = DEFAULT_TOP_MIN_VOTES  # a server changes it with /matinee top-min-votes
+TOP_MIN_VOTES_MAX = 50  # the column's CHECK in migration 0008 holds 1..50 too
 TOP_PAGE_SIZE = 10
 WATCHLIST_PAGE_SIZE = 10
 PERIODS = {"week": 7, "month": 30, "year": 365, "all": None}
@@ -96,6 +99,7 @@ class FilmService:
         self.stats = FilmStatsRepository(db)
         self.watchlist = WatchlistRepository(db)
         self.reviews = ReviewRepository(db)
+        self.guild_settings = GuildSettingsRepository(db)
         self.review_search = ReviewSearchService(db)
 
     @property
@@ -183,16 +187,35 @@ class FilmService:
         await self.ratings.set_rating(guild_id, user_id, film.id, value, source="rate")
         return value, previous
 
+    async def top_min_votes(self, guild_id: int) -> int:
+        """The fewest ratings a film needs to appear in this guild's /top (3 unless staff changed it)."""
+        return (await self.guild_settings.get(guild_id)).top_min_votes
+
+    async def set_top_min_votes(self, guild_id: int, votes: int) -> int:
+        """Change this guild's /top minimum (1 to 50 ratings); returns what is stored."""
+        if not 1 <= votes <= TOP_MIN_VOTES_MAX:
+            raise UserFacingError(f"A film can be required to have 1 to {TOP_MIN_VOTES_MAX} ratings, not {votes}.")
+        return (await self.guild_settings.update(guild_id, top_min_votes=votes)).top_min_votes
+
     async def top(
-        self, guild_id: int, *, genre: str | None = None, period: str | None = None, page: int = 0
+        self,
+        guild_id: int,
+        *,
+        genre: str | None = None,
+        period: str | None = None,
+        page: int = 0,
+        min_votes: int | None = None,
     ) -> Page[LeaderboardRow]:
+        """A page of the leaderboard: films with at least ``min_votes`` ratings (default: the guild's setting)."""
+        if min_votes is None:
+            min_votes = await self.top_min_votes(guild_id)
         since = period_start(period)
         page = max(0, page)
         rows, total = await self.stats.leaderboard(
             guild_id,
             genre=(genre or "").strip() or None,
             since=since,
-            min_votes=TOP_MIN_VOTES,
+            min_votes=min_votes,
             limit=TOP_PAGE_SIZE,
             offset=page * TOP_PAGE_SIZE,
         )

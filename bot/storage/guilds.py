@@ -1,4 +1,4 @@
-"""Per-guild settings (announcement channel, ping role, log channel, persona…)."""
+"""Per-guild settings (announcement channel, ping role, log channel, persona, /top's minimum votes…)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ from dataclasses import dataclass
 
 from .database import Database
 
-__all__ = ["GuildSettings", "GuildSettingsRepository"]
+__all__ = ["DEFAULT_TOP_MIN_VOTES", "GuildSettings", "GuildSettingsRepository"]
 
 DEFAULT_AUTO_ARCHIVE_MINUTES = 10080  # one week
+DEFAULT_TOP_MIN_VOTES = 3  # the column's default in migration 0008
 
-_COLUMNS = "guild_id, announce_channel_id, ping_role_id, log_channel_id, forum_tag_id, auto_archive_minutes, persona"
+_COLUMNS = (
+    "guild_id, announce_channel_id, ping_role_id, log_channel_id, forum_tag_id, auto_archive_minutes, persona, "
+    "top_min_votes"
+)
 _UPDATABLE = frozenset(
-    {"announce_channel_id", "ping_role_id", "log_channel_id", "forum_tag_id", "auto_archive_minutes", "persona"}
+    {
+        "announce_channel_id",
+        "ping_role_id",
+        "log_channel_id",
+        "forum_tag_id",
+        "auto_archive_minutes",
+        "persona",
+        "top_min_votes",
+    }
 )
 
 
@@ -25,6 +37,7 @@ class GuildSettings:
     forum_tag_id: int | None = None
     auto_archive_minutes: int = DEFAULT_AUTO_ARCHIVE_MINUTES
     persona: str | None = None
+    top_min_votes: int = DEFAULT_TOP_MIN_VOTES
 
 
 class GuildSettingsRepository:

@@ -99,7 +99,7 @@ class Chat(commands.Cog):
             return
         target = ChannelTarget(message.channel, reply_to=message)
         if message.guild is None and not self.bot.settings.chat_allow_dms:
-            if self.service.check_rate_limit(None, message.author.id) is None:
+            if await self.service.check_rate_limit(None, message.author.id) is None:
                 await self._notice(target, DMS_OFF)
             return
         request = self._request_from_message(message)
@@ -177,7 +177,7 @@ class Chat(commands.Cog):
             check_rate_limit=False,
         )
         # The member limit is checked before deferring so its notice can be private.
-        refusal = self.service.check_rate_limit(interaction.guild_id, interaction.user.id)
+        refusal = await self.service.check_rate_limit(interaction.guild_id, interaction.user.id)
         if refusal is not None:
             raise UserFacingError(refusal)
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)

@@ -12,15 +12,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import admin_command
 from bot.bot import MatineeBot
-from bot.films.service import PERIODS, TOP_MIN_VOTES, FilmService, parse_stars
+from bot.errors import UserFacingError
+from bot.films.service import PERIODS, TOP_MIN_VOTES, TOP_MIN_VOTES_MAX, FilmService, parse_stars
 from bot.films.tmdb import TmdbClient
 from bot.models import Review
 from bot.outbound import Purpose
 from bot.text import CHOICE_NAME, star_rating, truncate
 from cogs._ui import reply, send_paged
 
-from .render import card_embed, card_view, film_line, top_embed, watchlist_embed
+from .render import card_embed, card_view, film_line, ratings_phrase, top_embed, watchlist_embed
 from .transformers import FILMS_COG, FilmCardOption, FilmOption, WatchlistFilmOption
 
 log = logging.getLogger(__name__)
@@ -111,10 +113,11 @@ class Films(commands.Cog, name=FILMS_COG):
     async def top(self, interaction: discord.Interaction, genre: str | None = None, period: str | None = None) -> None:
         assert interaction.guild_id is not None
         guild_id = interaction.guild_id
+        min_votes = await self.service.top_min_votes(guild_id)  # read once: every page uses the same bar
 
         async def render(page: int) -> tuple[discord.Embed, int, int]:
-            result = await self.service.top(guild_id, genre=genre, period=period, page=page)
-            embed = top_embed(result, genre=genre, period=period, min_votes=TOP_MIN_VOTES)
+            result = await self.service.top(guild_id, genre=genre, period=period, page=page, min_votes=min_votes)
+            embed = top_embed(result, genre=genre, period=period, min_votes=min_votes)
             return embed, result.page, result.pages
 
         await send_paged(interaction, render, ephemeral=False)
@@ -131,6 +134,30 @@ class Films(commands.Cog, name=FILMS_COG):
             log.exception("genre autocomplete failed")
             return []
         return [app_commands.Choice(name=truncate(g, CHOICE_NAME), value=g[:100]) for g in genres]
+
+    # -- /matinee top-min-votes ------------------------------------------------------------
+
+    @admin_command(name="top-min-votes", description="How many ratings a film needs to appear in /top in this server")
+    @app_commands.describe(
+        votes=f"Ratings a film needs to appear in /top (1 to {TOP_MIN_VOTES_MAX}); leave out to see the current number"
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def top_min_votes(
+        self, interaction: discord.Interaction, votes: app_commands.Range[int, 1, TOP_MIN_VOTES_MAX] | None = None
+    ) -> None:
+        if interaction.guild_id is None:
+            raise UserFacingError("The /top minimum is set per server; run this inside one.")
+        if votes is None:
+            current = await self.service.top_min_votes(interaction.guild_id)
+            default = " (the default)" if current == TOP_MIN_VOTES else ""
+            text = (
+                f"A film needs at least {ratings_phrase(current)} to appear in `/top` here{default}. "
+                "Change it with `/matinee top-min-votes votes:`."
+            )
+        else:
+            stored = await self.service.set_top_min_votes(interaction.guild_id, votes)
+            text = f"A film now needs at least {ratings_phrase(stored)} to appear in `/top` here."
+        await reply(interaction, content=text, ephemeral=True)
 
     # -- /watchlist ----------------------------------------------------------------------
 

@@ -102,6 +102,11 @@ def card_view(card: FilmCard) -> discord.ui.View | None:
     return view if view.children else None
 
 
+def ratings_phrase(count: int) -> str:
+    """/top's minimum in words: "1 rating", "3 ratings"."""
+    return f"{count} rating{'' if count == 1 else 's'}"
+
+
 def top_embed(page: Page[LeaderboardRow], *, genre: str | None, period: str | None, min_votes: int) -> discord.Embed:
     when = PERIOD_LABELS.get((period or "all").lower(), "all time")
     scope = " · ".join(p for p in (inert(genre, 50) if genre else None, when) if p)
@@ -121,7 +126,7 @@ def top_embed(page: Page[LeaderboardRow], *, genre: str | None, period: str | No
         f"Top films · {scope}",
         description,
         [],
-        f"Page {page.page + 1} of {page.pages} · films with at least {min_votes} ratings",
+        f"Page {page.page + 1} of {page.pages} · films with at least {ratings_phrase(min_votes)}",
     )
 
 

@@ -30,7 +30,7 @@ from bot.storage import (
     RatingRepository,
     ReviewRepository,
 )
-from bot.storage.conversations import ConversationRepository
+from bot.storage.conversations import ChatRequestRepository, ConversationRepository
 from bot.storage.privacy import NO_SERVER, MemberDataEraser
 from bot.storage.watchlist import WatchlistRepository
 from bot.storage.web import WebRepository
@@ -105,6 +105,11 @@ async def seeded(db: Database, writer: BatchedWriter):
     comments, polls = CommentRepository(db, writer), PollRepository(db, writer)
     ratings, watchlist, chat = RatingRepository(db), WatchlistRepository(db), ConversationRepository(db)
     web = WebRepository(db)
+    requests = ChatRequestRepository(db)  # the chat rate limit's record of when each member asked
+
+    async def asked(guild: int | None, user: int) -> None:
+        assert await requests.record_unless_full(guild, user, at=1000.0, since=940.0, limit=5)
+
     message_ids = iter(range(100, 1000))
     for guild in (HERE, THERE):
         thread = 10 * guild
@@ -119,8 +124,10 @@ async def seeded(db: Database, writer: BatchedWriter):
             await ratings.set_rating(guild, user, ronin.id, 2.5, source="rate")
             await chat.add(thread, role="user", content="hello", tokens=1, guild_id=guild, author_id=user)
             await chat.add(thread, role="assistant", content="hi there", tokens=2, guild_id=guild)
+            await asked(guild, user)
     for user in (ALICE, BOB):
         await chat.add(500 + user, role="user", content="in a DM", tokens=1, guild_id=None, author_id=user)
+        await asked(None, user)
         await watchlist.add(user, heat.id)
         await watchlist.add(user, ronin.id)
         await web.set_preference(HERE, user, True)
@@ -158,7 +165,7 @@ async def test_forgetting_everywhere_leaves_no_row_of_the_member_and_every_row_o
         ("poll votes", 2),
         ("film ratings", 4),  # poll-made and /rate alike
         ("watchlist films", 2),
-        ("chat messages", 3),  # both servers and the DM; the bot's replies are not hers
+        ("chat messages", 3),  # both servers and the DM; the bot's replies are not hers (request times go uncounted)
         ("blog opt-ins", 2),  # her refusal in a third server stays: see KEPT_REFUSALS
     ]
     assert report.no_server == ()
@@ -196,6 +203,9 @@ async def test_forgetting_in_one_server_keeps_the_others_and_takes_what_belongs_
         assert [r[0] for r in left] == [THERE], table
     chat_left = await db.fetchall("SELECT guild_id FROM chat_messages WHERE author_id = ?", (ALICE,))
     assert [r[0] for r in chat_left] == [THERE]  # this server's and the DM's turns are gone
+    requests_left = await db.fetchall("SELECT guild_id FROM chat_requests WHERE user_id = ?", (ALICE,))
+    assert [r[0] for r in requests_left] == [THERE]  # and so are the rate limit's records of her asking
+    assert await db.fetchval("SELECT count(*) FROM chat_requests WHERE user_id = ?", (BOB,)) == 3
     assert await db.fetchval("SELECT count(*) FROM watchlist WHERE user_id = ?", (ALICE,)) == 0
     assert await db.fetchval("SELECT count(*) FROM watchlist WHERE user_id = ?", (BOB,)) == 2
 

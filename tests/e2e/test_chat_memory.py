@@ -18,8 +18,11 @@ from tests.e2e._chat import (
     start_chat_bot,
     wait_reply_text,
 )
+from tests.e2e._discussions import wait_rows
 
 pytestmark = pytest.mark.e2e
+
+EPHEMERAL = discord.MessageFlags(ephemeral=True).value
 
 
 async def test_conversation_survives_a_restart_and_stays_in_its_channel(double, world, run_bot, openai_stub) -> None:
@@ -69,6 +72,47 @@ async def test_member_rate_limit_replies_politely_without_calling_the_model(
     await double.post_message(world.text_channel_id, world.admin_id, f"{mention(double)} my turn")
     await wait_reply_text(double, world.text_channel_id, lambda t: "Happy to help." in t)
     assert len(completion_requests(openai_stub)) == 3
+
+
+async def test_member_rate_limit_survives_a_restart(double, world, run_bot, openai_stub) -> None:
+    """A member who waits for a deploy gets no fresh allowance: every counted request is stored.
+
+    Counted are a request the model failed on and an ephemeral /ask, neither of which
+    leaves a chat turn behind, so the limit cannot be derived from the conversation.
+    """
+    limits = {"edit_interval": 0.05, "chat_requests_per_minute": 3, "openai_max_retries": 0}
+    bot = await start_chat_bot(run_bot, openai_stub, **limits)
+    openai_stub.queue_error(500, message="boom")
+    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} first")
+    await wait_reply_text(double, world.text_channel_id, lambda t: bool(t.strip()))
+    openai_stub.queue_text("Privately: yes.")
+    record = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.member_id, "ask", {"question": "second", "ephemeral": True}
+    )
+    await double.wait_until(lambda: record.followups and record.followups[0]["content"] == "Privately: yes.")
+    assert record.followups[0]["flags"] & EPHEMERAL
+    openai_stub.queue_text("Third answer.")
+    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} third")
+    await wait_reply_text(double, world.text_channel_id, lambda t: "Third answer." in t)
+    # Only the third is remembered (its two turns are written right after the final edit).
+    turns = await wait_rows(bot, double, "SELECT content FROM chat_messages ORDER BY id", count=2)
+    assert [t[0] for t in turns] == ["third", "Third answer."]
+    await run_bot.stop(bot)
+
+    await start_chat_bot(run_bot, openai_stub, **limits)
+    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} after the deploy")
+    text = await wait_reply_text(double, world.text_channel_id, lambda t: "try again in" in t)
+    assert "3 requests a minute" in text
+    record = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.member_id, "ask", {"question": "and privately?"}
+    )
+    refusal = await record.wait_response()
+    assert "try again in" in refusal["data"]["content"] and refusal["data"]["flags"] & EPHEMERAL
+    assert len(completion_requests(openai_stub)) == 3  # nothing after the restart reached the model
+    # Another member's allowance is untouched.
+    openai_stub.queue_text("Your turn.")
+    await double.post_message(world.text_channel_id, world.admin_id, f"{mention(double)} my turn")
+    await wait_reply_text(double, world.text_channel_id, lambda t: "Your turn." in t)
 
 
 async def test_daily_token_budget_stops_chat_until_reset(double, world, run_bot, openai_stub) -> None:

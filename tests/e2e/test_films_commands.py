@@ -235,6 +235,49 @@ async def test_top_leaderboard_pages_with_buttons(double: DiscordDouble, world, 
     assert "No film has 3 or more ratings" in description and "polls count" in description
 
 
+async def test_staff_set_how_many_ratings_top_needs_per_server(double: DiscordDouble, world, run_bot) -> None:
+    bot = await run_bot()
+    films = FilmRepository(bot.db)
+    await films.import_batch([FilmRecord(title="Lonely Film", year=1999), FilmRecord(title="Pair Film", year=2001)])
+    lonely, pair = await films.find_by_title("Lonely Film"), await films.find_by_title("Pair Film")
+    ratings = RatingRepository(bot.db)
+    await ratings.set_rating(world.guild_id, 100, lonely.id, 5.0)
+    for user in (100, 101):
+        await ratings.set_rating(world.guild_id, user, pair.id, 4.0)
+
+    async def top() -> dict:
+        record = await double.invoke_command(world.guild_id, world.text_channel_id, world.member_id, "top", {})
+        return (await record.wait_response())["data"]["embeds"][0]
+
+    async def staff_sets(user_id: int, options: dict) -> dict:
+        record = await double.invoke_command(
+            world.guild_id, world.text_channel_id, user_id, "matinee top-min-votes", options
+        )
+        return (await record.wait_response())["data"]
+
+    assert "No film has 3 or more ratings" in (await top())["description"]  # the default
+    refused = await staff_sets(world.member_id, {"votes": 1})
+    assert refused["flags"] & EPHEMERAL and "permission" in refused["content"]
+    for wrong in (0, 51):  # Discord enforces the option's range; a forged interaction gets a clear answer
+        assert "1 to 50 ratings" in (await staff_sets(world.admin_id, {"votes": wrong}))["content"]
+    shown = await staff_sets(world.admin_id, {})
+    assert (
+        shown["flags"] & EPHEMERAL and "at least 3 ratings to appear in `/top` here (the default)" in shown["content"]
+    )
+
+    assert "now needs at least 1 rating to appear" in (await staff_sets(world.admin_id, {"votes": 1}))["content"]
+    embed = await top()
+    assert "Pair Film" in embed["description"] and "Lonely Film" in embed["description"]
+    assert embed["footer"]["text"].endswith("films with at least 1 rating")
+
+    await staff_sets(world.admin_id, {"votes": 2})
+    await run_bot.stop(bot)
+    await run_bot()  # the setting is the server's, stored: a restart keeps it
+    embed = await top()
+    assert "Pair Film" in embed["description"] and "Lonely Film" not in embed["description"]
+    assert embed["footer"]["text"].endswith("films with at least 2 ratings")
+
+
 async def test_reviews_search_links_review_and_thread(double: DiscordDouble, world, run_bot) -> None:
     bot = await run_bot()
     ids = await seed(bot)

@@ -155,7 +155,7 @@ async def test_a_hung_shutdown_step_does_not_cost_the_queued_writes(double, worl
     stored = conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'h:%'").fetchone()[0]
     conn.close()
     assert stored == 1000
-    assert bot.http_session.closed
+    assert bot.outbound.closed
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 
 from bot.errors import NotFoundError, UserFacingError
 from bot.films.catalog import FilmCatalog, FilmChoice, choice_name
-from bot.films.service import TOP_MIN_VOTES, FilmService, parse_stars, period_start
+from bot.films.service import TOP_MIN_VOTES, TOP_MIN_VOTES_MAX, FilmService, parse_stars, period_start
 from bot.models import Film
 from bot.storage import Database, RatingRepository, ReviewRepository
 from bot.storage.films import FilmRecord, FilmRepository
@@ -82,6 +82,26 @@ async def test_top_applies_threshold_genre_period_and_pages(service: FilmService
     assert [r.film.title for r in (await service.top(GUILD, period="week")).items] == ["Alien"]
     assert period_start("all") is None and period_start("month") < period_start("week")
     assert await service.stats.rated_genres(GUILD, "ho") == ["Horror"]
+
+
+async def test_each_server_sets_its_own_top_minimum(service: FilmService, db: Database) -> None:
+    ratings = RatingRepository(db)
+    heat, alien = await film(service, "Heat"), await film(service, "Alien")
+    await ratings.set_rating(GUILD, 1, heat.id, 5.0)  # one rating each: below the default of 3
+    await ratings.set_rating(GUILD + 1, 1, alien.id, 4.0)
+    assert await service.top_min_votes(GUILD) == TOP_MIN_VOTES == 3
+    assert (await service.top(GUILD)).items == []
+
+    assert await service.set_top_min_votes(GUILD, 1) == 1
+    assert [r.film.title for r in (await service.top(GUILD)).items] == ["Heat"]
+    assert (await service.top(GUILD + 1)).items == []  # another server keeps the default
+    assert [r.film.title for r in (await service.top(GUILD + 1, min_votes=1)).items] == ["Alien"]
+    assert (await service.guild_settings.get(GUILD)).persona is None  # nothing else of the server's settings
+
+    for wrong in (0, -1, TOP_MIN_VOTES_MAX + 1):
+        with pytest.raises(UserFacingError, match="1 to 50"):
+            await service.set_top_min_votes(GUILD, wrong)
+    assert await service.top_min_votes(GUILD) == 1
 
 
 async def test_film_comment_count_and_card_reviews(service: FilmService, db: Database) -> None:
