@@ -11,8 +11,10 @@ owns every part and starts them in dependency order:
 4. :class:`~bot.bot.MatineeBot`, every cog loaded, configured through its normal settings
    (``DISCORD_API_BASE``, ``DISCORD_GATEWAY_URL``, ``DATABASE_PATH``, a short
    ``FEED_POLL_SECONDS``, ``FEED_ALLOW_PRIVATE_NETWORKS`` on so it may read the blog on
-   loopback) and everything else from the user's own settings, so ``OPENAI_*`` keys work;
-5. Matinee set up by the owner's own commands, the blog's reviews backfilled.
+   loopback, its web server on a free loopback port with the blog's origin allowed) and
+   everything else from the user's own settings, so ``OPENAI_*`` keys work;
+5. Matinee set up by the owner's own commands: the announcement channel, publishing on the
+   blog, and the blog's feed with its reviews backfilled.
 
 :meth:`Sandbox.close` stops them in reverse order; it is safe to call at any point of start-up.
 """
@@ -24,8 +26,11 @@ import contextlib
 import dataclasses
 import logging
 import secrets
+import socket
 import tempfile
 from pathlib import Path
+
+import aiohttp
 
 from bot.bot import MatineeBot
 from bot.discord_double import DiscordDouble
@@ -50,6 +55,13 @@ SAMPLE_FILMS = Path(__file__).with_name("content") / "films.json"
 READY_TIMEOUT = 60.0  # the bot's first connection, on a loaded machine
 SEED_TIMEOUT = 30.0  # the sample reviews' announcements, threads and polls
 CLOSE_TIMEOUT = 10.0
+
+
+def free_loopback_port() -> int:
+    """A port free on 127.0.0.1 right now (the bot's web server takes a port number, not a socket)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,6 +92,7 @@ class Sandbox:
         self._bot_task: asyncio.Task[None] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.database_path: Path | None = None
+        self.web_url = ""
 
     @property
     def url(self) -> str:
@@ -110,7 +123,8 @@ class Sandbox:
         self.hub = LiveHub(self.double, self.view)
         self.blog = SampleBlog.from_directory(options.reviews or SAMPLE_REVIEWS, publish_after=options.publish_after,
                                               on_change=self._blog_changed)  # fmt: skip
-        self.ui = SandboxUi(self.double, self.view, self.hub, self.blog, port=options.port)
+        self.web_url = f"http://127.0.0.1:{free_loopback_port()}"  # the bot's web server: read API and widget
+        self.ui = SandboxUi(self.double, self.view, self.hub, self.blog, port=options.port, widget_url=self.web_url)
         url = await self.ui.start()
         self.blog.base_url = url
 
@@ -119,8 +133,11 @@ class Sandbox:
         # database (--database) remembers having synced the same tree before.
         self.bot = MatineeBot(settings, sync="force", guild_ready_timeout=0.2)
         self._bot_task = await self.double.start_bot(self.bot, token=token, timeout=READY_TIMEOUT)
+        widget = await self._web_server_answers()
+        self.blog.widget_url = self.web_url if widget else None
+        self.ui.widget_url = self.blog.widget_url
         await set_up_matinee(self.double, self.world, feed_url=self.blog.feed_url, backfill=len(self.blog.posts),
-                             publish_on_blog=False)  # fmt: skip
+                             publish_on_blog=widget)  # fmt: skip
         await self._announced(len(self.blog.posts))
         self.blog.start()
         return url
@@ -144,10 +161,21 @@ class Sandbox:
             log.warning("only %d of the %d sample reviews were announced in time; the rest may follow",
                         self.discussions_open(), count)  # fmt: skip
 
+    async def _web_server_answers(self) -> bool:
+        """Whether the bot's web server came up (it logs and runs on without it when its port is taken)."""
+        try:
+            async with aiohttp.ClientSession() as session, session.get(f"{self.web_url}/healthz") as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            log.warning("Matinee's web server is not answering at %s; the blog pages show no comments", self.web_url)
+            return False
+
     def bot_settings(self, token: str) -> Settings:
-        """The user's settings, pointed at the double and the sandbox's own database and blog."""
-        assert self.double is not None and self.database_path is not None
+        """The user's settings, pointed at the double, the sandbox's own database, blog and web address."""
+        assert self.double is not None and self.database_path is not None and self.ui is not None
         empty_reviews = self.database_path.parent / "no-markdown-reviews"  # the blog's feed brings the reviews
+        port = int(self.web_url.rsplit(":", 1)[1])
+        blog_origins = (self.ui.url, self.ui.url.replace("127.0.0.1", "localhost"))
         return dataclasses.replace(
             self.user_settings,
             discord_token=Secret(token),
@@ -159,6 +187,11 @@ class Sandbox:
             reviews_dir=empty_reviews,
             feed_poll_seconds=self.options.feed_poll_seconds,
             feed_allow_private_networks=True,
+            web_host="127.0.0.1",  # loopback, whatever WEB_HOST says
+            web_port=port,
+            public_url=self.web_url,
+            web_allowed_origins=blog_origins,
+            web_trusted_proxies=(),
         )
 
     async def _import_films(self, path: Path) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.discord_double import DiscordDouble, InteractionRecord
 from bot.discord_double.protocol import FLAG_EPHEMERAL
-from bot.doctor import invite_permissions
+from bot.preflight import invite_permissions
 
 __all__ = ["MEMBER_NAMES", "OWNER_NAME", "SandboxSetupError", "SandboxWorld", "build_world", "set_up_matinee"]
 
@@ -104,7 +104,7 @@ async def set_up_matinee(
         raise SandboxSetupError(f"/matinee setup was refused: {answer}")
     if publish_on_blog:
         answer = await run_as_owner(double, world, "matinee web", {"publish": "on"})
-        if "publish" not in answer.lower():
+        if "Publishing is on" not in answer:
             raise SandboxSetupError(f"/matinee web was refused: {answer}")
     answer = await run_as_owner(double, world, "matinee feed add", {"url": feed_url, "backfill": backfill})
     if "Following" not in answer and "Already following" not in answer:

@@ -135,7 +135,7 @@ class Chat(commands.Cog):
 
     async def _answer_from_reviews(self, message: discord.Message, request: ChatRequest, target: ChannelTarget) -> None:
         """No model: a mention gets what /ask gives, the matching reviews and the film's card."""
-        refusal = self.service.check_rate_limit(request.guild_id, request.author_id)
+        refusal = await self.service.check_rate_limit(request.guild_id, request.author_id)
         if refusal is not None:
             await self._notice(target, refusal)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -43,12 +44,13 @@ async def test_matinee_is_set_up_by_the_owners_own_commands(sandbox: Sandbox) ->
     world = sandbox.world
     used = [r for r in sandbox.double.interactions.values() if r.user_id == world.owner_id]
     names = [sandbox.view.message(r.original)["sandbox"]["command"] for r in used]
-    assert names == ["/matinee setup", "/matinee feed add"]
+    assert names == ["/matinee setup", "/matinee web", "/matinee feed add"]
     # The answers were private to the owner, as on Discord; the page shows them to the owner only.
     assert all(r.original["flags"] & FLAG_EPHEMERAL for r in used)
     for_owner = sandbox.view.messages(world.general_channel_id, for_user=world.owner_id)
     assert any("Reviews will be announced in" in m["content"] for m in for_owner)
     assert any("Following **The Matinee Sample Blog**" in m["content"] for m in for_owner)
+    assert any("**Publishing is on**" in m["content"] for m in for_owner)
     assert sandbox.view.messages(world.general_channel_id, for_user=world.member_ids[0]) == []
 
 
@@ -68,6 +70,37 @@ async def test_the_blogs_new_review_is_polled_announced_once_and_discussed() -> 
         assert any("In the Mood for Love" in t["name"] for t in threads(sandbox))
     finally:
         await sandbox.close()
+
+
+async def test_the_blogs_pages_carry_the_widget_and_matinee_publishes_the_threads_replies(sandbox: Sandbox) -> None:
+    assert sandbox.blog is not None and sandbox.double is not None and sandbox.world is not None
+    post = sandbox.blog.post("chungking-express")
+    assert post is not None
+    page_url = sandbox.blog.url(post)
+    thread = next(t for t in threads(sandbox) if "Chungking" in t["name"])
+    comment = "Best use of The Mamas & the Papas"
+    await sandbox.double.post_message(int(thread["id"]), sandbox.world.member_ids[0], comment)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(page_url) as response:
+            html = await response.text()
+            policy = response.headers["Content-Security-Policy"]
+        assert f'<link rel="canonical" href="{page_url}">' in html
+        assert '<div class="matinee-comments"></div>' in html
+        assert f'<script src="{sandbox.web_url}/embed.js" async></script>' in html
+        assert f"script-src {sandbox.web_url}" in policy and f"connect-src {sandbox.web_url}" in policy
+
+        async def published() -> list[str]:
+            async with session.get(f"{sandbox.web_url}/v1/comments", params={"url": page_url},
+                                   headers={"Origin": sandbox.url}) as answer:  # fmt: skip
+                assert answer.headers["Access-Control-Allow-Origin"] == sandbox.url
+                body = await answer.json()
+                return [c["content"] for c in body.get("comments", [])] if answer.status == 200 else []
+
+        async def until_published() -> None:  # the comment is stored, then served
+            while "Best use of The Mamas & the Papas" not in " ".join(await published()):
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(until_published(), 20)
 
 
 async def test_the_feed_reads_like_a_blog_feed_to_matinee(sandbox: Sandbox) -> None:

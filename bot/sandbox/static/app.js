@@ -966,16 +966,19 @@
   }
 
   function setView(view) {
+    const box = $("messages");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     S.view = view;
     $("app").className = "view-" + view;
+    if (atBottom) requestAnimationFrame(() => { box.scrollTop = box.scrollHeight; }); // the column's width changed
     for (const name of ["chat", "blog", "both"]) $("tab-" + name).setAttribute("aria-selected", String(name === view));
     updateBlogTarget();
   }
 
-  /** The blog page of the open review thread (from its announcement's link), else the blog's front page. */
+  /** The comments of the open review thread's blog page (its announcement's link), else the blog's front page. */
   function blogTarget() {
     const c = channel(S.channelId);
-    if (c && c.link && c.link.startsWith(location.origin + "/blog/")) return c.link;
+    if (c && c.link && c.link.startsWith(location.origin + "/blog/")) return c.link + "#comments";
     return S.state.blog.url;
   }
 
