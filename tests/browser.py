@@ -48,8 +48,8 @@ def unavailable(reason: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def chromium(profile: Path, **context_options: Any) -> AsyncIterator[Any]:
-    """A fresh Chromium profile in ``profile`` (no cookies, no cache), closed afterwards."""
+async def chromium(directory: Path, **context_options: Any) -> AsyncIterator[Any]:
+    """A fresh Chromium profile in ``directory`` (no cookies, no cache), closed afterwards."""
     if not Path(CHROMIUM).exists():
         unavailable(f"Chromium is not installed at {CHROMIUM}")
     try:
@@ -58,7 +58,7 @@ async def chromium(profile: Path, **context_options: Any) -> AsyncIterator[Any]:
         unavailable("Playwright for Python is not installed (pip install -e '.[test]')")
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
-            str(profile),
+            str(directory / "chromium-profile"),
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
