@@ -116,7 +116,7 @@ async def test_it_opens_on_the_announced_reviews_and_their_threads(page: Page) -
 async def test_film_autocompletes_and_shows_the_card(page: Page) -> None:
     from playwright.async_api import expect
 
-    await page.open("Paris, Texas")
+    await page.open("general")
     form = await page.command("film")
     await form.locator('input[name="title"]').press_sequentially("chung", delay=30)
     choice = form.locator(".choice", has_text="Chungking Express (1994)")
@@ -185,7 +185,7 @@ async def test_buttons_on_a_private_answer_update_it(page: Page) -> None:
 async def test_replying_editing_and_deleting_your_own_message(page: Page) -> None:
     from playwright.async_api import expect
 
-    await page.open("Paris, Texas")
+    await page.open("general")
     await page.say("The phone-booth scene wrecked me")
     found = page.message("The phone-booth scene wrecked me").last
     mine = page.page.locator(f'[data-message-id="{await found.get_attribute("data-message-id")}"]')
@@ -273,7 +273,49 @@ async def test_screenshot_for_the_readme(page: Page, sandbox: Sandbox, tmp_path:
     await expect(comments.filter(has_text="expiring on May 1st").last).to_be_visible(timeout=WAIT_MS)  # a nested reply
     await comments.first.scroll_into_view_if_needed()
     await page.page.mouse.move(5, 855)  # no hover toolbar in the picture
-    shot = tmp_path / "sandbox.png"
+    await shoot(page, tmp_path, "sandbox.png")
+
+
+async def test_screenshots_of_the_loop_for_the_readme(page: Page, tmp_path: Path) -> None:
+    """announcement.png, thread.png, widget.png: a review announced, discussed, and the comment on the blog."""
+    from playwright.async_api import expect
+
+    await page.page.set_viewport_size({"width": 1200, "height": 900})
+    await page.open("reviews")
+    title = page.page.locator(".embed-title", has_text="Paris, Texas")
+    announcement = page.page.locator("#messages .message", has=title)
+    await expect(announcement.locator(".thread-chip")).to_be_visible(timeout=WAIT_MS)
+    await announcement.evaluate("element => element.scrollIntoView({block: 'start'})")
+    await page.page.mouse.move(5, 895)  # no hover toolbar in the pictures
+    await shoot(page, tmp_path, "announcement.png")
+
+    await announcement.locator(".thread-chip").click()
+    await expect(page.page.locator("#channel-name")).to_have_text("What did you think of Paris, Texas?")
+    await page.act_as("Theo")
+    five = page.page.locator(".poll .poll-answer").nth(4)
+    await five.click()
+    await expect(five).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
+    comment = "Nastassja Kinski behind the one-way mirror, and he can't look at her. Devastating."
+    await page.say(comment, shows="he can't look at her")
+    await page.act_as("Rosa")
+    theo = page.message("he can't look at her").last
+    await theo.hover()
+    await theo.get_by_role("button", name="Reply").click()
+    await page.say("And Ry Cooder's guitar doing half the talking.", shows="half the talking")
+    await page.page.mouse.move(5, 895)
+    await shoot(page, tmp_path, "thread.png")
+
+    await page.page.locator("#tab-blog").click()
+    widget = page.page.frame_locator("#blog-frame").locator(".matinee-comments")
+    await expect(widget.locator(".comment", has_text="half the talking").last).to_be_visible(timeout=WAIT_MS)
+    await expect(widget).not_to_contain_text("No votes yet", timeout=WAIT_MS)
+    await widget.scroll_into_view_if_needed()
+    await shoot(page, tmp_path, "widget.png")
+
+
+async def shoot(page: Page, directory: Path, name: str) -> None:
+    """A screenshot of the tab as it is, kept in docs/images when asked (MATINEE_UPDATE_SCREENSHOTS=1)."""
+    shot = directory / name
     await page.page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
-    keep_screenshot(shot, "sandbox.png")
+    keep_screenshot(shot, name)
