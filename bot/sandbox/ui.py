@@ -151,6 +151,16 @@ class SandboxUi:
             raise BadRequest("The body must be a JSON object.")
         return body
 
+    async def _acting(self, request: web.Request) -> tuple[JSON, int]:
+        """The request's JSON body and the person it acts as (``as``), checked."""
+        body = await self._body(request)
+        return body, self._person(body.get("as"))
+
+    def _target(self, request: web.Request) -> tuple[int, JSON]:
+        """The channel and the message the URL names (``{cid}``, ``{mid}``), checked."""
+        channel_id = self._channel(request.match_info["cid"])
+        return channel_id, self._message(channel_id, int(request.match_info["mid"]))
+
     def _person(self, value: Any) -> int:
         try:
             user_id = int(value)
@@ -229,8 +239,7 @@ class SandboxUi:
     # -- what a member does
 
     async def _send(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        author = self._person(body.get("as"))
+        body, author = await self._acting(request)
         channel_id = self._channel(request.match_info["cid"])
         if self.double.channels[channel_id]["type"] == GUILD_FORUM:
             raise BadRequest("Post in one of the forum's threads.")
@@ -242,20 +251,16 @@ class SandboxUi:
         return web.json_response({"id": message["id"]}, status=201)
 
     async def _edit(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        author = self._person(body.get("as"))
-        channel_id = self._channel(request.match_info["cid"])
-        message = self._message(channel_id, int(request.match_info["mid"]))
+        body, author = await self._acting(request)
+        channel_id, message = self._target(request)
         if int(message["author"]["id"]) != author:
             raise BadRequest("You can edit only your own messages.", 403)
         await self.double.edit_message(channel_id, int(message["id"]), self._content(body))
         return web.json_response({"id": message["id"]})
 
     async def _delete(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
-        channel_id = self._channel(request.match_info["cid"])
-        message = self._message(channel_id, int(request.match_info["mid"]))
+        _body, person = await self._acting(request)
+        channel_id, message = self._target(request)
         own = int(message["author"]["id"]) == person
         if not own and not self.double.member_permissions(self.view.world.guild_id, person) & MANAGE_MESSAGES:
             raise BadRequest("You can delete only your own messages.", 403)
@@ -263,10 +268,8 @@ class SandboxUi:
         return web.json_response({"id": message["id"]})
 
     async def _react(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
-        channel_id = self._channel(request.match_info["cid"])
-        message = self._message(channel_id, int(request.match_info["mid"]))
+        body, person = await self._acting(request)
+        channel_id, message = self._target(request)
         emoji = body.get("emoji")
         if not isinstance(emoji, str) or not emoji or len(emoji) > MAX_EMOJI or "<" in emoji:
             raise BadRequest("Pick an emoji.")
@@ -277,10 +280,8 @@ class SandboxUi:
         return web.json_response({"id": message["id"]})
 
     async def _vote(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
-        channel_id = self._channel(request.match_info["cid"])
-        message = self._message(channel_id, int(request.match_info["mid"]))
+        body, person = await self._acting(request)
+        channel_id, message = self._target(request)
         poll = message.get("poll")
         if poll is None:
             raise BadRequest("That message has no poll.")
@@ -341,8 +342,7 @@ class SandboxUi:
                                   "modal": modal})  # fmt: skip
 
     async def _command(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
+        body, person = await self._acting(request)
         channel_id = self._channel(body.get("channel_id"))
         entry = self._entry(body.get("name"))
         self._allowed(entry, person)
@@ -351,8 +351,7 @@ class SandboxUi:
         return await self._answered(record)
 
     async def _autocomplete(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
+        body, person = await self._acting(request)
         channel_id = self._channel(body.get("channel_id"))
         entry = self._entry(body.get("name"))
         self._allowed(entry, person)
@@ -372,8 +371,7 @@ class SandboxUi:
         return web.json_response({"choices": choices})
 
     async def _component(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
+        body, person = await self._acting(request)
         channel_id = self._channel(body.get("channel_id"))
         try:
             message_id = int(body.get("message_id"))  # type: ignore[arg-type]
@@ -396,8 +394,7 @@ class SandboxUi:
         return await self._answered(record)
 
     async def _modal(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
+        body, person = await self._acting(request)
         try:
             source = self.double.interactions[int(body.get("interaction_id"))]  # type: ignore[arg-type]
         except (TypeError, ValueError, KeyError):
@@ -413,8 +410,7 @@ class SandboxUi:
         return await self._answered(record)
 
     async def _app_command(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        person = self._person(body.get("as"))
+        body, person = await self._acting(request)
         channel_id = self._channel(body.get("channel_id"))
         entry = self._entry(body.get("name"), ctype=3)
         self._allowed(entry, person)
