@@ -18,6 +18,7 @@ import aiohttp
 import discord
 
 from .outbound import OutboundHttp, Purpose, private_address_refusal
+from .permissions import REQUIRED_PERMISSIONS
 from .settings import Settings
 from .storage import load_migrations
 
@@ -36,19 +37,8 @@ class CheckResult:
 
 
 def invite_permissions() -> discord.Permissions:
-    """Exactly the permissions the features use, and nothing more."""
-    return discord.Permissions(
-        view_channel=True,
-        send_messages=True,
-        send_messages_in_threads=True,
-        create_public_threads=True,
-        manage_threads=True,  # archive, unarchive and rename discussion threads
-        embed_links=True,
-        attach_files=True,  # /matinee export sends a file
-        read_message_history=True,  # backfill and outbox reconciliation
-        add_reactions=True,
-        send_polls=True,
-    )
+    """Exactly the permissions the features use, and nothing more (declared in :mod:`bot.permissions`)."""
+    return discord.Permissions(**{p.flag: True for p in REQUIRED_PERMISSIONS})
 
 
 def application_id_from_token(token: str) -> int | None:
@@ -118,14 +108,17 @@ async def _probe(
 async def run_checks(settings: Settings) -> list[CheckResult]:
     results = [check_token(settings), check_database(settings.database_path)]
     reviews_dir = settings.reviews_dir
-    results.append(
-        CheckResult(
-            "reviews dir",
-            reviews_dir.is_dir(),
-            f"{reviews_dir} {'exists' if reviews_dir.is_dir() else 'does not exist'}",
-            optional=True,
+    if reviews_dir is None:
+        results.append(CheckResult("reviews dir", True, "not set: no Markdown folder is read", optional=True))
+    else:
+        results.append(
+            CheckResult(
+                "reviews dir",
+                reviews_dir.is_dir(),
+                f"{reviews_dir} {'exists' if reviews_dir.is_dir() else 'does not exist'}",
+                optional=True,
+            )
         )
-    )
     async with OutboundHttp(settings, timeout=CHECK_TIMEOUT) as outbound:
         feeds = outbound.session(Purpose.FEEDS)  # the bot's own policy: a private feed is refused here too
         probes = [_probe(feeds, f"feed {url}", url, optional=True) for url in settings.review_feeds]

@@ -276,6 +276,10 @@ class DiscordDouble:
         """Add a forum channel with tags (names or dicts)."""
         return await self._world.add_forum_channel(guild_id, name, tags, parent_id=parent_id, require_tag=require_tag)
 
+    async def delete_channel(self, channel_id: int) -> JSON:
+        """Staff delete a channel or thread (CHANNEL_DELETE / THREAD_DELETE)."""
+        return await self._world.delete_channel(channel_id)
+
     async def add_thread(self, channel_id: int, name: str, *, owner_id: int | None = None,
                          message_id: int | None = None, private: bool = False, archived: bool = False,
                          locked: bool = False, applied_tags: list[Any] | None = None,
@@ -447,6 +451,10 @@ class DiscordDouble:
         """Make matching REST requests fail with ``status``; see :meth:`Faults.inject_fault`."""
         return self._faults.inject_fault(method, path_regex, status, times=times, retry_after=retry_after,
                                          global_=global_, body=body)
+
+    def lose_response(self, method: str, path_regex: str, status: int = 502, *, times: int | None = 1) -> Fault:
+        """Do the work of matching requests, then answer ``status``; see :meth:`Faults.lose_response`."""
+        return self._faults.lose_response(method, path_regex, status, times=times)
 
     def enforce_global_rate_limit(self, per_second: int | None = 50) -> None:
         """Answer 429 (global) when more than ``per_second`` requests arrive in 1 s; None disables."""

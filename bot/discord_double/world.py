@@ -152,6 +152,16 @@ class World:
         await self.gateway.dispatch("CHANNEL_CREATE", chan)
         return chan
 
+    async def delete_channel(self, channel_id: int) -> JSON:
+        """Staff delete a channel or thread (CHANNEL_DELETE / THREAD_DELETE); its messages go with it."""
+        chan = self.state.channels.pop(int(self.state.channel(int(channel_id))["id"]))
+        self.state.messages.pop(int(channel_id), None)
+        if chan["type"] in THREAD_TYPES:
+            await self.gateway.dispatch("THREAD_DELETE", {k: chan[k] for k in ("id", "guild_id", "parent_id", "type")})
+        else:
+            await self.gateway.dispatch("CHANNEL_DELETE", chan)
+        return chan
+
     async def add_thread(self, channel_id: int, name: str, *, owner_id: int | None = None,
                          message_id: int | None = None, private: bool = False, archived: bool = False,
                          locked: bool = False, applied_tags: list[Any] | None = None,

@@ -3,7 +3,7 @@
 Services only (no discord.py types); the reviews cog adapts them to Discord.
 """
 
-from .delivery import Delivered, DeliveryError, DeliveryReport, DeliveryService, Transport
+from .delivery import Delivered, DeliveryError, DeliveryReport, DeliveryService, Failure, Transport
 from .draft import ReviewDraft, parse_rating, slugify
 from .feeds import FeedParseError, ParsedFeed, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
@@ -17,6 +17,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryReport",
     "DeliveryService",
+    "Failure",
     "FeedFetchError",
     "FeedFetcher",
     "FeedParseError",

@@ -8,9 +8,21 @@ The protocol, per (review, guild) intent:
    Discord before a crash, so the channel's recent history is checked first
    (the nonce, else the embed URL) and a found post is adopted, not re-sent;
 3. ``attempts`` is bumped durably, then the post is sent (with ``nonce`` +
-   ``enforce_nonce``, so even a retry within Discord's dedupe window is safe);
-4. ``state = 'sent'`` and the message/thread ids are stored, and ``on_sent`` is
+   ``enforce_nonce``, so even a retry within Discord's dedupe window is safe; a
+   forum post takes no nonce, so the transport sends it once and reports a 5xx
+   instead of letting discord.py retry it);
+4. a send that failed without a clear "no" (a 5xx, a timeout) may still have
+   reached Discord: the channel is looked at again at once, and a found post is
+   adopted; otherwise the intent waits for the next turn, which looks first too;
+5. ``state = 'sent'`` and the message/thread ids are stored, and ``on_sent`` is
    called (the cog dispatches ``review_announced``).
+
+Nothing is dropped silently. A refusal staff can fix (403: a missing
+permission), a payload Discord refuses (400), or Discord failing
+:data:`MAX_ATTEMPTS` times in a row becomes a delivery problem
+(:mod:`bot.problems`): visible to staff, retried at a bounded pace for a day,
+then kept until staff act; the intent stays pending meanwhile. A deleted channel
+hands its intents to the server's announcement channel (``reroute``).
 
 Guilds are served concurrently (bounded by a semaphore), each guild's intents
 sequentially and oldest first so a channel reads in publication order. The
@@ -25,17 +37,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from ..models import Announcement, Review
+from ..problems import ANNOUNCEMENT, ProblemLog
 from ..storage import OutboxRepository, PendingAnnouncement, ReviewRepository
 
-__all__ = ["Delivered", "DeliveryError", "DeliveryReport", "DeliveryService", "Transport"]
+__all__ = ["Delivered", "DeliveryError", "DeliveryReport", "DeliveryService", "Failure", "Transport"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 8
-MAX_ATTEMPTS = 8  # transient failures beyond this drop the intent (and tell the log channel)
+MAX_ATTEMPTS = 8  # consecutive transient failures before the intent becomes a problem staff can see
+MAX_PASSES = 3  # a pass that rerouted intents to a fallback channel is followed by another
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +60,27 @@ class Delivered:
     thread_id: int | None = None
 
 
-class DeliveryError(Exception):
-    """Sending failed. ``permanent``: retrying can't help (channel deleted, access revoked)."""
+class Failure(Enum):
+    """What a failed send means for retrying it."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    TRANSIENT = "transient"  # Discord did not answer properly (5xx, timeouts): retried on the next turns
+    FORBIDDEN = "forbidden"  # refused for lack of a permission or access (403): staff can fix it
+    GONE = "gone"  # the channel no longer exists (404)
+    REFUSED = "refused"  # Discord refused the payload itself (400): retrying the same request can't help
+
+
+class DeliveryError(Exception):
+    """Sending failed; ``failure`` says how, ``status`` is Discord's HTTP status when it answered."""
+
+    def __init__(self, message: str, *, failure: Failure = Failure.TRANSIENT, status: int | None = None) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.failure = failure
+        self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        """Retrying the same request at once can't help (it may after staff act)."""
+        return self.failure is not Failure.TRANSIENT
 
 
 class Transport(Protocol):
@@ -65,12 +95,20 @@ class Transport(Protocol):
 class DeliveryReport:
     sent: int = 0
     adopted: int = 0  # found already posted during reconciliation
-    failed: int = 0
-    dropped: int = 0
+    failed: int = 0  # transient failures, retried on the next pass
+    deferred: int = 0  # became (or stayed) a delivery problem
+    rerouted: int = 0  # a deleted channel's intents moved to the announcement channel
+    dropped: int = 0  # the review itself no longer exists
 
 
 SentCallback = Callable[[Review, Announcement], Awaitable[None] | None]
-DroppedCallback = Callable[[Review, Announcement, str], Awaitable[None] | None]
+# (guild id, deleted channel id) -> the channel that takes over, or None when there is none.
+RerouteCallback = Callable[[int, int], Awaitable[int | None]]
+
+NO_FALLBACK = (
+    "the channel was deleted and the server has no other announcement channel; "
+    "run `/matinee setup` to pick one and the review will be announced there"
+)
 
 
 async def _call(callback, *args) -> None:
@@ -91,28 +129,34 @@ class DeliveryService:
         reviews: ReviewRepository,
         transport: Transport,
         *,
+        problems: ProblemLog | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         on_sent: SentCallback | None = None,
-        on_dropped: DroppedCallback | None = None,
+        reroute: RerouteCallback | None = None,
     ) -> None:
         self.outbox = outbox
         self.reviews = reviews
         self.transport = transport
+        self.problems = problems or ProblemLog(outbox.database)
         self.on_sent = on_sent
-        self.on_dropped = on_dropped
+        self.reroute = reroute
         self._semaphore = asyncio.Semaphore(concurrency)
         self._run_lock = asyncio.Lock()  # one delivery pass at a time: two would double-send
 
     async def deliver_pending(self) -> DeliveryReport:
-        """Deliver every pending intent (reconciling previously attempted ones first)."""
+        """Deliver every intent that is due (reconciling previously attempted ones first)."""
         async with self._run_lock:
             report = DeliveryReport()
-            by_guild: dict[int, list[PendingAnnouncement]] = defaultdict(list)
-            for item in await self.outbox.pending():
-                by_guild[item.announcement.guild_id].append(item)
-            if not by_guild:
-                return report
-            await asyncio.gather(*(self._deliver_guild(items, report) for items in by_guild.values()))
+            for _ in range(MAX_PASSES):
+                rerouted = report.rerouted
+                by_guild: dict[int, list[PendingAnnouncement]] = defaultdict(list)
+                for item in await self.outbox.pending(self.problems.now()):
+                    by_guild[item.announcement.guild_id].append(item)
+                if not by_guild:
+                    break
+                await asyncio.gather(*(self._deliver_guild(items, report) for items in by_guild.values()))
+                if report.rerouted == rerouted:
+                    break  # nothing moved to a fallback channel: nothing more to do in this turn
             return report
 
     async def _deliver_guild(self, items: list[PendingAnnouncement], report: DeliveryReport) -> None:
@@ -133,6 +177,7 @@ class DeliveryService:
         review = await self.reviews.get(ann.review_id)
         if review is None:
             await self.outbox.drop(ann.review_id, ann.guild_id)
+            report.dropped += 1
             return True
         try:
             found = await self.transport.find_existing(review, ann) if item.attempts > 0 else None
@@ -141,23 +186,64 @@ class DeliveryService:
                 await self._confirm(review, ann, found)
                 report.adopted += 1
                 return True
-            if item.attempts >= MAX_ATTEMPTS:
-                raise DeliveryError(f"gave up after {item.attempts} attempts", permanent=True)
             await self.outbox.begin_attempt(ann.review_id, ann.guild_id)
+        except DeliveryError as exc:
+            return await self._failed(item, review, exc, report)
+        try:
             delivered = await self.transport.send(review, ann)
         except DeliveryError as exc:
-            if exc.permanent:
-                await self.outbox.drop(ann.review_id, ann.guild_id)
-                report.dropped += 1
-                log.warning("dropped the announcement of review %s in guild %s: %s", review.id, ann.guild_id, exc)
-                await _call(self.on_dropped, review, ann, str(exc))
-                return True
-            await self.outbox.record_error(ann.review_id, ann.guild_id, str(exc))
-            report.failed += 1
-            log.warning("announcing review %s in guild %s failed (will retry): %s", review.id, ann.guild_id, exc)
-            return False
+            found = await self._look_after_failure(review, ann, exc)
+            if found is None:
+                return await self._failed(item, review, exc, report)
+            log.info("review %s reached guild %s although the send failed (%s); adopting it", review.id,
+                     ann.guild_id, exc)  # fmt: skip
+            await self._confirm(review, ann, found)
+            report.adopted += 1
+            return True
         await self._confirm(review, ann, delivered)
         report.sent += 1
+        return True
+
+    async def _look_after_failure(self, review: Review, ann: Announcement, exc: DeliveryError) -> Delivered | None:
+        """After a send with no clear answer, the post Discord may have made anyway (None: not found)."""
+        if exc.permanent:
+            return None  # Discord said no: nothing was made
+        try:
+            return await self.transport.find_existing(review, ann)
+        except DeliveryError as again:
+            log.info("could not look for review %s in guild %s after a failed send: %s", review.id, ann.guild_id,
+                     again)  # fmt: skip
+            return None
+
+    async def _failed(
+        self, item: PendingAnnouncement, review: Review, exc: DeliveryError, report: DeliveryReport
+    ) -> bool:
+        """Decide what a failed send becomes; False stops this guild's turn (to keep its order)."""
+        ann = item.announcement
+        await self.outbox.record_error(ann.review_id, ann.guild_id, str(exc))
+        error, retry = str(exc), True
+        if exc.failure is Failure.GONE:
+            fallback = await self.reroute(ann.guild_id, ann.channel_id) if self.reroute is not None else None
+            if fallback is not None:
+                log.info("channel %s of guild %s is gone; review %s goes to channel %s instead",
+                         ann.channel_id, ann.guild_id, review.id, fallback)  # fmt: skip
+                report.rerouted += 1
+                return True
+            error, retry = NO_FALLBACK, False  # waits for /matinee setup (which retries it)
+        elif exc.failure is Failure.TRANSIENT:
+            if not item.retrying and item.attempts + 1 < MAX_ATTEMPTS:
+                report.failed += 1
+                log.warning("announcing review %s in guild %s failed (will retry): %s", review.id, ann.guild_id, exc)
+                return False
+        elif exc.failure is Failure.REFUSED:
+            retry = False
+        problem = await self.problems.failed(
+            ann.guild_id, ANNOUNCEMENT, review_id=review.id, channel_id=ann.channel_id, error=error,
+            status=exc.status, retry=retry,
+        )  # fmt: skip
+        report.deferred += 1
+        log.warning("could not announce review %s in guild %s (%s); %s", review.id, ann.guild_id, error,
+                    f"next try {problem.next_retry_at}" if problem.retrying else "waiting for staff")  # fmt: skip
         return True
 
     async def _confirm(self, review: Review, ann: Announcement, delivered: Delivered) -> None:
@@ -168,6 +254,7 @@ class DeliveryService:
             message_id=delivered.message_id,
             thread_id=delivered.thread_id,
         )
+        await self.problems.succeeded(ann.guild_id, ANNOUNCEMENT, review_id=review.id)
         await _call(self.on_sent, review, stored)
 
     async def propagate_edit(self, review: Review) -> int:

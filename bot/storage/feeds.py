@@ -1,8 +1,10 @@
 """Feeds, guild subscriptions to them, and the per-feed views of stored reviews.
 
 A feed row is shared by every guild that reads it (one fetch per poll, however
-many subscribers); the reviews it produced are ``reviews`` rows whose source is
-``feed:<id>``, so "entries seen" is simply the set of those rows.
+many subscribers), and there is one row per address once normalised
+(:func:`feed_url_key`): the same feed added again with ``?utm_source=…`` or
+``www.`` is the same feed. The entries it listed are ``review_keys`` rows whose
+source is ``feed:<id>`` (see :mod:`.entries`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,18 @@ from dataclasses import dataclass
 
 from ..models import Review
 from ..timestamps import utc_iso
+from ..urls import normalize_post_url
 from .database import Database
-from .reviews import _REVIEW_COLUMNS
+from .entries import EntryRepository
 
-__all__ = ["Feed", "FeedRepository", "Subscription", "feed_source"]
+__all__ = ["Feed", "FeedRepository", "Subscription", "feed_source", "feed_url_key"]
+
+# A feed nobody reads (not builtin, no subscription) forgets its baseline: whoever subscribes next
+# gets a fresh first read, in which everything the feed lists is history, not news.
+_RESET_UNREAD = (
+    "UPDATE feeds SET initialized = 0, etag = NULL, last_modified = NULL WHERE builtin = 0 AND initialized = 1 "
+    "AND NOT EXISTS (SELECT 1 FROM feed_subscriptions s WHERE s.feed_id = feeds.id)"
+)
 
 _FEED_COLUMNS = (
     "id, url, builtin, title, etag, last_modified, initialized, last_fetch_at, last_success_at, last_error, "
@@ -26,6 +36,11 @@ _FEED_COLUMNS = (
 def feed_source(feed_id: int) -> str:
     """The ``reviews.source`` value of a feed's entries."""
     return f"feed:{feed_id}"
+
+
+def feed_url_key(url: str) -> str:
+    """What makes two feed addresses one feed: the same rules as a post's address (bot/urls.py)."""
+    return normalize_post_url(url) or url
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +86,13 @@ class Subscription:
     feed_id: int
     channel_id: int | None = None
     backfill: int = 0
+    category: str | None = None  # only entries in this category (or tag) are reviews; None: every entry
 
 
 class FeedRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._entries = EntryRepository(db)
 
     # -- feeds --------------------------------------------------------------------------
 
@@ -84,16 +101,28 @@ class FeedRepository:
         return Feed.from_row(row) if row else None
 
     async def get_by_url(self, url: str) -> Feed | None:
-        row = await self._db.fetchone(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,))  # noqa: S608
+        """The feed at this address, however it is spelled (tracking parameters, ``www.``, scheme, slash)."""
+        row = await self._db.fetchone(
+            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url_key = ?", (feed_url_key(url),)  # noqa: S608
+        )
         return Feed.from_row(row) if row else None
 
+    async def _ensure_in(self, conn, url: str, builtin: bool) -> None:
+        """Inside a transaction: the feed row for ``url``'s key, created with ``url`` if new."""
+        key = feed_url_key(url)
+        cursor = await conn.execute("SELECT id FROM feeds WHERE url_key = ?", (key,))
+        row = await cursor.fetchone()
+        await cursor.close()
+        if row is not None:
+            if builtin:
+                await conn.execute("UPDATE feeds SET builtin = 1 WHERE id = ?", (row[0],))
+            return
+        await conn.execute("INSERT INTO feeds (url, url_key, builtin) VALUES (?, ?, ?)", (url, key, int(builtin)))
+
     async def ensure(self, url: str, *, builtin: bool = False) -> Feed:
-        """The feed with this URL, created if new; ``builtin`` is only ever switched on here."""
-        await self._db.execute(
-            "INSERT INTO feeds (url, builtin) VALUES (?, ?) "
-            "ON CONFLICT (url) DO UPDATE SET builtin = max(builtin, excluded.builtin)",
-            (url, int(builtin)),
-        )
+        """The feed with this address, created if new; ``builtin`` is only ever switched on here."""
+        async with self._db.transaction() as conn:
+            await self._ensure_in(conn, url, builtin)
         feed = await self.get_by_url(url)
         assert feed is not None
         return feed
@@ -103,10 +132,8 @@ class FeedRepository:
         async with self._db.transaction() as conn:
             await conn.execute("UPDATE feeds SET builtin = 0 WHERE builtin = 1")
             for url in urls:
-                await conn.execute(
-                    "INSERT INTO feeds (url, builtin) VALUES (?, 1) ON CONFLICT (url) DO UPDATE SET builtin = 1",
-                    (url,),
-                )
+                await self._ensure_in(conn, url, True)
+            await conn.execute(_RESET_UNREAD)
         return [f for f in await self.all() if f.builtin]
 
     async def all(self) -> list[Feed]:
@@ -171,37 +198,56 @@ class FeedRepository:
     # -- subscriptions ----------------------------------------------------------------------
 
     async def subscribe(
-        self, guild_id: int, feed_id: int, *, channel_id: int | None, backfill: int = 0, created_by: int | None = None
+        self,
+        guild_id: int,
+        feed_id: int,
+        *,
+        channel_id: int | None,
+        backfill: int = 0,
+        created_by: int | None = None,
+        category: str | None = None,
     ) -> tuple[Subscription, bool]:
-        """Subscribe (or update the channel of) a guild; returns the row and whether it is new."""
+        """Subscribe a guild, or set the channel and category of its subscription; returns it and whether it is new."""
         existed = await self.subscription(guild_id, feed_id) is not None
         await self._db.execute(
-            "INSERT INTO feed_subscriptions (guild_id, feed_id, channel_id, backfill, created_by) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, feed_id) DO UPDATE SET channel_id = excluded.channel_id",
-            (guild_id, feed_id, channel_id, backfill, created_by),
+            "INSERT INTO feed_subscriptions (guild_id, feed_id, channel_id, backfill, created_by, category) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, feed_id) DO UPDATE SET "
+            "channel_id = excluded.channel_id, category = excluded.category",
+            (guild_id, feed_id, channel_id, backfill, created_by, category),
         )
         sub = await self.subscription(guild_id, feed_id)
         assert sub is not None
         return sub, not existed
 
     async def unsubscribe(self, guild_id: int, feed_id: int) -> bool:
-        return (
-            await self._db.execute(
+        """Remove a guild's subscription; a feed left without readers will take a fresh baseline."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
                 "DELETE FROM feed_subscriptions WHERE guild_id = ? AND feed_id = ?", (guild_id, feed_id)
             )
-            > 0
+            removed = cursor.rowcount > 0
+            await cursor.close()
+            await conn.execute(_RESET_UNREAD)
+        return removed
+
+    async def set_channel(self, guild_id: int, feed_id: int, channel_id: int | None) -> None:
+        """Point a subscription at another channel (None: the guild's announcement channel)."""
+        await self._db.execute(
+            "UPDATE feed_subscriptions SET channel_id = ? WHERE guild_id = ? AND feed_id = ?",
+            (channel_id, guild_id, feed_id),
         )
 
     async def subscription(self, guild_id: int, feed_id: int) -> Subscription | None:
         row = await self._db.fetchone(
-            "SELECT guild_id, feed_id, channel_id, backfill FROM feed_subscriptions WHERE guild_id = ? AND feed_id = ?",
+            "SELECT guild_id, feed_id, channel_id, backfill, category FROM feed_subscriptions "
+            "WHERE guild_id = ? AND feed_id = ?",
             (guild_id, feed_id),
         )
         return Subscription(**dict(row)) if row else None
 
     async def subscriptions_of_feed(self, feed_id: int) -> list[Subscription]:
         rows = await self._db.fetchall(
-            "SELECT guild_id, feed_id, channel_id, backfill FROM feed_subscriptions WHERE feed_id = ? "
+            "SELECT guild_id, feed_id, channel_id, backfill, category FROM feed_subscriptions WHERE feed_id = ? "
             "ORDER BY guild_id",
             (feed_id,),
         )
@@ -210,16 +256,16 @@ class FeedRepository:
     async def feeds_of_guild(self, guild_id: int) -> list[tuple[Feed, Subscription]]:
         rows = await self._db.fetchall(
             f"SELECT {', '.join('f.' + c.strip() for c in _FEED_COLUMNS.split(','))}, "  # noqa: S608
-            "s.channel_id AS sub_channel_id, s.backfill AS sub_backfill "
+            "s.channel_id AS sub_channel_id, s.backfill AS sub_backfill, s.category AS sub_category "
             "FROM feed_subscriptions s JOIN feeds f ON f.id = s.feed_id WHERE s.guild_id = ? ORDER BY f.id",
             (guild_id,),
         )
         out = []
         for row in rows:
             data = dict(row)
-            channel_id, backfill = data.pop("sub_channel_id"), data.pop("sub_backfill")
+            sub = [data.pop(name) for name in ("sub_channel_id", "sub_backfill", "sub_category")]
             feed = Feed.from_row(data)
-            out.append((feed, Subscription(guild_id, feed.id, channel_id, backfill)))
+            out.append((feed, Subscription(guild_id, feed.id, *sub)))
         return out
 
     async def clear_backfill(self, guild_id: int, feed_id: int) -> None:
@@ -227,22 +273,15 @@ class FeedRepository:
             "UPDATE feed_subscriptions SET backfill = 0 WHERE guild_id = ? AND feed_id = ?", (guild_id, feed_id)
         )
 
-    # -- the feed's entries (reviews with source feed:<id>) ----------------------------------
+    # -- the feed's entries (see .entries) ------------------------------------------------
 
     async def entry_count(self, feed_id: int) -> int:
-        return int(await self._db.fetchval("SELECT count(*) FROM reviews WHERE source = ?", (feed_source(feed_id),)))
+        return await self._entries.count(feed_source(feed_id))
 
     async def newest_published(self, source: str) -> str | None:
         """The watermark: the newest publication time among a source's recorded entries."""
-        return await self._db.fetchval("SELECT max(published_at) FROM reviews WHERE source = ?", (source,))
+        return await self._entries.newest_published(source)
 
     async def newest_reviews(self, source: str, limit: int) -> list[Review]:
         """A source's newest reviews, oldest of them first (the order to announce them in)."""
-        if limit <= 0:
-            return []
-        rows = await self._db.fetchall(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE source = ? "  # noqa: S608
-            "ORDER BY coalesce(published_at, created_at) DESC, id DESC LIMIT ?",
-            (source, limit),
-        )
-        return [Review.from_row(r) for r in reversed(rows)]
+        return await self._entries.newest_reviews(source, limit)

@@ -10,12 +10,14 @@ Discord confirmed the post.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..models import Announcement, Review
+from ..timestamps import utc_iso
 from .database import Database
 from .reviews import _ANNOUNCEMENT_COLUMNS, ReviewRepository, insert_review
 
@@ -46,12 +48,17 @@ class PendingAnnouncement:
     announcement: Announcement
     attempts: int
     created_at: str
+    retrying: bool = False  # an open delivery problem is being retried (see bot.problems)
 
 
 class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._reviews = ReviewRepository(db)
+
+    @property
+    def database(self) -> Database:
+        return self._db
 
     async def record_review(self, fields: Mapping[str, Any], targets: Iterable[Target]) -> Review:
         """Insert a new review and its announcement intents atomically.
@@ -81,14 +88,60 @@ class OutboxRepository:
                 await cursor.close()
         return added
 
-    async def pending(self) -> list[PendingAnnouncement]:
-        """Every unconfirmed intent, oldest review first (the order they must appear in)."""
+    async def link_entry(
+        self, source: str, source_key: str, review: Review, content_hash: str, targets: Iterable[Target]
+    ) -> int:
+        """Record that ``source`` lists ``review`` under ``source_key``, and promise it to ``targets``, atomically.
+
+        The same post read from another feed (or re-keyed in its own) is the same review:
+        a server that already has an announcement of it keeps that one (one per server).
+        Returns how many new intents were written.
+        """
+        added = 0
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO review_keys (source, source_key, review_id, content_hash) VALUES (?, ?, ?, ?)",
+                (source, source_key, review.id, content_hash),
+            )
+            for target in targets:
+                cursor = await conn.execute(
+                    _ADD_INTENT, (review.id, target.guild_id, target.channel_id, new_nonce(), int(review.spoilers))
+                )
+                added += cursor.rowcount
+                await cursor.close()
+        return added
+
+    async def pending(self, now: dt.datetime | None = None) -> list[PendingAnnouncement]:
+        """Every unconfirmed intent that may be attempted now, oldest review first (the order they must appear in).
+
+        An intent whose delivery problem waits for its next retry (or for staff) is left out until then,
+        and so is one of a withdrawn review (until its file comes back).
+        """
         rows = await self._db.fetchall(
             f"SELECT {', '.join('a.' + c.strip() for c in _ANNOUNCEMENT_COLUMNS.split(','))}, "  # noqa: S608
-            "a.attempts, a.created_at FROM announcements a JOIN reviews r ON r.id = a.review_id "
-            "WHERE a.state = 'pending' ORDER BY coalesce(r.published_at, r.created_at), r.id"
+            "a.attempts, a.created_at, p.id AS problem_id FROM announcements a JOIN reviews r ON r.id = a.review_id "
+            "LEFT JOIN delivery_problems p ON p.guild_id = a.guild_id AND p.review_id = a.review_id "
+            "AND p.kind = 'announcement' AND p.resolved_at IS NULL "
+            "WHERE a.state = 'pending' AND r.withdrawn_at IS NULL AND (p.id IS NULL OR p.next_retry_at <= ?) "
+            "ORDER BY coalesce(r.published_at, r.created_at), r.id",
+            (utc_iso(now or dt.datetime.now(dt.UTC)),),
         )
-        return [PendingAnnouncement(Announcement.from_row(r), r["attempts"], r["created_at"]) for r in rows]
+        return [
+            PendingAnnouncement(Announcement.from_row(r), r["attempts"], r["created_at"], r["problem_id"] is not None)
+            for r in rows
+        ]
+
+    async def retarget(self, guild_id: int, from_channel: int, to_channel: int) -> int:
+        """Send a guild's unsent announcements for a deleted channel to another one instead.
+
+        Nothing can have been posted in a channel that no longer exists, so the
+        intents start over (no reconciliation in the old channel).
+        """
+        return await self._db.execute(
+            "UPDATE announcements SET channel_id = ?, attempts = 0 WHERE guild_id = ? AND channel_id = ? "
+            "AND state = 'pending'",
+            (to_channel, guild_id, from_channel),
+        )
 
     async def begin_attempt(self, review_id: int, guild_id: int) -> None:
         """Durably note that a send is about to happen (so a crash after it is reconciled)."""

@@ -1,8 +1,9 @@
 """Reviews cog: the /matinee setup, feed and review commands, and the poll/delivery loop.
 
 A thin adapter: every decision lives in :mod:`bot.reviews` (what to announce,
-where, exactly once); this module turns interactions into service calls and
-service results into Discord messages.
+where, exactly once) and :mod:`bot.problems` (what staff must see); this module
+turns interactions and gateway events into service calls and service results
+into Discord messages.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from bot.bot import MatineeBot
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
 from bot.outbound import Purpose
+from bot.permissions import ANNOUNCEMENTS, missing_permissions
+from bot.problems import ANNOUNCEMENT, THREAD, Problem, describe_problem
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
-from bot.reviews.service import MAX_BACKFILL, loggable_url
-from bot.storage import Feed
+from bot.reviews.service import MAX_BACKFILL, MAX_CATEGORY_CHARS, loggable_url
+from bot.storage import AnnouncementRepository, Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
 from cogs._ui import EMBED_COLOUR
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 MAX_TICK_SECONDS = 15.0
 FEED = AdminSubgroup("feed", "Review feeds this server follows")
 REVIEW = AdminSubgroup("review", "Reviews written here")
+PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
+FIELD_VALUE = 1024
+WITHDRAWN_LINES = 5  # withdrawn or restored reviews named in one log note (the rest are counted)
 
 
 def _timestamp(value: str | None, style: str = "R") -> str:
@@ -111,12 +117,15 @@ class Reviews(commands.Cog):
             reviews_dir=settings.reviews_dir,
         )
         self.transport = DiscordTransport(bot, self.service.guilds)
+        self.problems = self.service.problems
+        self.announcements = AnnouncementRepository(bot.db)
         self.delivery = DeliveryService(
             self.service.outbox,
             self.service.reviews,
             self.transport,
+            problems=self.problems,
             on_sent=self._on_sent,
-            on_dropped=self._on_dropped,
+            reroute=self.service.channel_gone,
         )
         self.tick = max(0.2, min(settings.feed_poll_seconds / 4, MAX_TICK_SECONDS))
         self._wake = asyncio.Event()
@@ -142,6 +151,7 @@ class Reviews(commands.Cog):
         await self.bot.wait_until_ready()
         try:
             await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
+            await self.problems.prune()
         except Exception:
             log.exception("could not register REVIEW_FEEDS; continuing with the feeds already known")
         while not self.bot.is_closed():
@@ -156,13 +166,15 @@ class Reviews(commands.Cog):
             self._wake.clear()
 
     async def run_once(self) -> None:
-        """One turn: deliver what is pending (reconciling), read sources, deliver and edit."""
+        """One turn: deliver what is due (reconciling), read sources, deliver and edit, retry, report problems."""
         async with self._turn_lock:
             await self.delivery.deliver_pending()
             results = [await self.service.scan_markdown(), *await self.service.poll_due()]
             for result in results:
                 await self._handle(result)
             await self.delivery.deliver_pending()
+            await self._retry_threads()
+            await self._report_problems()
 
     async def _handle(self, result: PollResult) -> None:
         for review in result.updated:
@@ -171,18 +183,60 @@ class Reviews(commands.Cog):
             self.bot.dispatch("review_updated", review)
         if result.disabled and result.feed is not None:
             await self._tell_disabled(result.feed, result.log_channels)
+        if result.withdrawn or result.restored:
+            await self._tell_withdrawn(result.withdrawn, result.restored)
+
+    async def _tell_withdrawn(self, withdrawn: list[Review], restored: list[Review]) -> None:
+        """One note per log channel: reviews whose file was deleted (their posts stay) and those back again."""
+        notes: dict[int, list[str]] = {}
+        for reviews, line in (
+            (withdrawn, "🗑 **{}** was withdrawn: its Markdown file was deleted. Its announcement and discussion stay "
+                        "here; it no longer shows in `/reviews`, the chat's answers or the blog widget."),
+            (restored, "↩ **{}** is back: its Markdown file returned, and it shows everywhere again."),
+        ):  # fmt: skip
+            for review in reviews:
+                title = discord.utils.escape_markdown(truncate(clean_text(review.title), 120))
+                for channel_id in await self.service.withdrawal_log_channels(review):
+                    notes.setdefault(channel_id, []).append(line.format(title))
+        for channel_id, lines in notes.items():
+            shown = lines[:WITHDRAWN_LINES]
+            if len(lines) > len(shown):
+                shown.append(f"… and {len(lines) - len(shown)} more.")
+            await self._log(channel_id, "\n".join(shown))
 
     # -- callbacks from the delivery service -------------------------------------------------
 
     def _on_sent(self, review: Review, announcement: Announcement) -> None:
         self.bot.dispatch("review_announced", review, announcement)
 
-    async def _on_dropped(self, review: Review, announcement: Announcement, reason: str) -> None:
-        settings = await self.service.guilds.get(announcement.guild_id)
-        if settings.log_channel_id:
-            title = discord.utils.escape_markdown(truncate(review.title, 200))
-            text = f"I couldn't announce **{title}** in <#{announcement.channel_id}>: {truncate(reason, 300)}"
-            await self._log(settings.log_channel_id, text)
+    async def _retry_threads(self) -> None:
+        """Hand each due thread problem back to the discussions feature, which opens the thread or records why not."""
+        for problem in await self.problems.claim_due(THREAD):
+            review = await self.service.reviews.get(problem.review_id) if problem.review_id else None
+            announcement = await self.announcements.get(problem.review_id, problem.guild_id) if review else None
+            if review is None or announcement is None or announcement.message_id is None:
+                await self.problems.resolve(problem.guild_id, THREAD, review_id=problem.review_id,
+                                            resolution="obsolete")  # fmt: skip
+                continue
+            self.bot.dispatch("review_thread_retry", review, announcement)
+
+    async def _report_problems(self) -> None:
+        """Tell each server's log channel what changed since the last turn (durably: nothing is told twice)."""
+        for problem in await self.problems.unreported():
+            settings = await self.service.guilds.get(problem.guild_id)
+            if settings.log_channel_id:
+                text = describe_problem(problem, escape=discord.utils.escape_markdown)
+                await self._log(settings.log_channel_id, text)
+            await self.problems.mark_reported(problem)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A channel reviews go to was deleted: its feeds fall back to the announcement channel now."""
+        try:
+            await self.service.channel_gone(channel.guild.id, channel.id)
+        except Exception:
+            log.exception("could not handle the deletion of channel %s", channel.id)
+        self.wake()
 
     async def _tell_disabled(self, feed: Feed, channels: list[int]) -> None:
         label = discord.utils.escape_markdown(truncate(feed.label, 200))
@@ -225,20 +279,18 @@ class Reviews(commands.Cog):
         me = guild.me
         if me is not None:
             perms = channel.permissions_for(me)
-            missing = [n for n, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages),
-                                       ("Embed Links", perms.embed_links)) if not ok]  # fmt: skip
-            if isinstance(channel, discord.ForumChannel) and not perms.create_public_threads:
-                missing.append("Create Posts")
+            missing = missing_permissions(perms, ANNOUNCEMENTS)
             if ping_role is not None and not ping_role.mentionable and not perms.mention_everyone:
                 missing.append(f"Mention Everyone (to ping the non-mentionable {ping_role.mention})")
         if ping_role is not None and (ping_role.is_default() or ping_role.managed):
             raise UserFacingError("Pick a regular role to ping (not @everyone or a bot's role).")
-        await self.service.guilds.update(
+        await self.service.set_up_guild(
             guild.id,
             announce_channel_id=channel.id,
             ping_role_id=ping_role.id if ping_role else None,
             log_channel_id=log_channel.id if log_channel else None,
         )
+        self.wake()  # announcements that waited for a channel go out now
         lines = [f"Reviews will be announced in {channel.mention}."]
         lines.append(f"Each announcement pings {ping_role.mention}." if ping_role else "No role is pinged.")
         lines.append(
@@ -257,6 +309,7 @@ class Reviews(commands.Cog):
         url="The feed's address (RSS or Atom), e.g. https://blog.example.com/feed/",
         channel="Where this feed's reviews go (default: the channel from /matinee setup)",
         backfill=f"Also announce this many of the newest existing reviews (0–{MAX_BACKFILL}, default 0)",
+        category="Only entries in this category or tag are reviews, e.g. reviews (default: every entry)",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_add(
@@ -265,26 +318,31 @@ class Reviews(commands.Cog):
         url: str,
         channel: discord.TextChannel | discord.ForumChannel | None = None,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 0,
+        category: app_commands.Range[str, 1, MAX_CATEGORY_CHARS] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         feed, first, new = await self.service.add_feed(
             interaction.guild_id, url, channel_id=channel.id if channel else None, backfill=backfill,
-            user_id=interaction.user.id,
+            user_id=interaction.user.id, category=category,
         )  # fmt: skip
         self.wake()
         count = await self.service.feeds.entry_count(feed.id)
         where = channel.mention if channel else "the announcement channel"
         name = discord.utils.escape_markdown(truncate(clean_text(feed.label), 200))
+        sub = await self.service.feeds.subscription(interaction.guild_id, feed.id)
+        which = _which_entries(sub.category if sub else None)
         if not new:
-            text = f"Already following **{name}**; its reviews now go to {where}."
+            text = f"Already following **{name}**; its reviews now go to {where}, {which}."
         else:
-            text = f"Following **{name}** in {where}. {count} existing review(s) recorded"
+            text = f"Following **{name}** in {where}, {which}. {count} existing review(s) recorded"
             text += f"; the newest {backfill} will be announced." if backfill else " without announcing them."
             text += " New reviews will be announced as they are published."
         if first is not None and first.error:
             text += f"\nThe first read failed: {first.error}"
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        if first is not None:
+            await self._handle(first)  # a feed read afresh may carry edits of posts already announced
 
     async def _feed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
@@ -316,17 +374,19 @@ class Reviews(commands.Cog):
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    @admin_command(name="list", description="Feeds and their status", group=FEED)
+    @admin_command(name="list", description="Feeds, their status and problems", group=FEED)
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_list(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         statuses = await self.service.feed_statuses(interaction.guild_id)
-        if not statuses:
+        problems = await self.service.problems_for(interaction.guild_id)
+        if not statuses and not problems:
             await interaction.response.send_message(
                 "This server follows no feeds yet. Add one with `/matinee feed add`.", ephemeral=True
             )
             return
-        fields = []
+        # Problems first: they are what staff must act on, and fit_embed trims from the end.
+        fields = problem_fields(problems)
         for status in statuses:
             feed = status.feed
             if feed.disabled:
@@ -342,6 +402,8 @@ class Reviews(commands.Cog):
             else:
                 where = "the announcement channel"
             next_poll = "—" if feed.disabled else (_timestamp(feed.next_poll_at) if feed.next_poll_at else "soon")
+            if status.subscription and status.subscription.category:
+                where += f" · {_which_entries(status.subscription.category)}"
             value = (
                 f"<{feed.url}>\n{state} · {status.entry_count} entries · posts to {where}\n"
                 f"Last fetch {_timestamp(feed.last_fetch_at)} · next poll {next_poll}"
@@ -349,10 +411,11 @@ class Reviews(commands.Cog):
             if feed.last_error:
                 value += f"\nLast error: {feed.last_error}"
             fields.append((clean_text(feed.title or f"Feed #{feed.id}"), value))
-        title, _description, fitted, footer, _ = fit_embed(
-            "Review feeds", "", fields, "Feeds are polled every few minutes.", ""
+        description = "" if statuses else "This server follows no feeds yet. Add one with `/matinee feed add`."
+        title, description, fitted, footer, _ = fit_embed(
+            "Review feeds", description, fields, "Feeds are polled every few minutes.", ""
         )
-        embed = discord.Embed(title=title, colour=EMBED_COLOUR)
+        embed = discord.Embed(title=title, description=description or None, colour=EMBED_COLOUR)
         for name, value in fitted:
             embed.add_field(name=name, value=value, inline=False)
         embed.set_footer(text=footer)
@@ -360,9 +423,65 @@ class Reviews(commands.Cog):
             embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
+    @admin_command(name="retry", description="Retry announcements and threads that failed, now", group=FEED)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_retry(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        count = await self.service.retry_problems(interaction.guild_id)
+        self.wake()
+        text = (
+            f"Retrying {count} failed announcement(s) or thread(s) now; `/matinee feed list` shows how it went."
+            if count
+            else "Nothing to retry: no announcement or thread is waiting."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    @admin_command(name="dismiss", description="Dismiss the problems /matinee feed list shows", group=FEED)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feed_dismiss(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        dismissed = await self.service.dismiss_problems(interaction.guild_id)
+        if not dismissed:
+            text = "Nothing to dismiss: `/matinee feed list` shows no open problem."
+        else:
+            text = f"Dismissed {len(dismissed)} problem(s)."
+            unsent = sum(1 for p in dismissed if p.kind == ANNOUNCEMENT)
+            if unsent:
+                text += f" {unsent} review(s) that could not be posted will not be announced."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
     # -- /matinee review post ----------------------------------------------------------------------
 
     @admin_command(name="post", description="Write a review and announce it", group=REVIEW)
     @app_commands.checks.has_permissions(manage_messages=True)
     async def review_post(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(ReviewModal(self))
+
+
+def _which_entries(category: str | None) -> str:
+    """What a subscription takes, in words (the category as staff typed it, escaped)."""
+    if not category:
+        return "every entry"
+    return f"only entries in category **{discord.utils.escape_markdown(truncate(clean_text(category), 100))}**"
+
+
+def problem_fields(problems: list[Problem]) -> list[tuple[str, str]]:
+    """Embed fields listing open problems, then recently resolved ones (each section packed into ≤1024 chars)."""
+    fields: list[tuple[str, str]] = []
+    sections = (("⚠ Needs attention", [p for p in problems if p.open]),
+                ("Resolved recently", [p for p in problems if not p.open]))  # fmt: skip
+    for name, section in sections:
+        if not section:
+            continue
+        lines = [describe_problem(p, escape=discord.utils.escape_markdown) for p in section[:PROBLEM_LINES]]
+        if len(section) > PROBLEM_LINES:
+            lines.append(f"…and {len(section) - PROBLEM_LINES} more.")
+        chunk = ""
+        for line in lines:
+            line = truncate(line, FIELD_VALUE)
+            if chunk and len(chunk) + 1 + len(line) > FIELD_VALUE:
+                fields.append((name, chunk))
+                name, chunk = f"{name} (continued)", ""
+            chunk = f"{chunk}\n{line}" if chunk else line
+        fields.append((name, chunk))
+    return fields

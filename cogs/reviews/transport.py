@@ -1,14 +1,25 @@
-"""The Discord side of the outbox: send, find after a crash, and edit announcements."""
+"""The Discord side of the outbox: send, find after a crash or a lost answer, and edit announcements.
+
+Every ``discord.HTTPException`` becomes a :class:`DeliveryError` whose ``failure``
+says what retrying can do (see :class:`bot.reviews.delivery.Failure`).
+
+A message carries a nonce Discord enforces, so discord.py's own retry of a 5xx is
+safe. A forum post takes no nonce: it is sent in a single attempt
+(:func:`bot.lost_response.single_attempt`), and a 5xx comes back to the outbox, which
+looks for the post (:meth:`DiscordTransport.find_existing`) before sending again.
+"""
 
 from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 
 from bot.discussions.thread_names import review_thread_name
+from bot.lost_response import LostResponse, single_attempt
 from bot.models import Announcement, Review
-from bot.reviews import Delivered, DeliveryError
+from bot.reviews import Delivered, DeliveryError, Failure
 from bot.storage import GuildSettingsRepository
 
 from .embeds import build_review_embed, ping_for, review_embed_matches
@@ -30,17 +41,30 @@ class DiscordTransport:
         if channel is None:
             try:
                 channel = await self.bot.fetch_channel(channel_id)
-            except (discord.NotFound, discord.Forbidden) as exc:
-                raise DeliveryError(f"the channel is gone or hidden from me ({exc.status})", permanent=True) from None
+            except discord.NotFound:
+                raise DeliveryError("the channel was deleted", failure=Failure.GONE, status=404) from None
+            except discord.Forbidden as exc:
+                raise DeliveryError("the channel is hidden from me (Discord 403: missing access)",
+                                    failure=Failure.FORBIDDEN, status=exc.status) from None  # fmt: skip
             except discord.HTTPException as exc:
-                raise DeliveryError(f"Discord error {exc.status}") from None
+                raise self._classify(exc) from None
         return channel  # type: ignore[return-value]
 
     @staticmethod
     def _classify(exc: discord.HTTPException) -> DeliveryError:
-        # 403/404: no access or no channel; 400: the payload itself is refused. None of these heals by retrying.
-        permanent = isinstance(exc, discord.Forbidden | discord.NotFound) or exc.status == 400
-        return DeliveryError(f"Discord error {exc.status}: {exc.text[:200]}", permanent=permanent)
+        """403: a permission staff can grant; 404: the channel is gone; other 4xx: the payload is refused."""
+        detail = f"Discord {exc.status}: {exc.text[:200]}" if exc.text else f"Discord {exc.status}"
+        if isinstance(exc, discord.Forbidden):
+            return DeliveryError(f"I'm missing a permission there ({detail})", failure=Failure.FORBIDDEN,
+                                 status=exc.status)  # fmt: skip
+        if isinstance(exc, LostResponse):
+            return DeliveryError(f"Discord's answer was lost ({detail}); the post may have been made",
+                                 status=exc.status)  # fmt: skip
+        if isinstance(exc, discord.NotFound):
+            return DeliveryError(f"the channel was deleted ({detail})", failure=Failure.GONE, status=exc.status)
+        if 400 <= exc.status < 500 and exc.status != 429:
+            return DeliveryError(f"Discord refused the post ({detail})", failure=Failure.REFUSED, status=exc.status)
+        return DeliveryError(f"Discord error ({detail})", status=exc.status)
 
     async def send(self, review: Review, announcement: Announcement) -> Delivered:
         channel = await self._channel(announcement.channel_id)
@@ -51,22 +75,25 @@ class DiscordTransport:
                 tags: list = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
                 if not tags and channel.flags.require_tag and channel.available_tags:
                     tags = [channel.available_tags[0]]  # a forum that demands a tag would refuse the post
-                created = await channel.create_thread(
-                    name=review_thread_name(review, spoilers=review.spoilers),
-                    content=content,
-                    embed=build_review_embed(review, forum=True),
-                    applied_tags=tags,  # type: ignore[arg-type]
-                    allowed_mentions=allowed,
-                )
+                with single_attempt(self.bot.http):  # no nonce: a retried 5xx would post it twice
+                    created = await channel.create_thread(
+                        name=review_thread_name(review, spoilers=review.spoilers),
+                        content=content,
+                        embed=build_review_embed(review, forum=True),
+                        applied_tags=tags,  # type: ignore[arg-type]
+                        allowed_mentions=allowed,
+                    )
                 return Delivered(channel.id, created.message.id, created.thread.id)
             if not isinstance(channel, discord.abc.Messageable):
-                raise DeliveryError("the channel can't hold messages", permanent=True)
+                raise DeliveryError("the channel can't hold messages", failure=Failure.REFUSED)
             message = await channel.send(
                 content=content, embed=build_review_embed(review), nonce=announcement.nonce, allowed_mentions=allowed
             )
             return Delivered(channel.id, message.id, None)
         except discord.HTTPException as exc:
             raise self._classify(exc) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
 
     def _is_ours(self, message: discord.Message, review: Review, announcement: Announcement) -> bool:
         if self.bot.user is None or message.author.id != self.bot.user.id:
@@ -97,6 +124,11 @@ class DiscordTransport:
     async def _find_forum_post(
         self, forum: discord.ForumChannel, review: Review, announcement: Announcement
     ) -> Delivered | None:
+        """The bot's own post of this review among the forum's active and recently archived posts.
+
+        A post has no nonce, so its starter message is matched by the embed (the review's
+        URL, else its title and date), newest post first.
+        """
         active = await forum.guild.active_threads()
         threads = {t.id: t for t in active if t.parent_id == forum.id}
         threads.update({t.id: t for t in forum.threads})
@@ -106,10 +138,12 @@ class DiscordTransport:
         for thread in sorted(threads.values(), key=lambda t: t.id, reverse=True):
             if thread.owner_id != me:
                 continue
-            try:
-                starter = await thread.fetch_message(thread.id)
-            except discord.NotFound:
-                continue
+            starter = thread.starter_message  # cached when the gateway told us of the post
+            if starter is None:
+                try:
+                    starter = await thread.fetch_message(thread.id)
+                except discord.NotFound:
+                    continue
             if self._is_ours(starter, review, announcement):
                 return Delivered(forum.id, starter.id, thread.id)
         return None

@@ -88,3 +88,30 @@ def announcement_sends(double: DiscordDouble, *channel_ids: int) -> int:
     """
     ids = "|".join(str(c) for c in channel_ids)
     return len(double.find_requests("POST", rf"^/channels/({ids})/(messages|threads)$"))
+
+
+async def next_read(double: DiscordDouble, bot, feeds, path: str, *, timeout: float = 15) -> None:
+    """Wait until the bot has read ``path`` again (after the test changed it) and handled what it found."""
+    seen = len(feeds.requests_to(path))
+    await double.wait_until(lambda: len(feeds.requests_to(path)) > seen, timeout=timeout)
+    await settle(bot)  # each turn holds the loop's lock, so the read in flight has been handled
+
+
+def threads_started(double: DiscordDouble, channel_id: int) -> int:
+    """Requests that started a thread from a message in a text channel (the discussions feature)."""
+    return len(double.find_requests("POST", rf"^/channels/{channel_id}/messages/\d+/threads$"))
+
+
+def openings(double: DiscordDouble, thread_id: int) -> list[dict]:
+    """The bot's opening messages (with the star poll) in a review thread."""
+    return [m for m in bot_posts(double, thread_id) if m.get("poll")]
+
+
+async def staff(double: DiscordDouble, world, name: str, **options) -> dict:
+    """A ``/matinee`` command run by the world's admin in its text channel; the answer's data."""
+    return await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, name, **options)
+
+
+def titles(double: DiscordDouble, channel_id: int) -> list[str]:
+    """The titles of the review embeds the bot posted in a text channel, oldest first."""
+    return [p["embeds"][0]["title"] for p in bot_posts(double, channel_id)]

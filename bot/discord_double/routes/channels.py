@@ -53,13 +53,7 @@ class ChannelRoutes(Resource):
         return chan
 
     async def _r_delete_channel(self, rec: RecordedRequest, body: JSON, files: Files, cid: str) -> JSON:
-        chan = self.state.channels.pop(int(self.state.channel(int(cid))["id"]))
-        self.state.messages.pop(int(cid), None)
-        if chan["type"] in THREAD_TYPES:
-            await self.gateway.dispatch("THREAD_DELETE", {k: chan[k] for k in ("id", "guild_id", "parent_id", "type")})
-        else:
-            await self.gateway.dispatch("CHANNEL_DELETE", chan)
-        return chan
+        return await self.world.delete_channel(int(cid))
 
     async def _r_typing(self, rec: RecordedRequest, body: JSON, files: Files, cid: str) -> None:
         self.state.channel(int(cid))

@@ -3,71 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
-from pathlib import Path
 
 import pytest
 
 from bot.errors import UserFacingError
-from bot.reviews.fetch import FeedFetchError, FetchResult
+from bot.reviews.fetch import FeedFetchError
 from bot.reviews.service import DISABLE_AFTER_FAILURES, MAX_NEW_PER_POLL, ReviewService
-from bot.storage import Database, FilmRepository
+from bot.storage import FilmRepository
+from tests.bot.reviews.feeds_support import CHANNEL_A, GUILD_A, GUILD_B, URL, item
 from tests.doubles.feed_server import rss_feed
-
-GUILD_A, GUILD_B, CHANNEL_A, CHANNEL_B = 1, 2, 11, 22
-URL = "https://blog.example/feed/"
-
-
-def item(n: int, **extra) -> dict:
-    return {"title": f"Film {n}: Notes", "guid": f"g{n}", "link": f"https://blog.example/{n}/",
-            "date": f"Mon, {n:02d} Jan 2025 10:00:00 +0000", "html": f"<p>Review number {n}.</p>", **extra}  # fmt: skip
-
-
-class FakeFetcher:
-    """Serves a scripted document per URL; raises FeedFetchError for URLs set to an error."""
-
-    allow_private = False  # like the bot's fetcher in production
-
-    def __init__(self) -> None:
-        self.docs: dict[str, bytes | Exception] = {}
-        self.calls: list[str] = []
-
-    def set(self, url: str, items_or_error) -> None:
-        self.docs[url] = items_or_error if isinstance(items_or_error, Exception) else rss_feed(items_or_error).encode()
-
-    async def fetch(self, url: str, *, etag=None, last_modified=None) -> FetchResult:
-        self.calls.append(url)
-        doc = self.docs[url]
-        if isinstance(doc, Exception):
-            raise doc
-        return FetchResult(url, 200, doc)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def fetcher() -> FakeFetcher:
-    return FakeFetcher()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def service(db: Database, fetcher: FakeFetcher, clock: Clock, tmp_path: Path) -> ReviewService:
-    svc = ReviewService(db, fetcher, poll_seconds=300, reviews_dir=tmp_path / "reviews", clock=clock,
-                        rng=random.Random(1))  # fmt: skip
-    await svc.guilds.update(GUILD_A, announce_channel_id=CHANNEL_A, log_channel_id=111)
-    await svc.guilds.update(GUILD_B, announce_channel_id=CHANNEL_B)
-    return svc
 
 
 async def pending_by_guild(service: ReviewService) -> dict[int, list[str]]:
