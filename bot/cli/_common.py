@@ -16,16 +16,17 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def load_or_exit(env_file: str | None, *, require_token: bool = True) -> Settings:
+def load_or_exit(env_file: str | None, *, require_token: bool = True, log_level: str | None = None) -> Settings:
     """Load settings or end the program with exit code 2 and one clear line.
 
     ``env_file`` is ``--env-file``; without it the loader's own default applies
-    (``$MATINEE_ENV_FILE``, else ``.env`` in the current directory).
+    (``$MATINEE_ENV_FILE``, else ``.env`` in the current directory). ``log_level``
+    overrides ``LOG_LEVEL`` (the sandbox keeps its terminal quiet).
     """
     try:
         named = DEFAULT_ENV_FILE if env_file is None else Path(env_file)
         settings = load_settings(env_file=named, require_token=require_token)
     except SettingsError as exc:
         raise SystemExit(fail(str(exc))) from None
-    setup_logging(settings.log_level, settings.secrets())
+    setup_logging(log_level or settings.log_level, settings.secrets())
     return settings

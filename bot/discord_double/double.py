@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.discord_double.changes import Change, ChangeFeed
 from bot.discord_double.faults import Fault, Faults
 from bot.discord_double.gateway import Gateway, Session
 from bot.discord_double.interactions import InteractionRecord, Interactions
@@ -105,12 +106,13 @@ class DiscordDouble:
         ``enforce_bucket_limits``: answer 429 (scope "user") when a client ignores them.
         """
         application_id = application_id or make_snowflake()
+        self._changes = ChangeFeed()
         self._state = State(application_id=application_id, bot_user_id=bot_user_id or application_id,
                             bot_name=bot_name, token=token, base_url=lambda: self.base_url)
         self._gateway = Gateway(self._state, url=lambda: self.gateway_url, heartbeat_interval_ms=heartbeat_interval_ms,
-                                privileged_intents_enabled=privileged_intents_enabled)
+                                privileged_intents_enabled=privileged_intents_enabled, changes=self._changes)
         self._world = World(self._state, Composer(self._state), self._gateway)
-        self._interactions = Interactions(self._state, self._gateway)
+        self._interactions = Interactions(self._state, self._gateway, self._changes)
         self._log = RequestLog()
         self._limits = RateLimits(bucket_limit=bucket_limit, bucket_window=bucket_window,
                                   enforce_bucket_limits=enforce_bucket_limits)
@@ -286,6 +288,31 @@ class DiscordDouble:
         return await self._world.add_thread(channel_id, name, owner_id=owner_id, message_id=message_id,
                                             private=private, archived=archived, locked=locked,
                                             applied_tags=applied_tags, starter_content=starter_content)
+
+    def member_permissions(self, guild_id: int, user_id: int) -> int:
+        """A member's guild-level permission bits (the owner and administrators have all)."""
+        return self._state.member_permissions(int(guild_id), int(user_id))
+
+    def dm_channel(self, user_id: int) -> JSON:
+        """The DM channel between the bot and a user, opened on first use."""
+        return self._state.dm_channel(int(user_id))
+
+    # ------------------------------------------------------------------ watching the world (ChangeFeed)
+
+    def subscribe(self, observer: Callable[[Change], None]) -> Callable[[], None]:
+        """Tell ``observer`` about every change (dispatches and interaction answers); returns the unsubscriber.
+
+        For pages that show the world (the sandbox); see :mod:`bot.discord_double.changes`.
+        """
+        return self._changes.subscribe(observer)
+
+    def find_message(self, message_id: int) -> JSON | None:
+        """A message by id, rendered as over REST: from any channel, or an ephemeral answer; None if unknown."""
+        stored = self._state.find_message(int(message_id))
+        if stored is not None:
+            return self._state.render_message(stored)
+        ephemeral = self._interactions.find_ephemeral(int(message_id))
+        return self._state.render_message(ephemeral) if ephemeral is not None else None
 
     # ------------------------------------------------------------------ what members do (World)
 
