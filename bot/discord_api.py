@@ -58,7 +58,14 @@ RESET_TOKEN_STEP = (
 
 
 class DiscordUnreachable(Exception):
-    """Discord did not answer usefully (no network, a timeout, a 5xx, a rate limit); try again later."""
+    """Discord did not answer usefully (no network, a timeout, a 5xx, a rate limit); try again later.
+
+    ``status`` is the HTTP status when Discord did answer (5xx, 429), None when nothing answered.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class TokenRejected(Exception):
@@ -127,7 +134,7 @@ class DiscordApi:
                 if status == 401:
                     raise TokenRejected("Discord rejected DISCORD_TOKEN (HTTP 401)")
                 if status == 429 or status >= 500:
-                    raise DiscordUnreachable(f"Discord answered HTTP {status}")
+                    raise DiscordUnreachable(f"Discord answered HTTP {status}", status=status)
                 if status != 200:
                     raise DiscordApiError(f"{path} answered HTTP {status} {response.reason or ''}".strip())
                 data = await response.json(content_type=None)
