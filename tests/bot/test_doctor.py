@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import pickle
-import shutil
 import sqlite3
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +33,7 @@ from bot.preflight import (
 from bot.reviews.fetch import PRIVATE_NETWORKS_REFUSED
 from bot.settings import Secret, Settings
 from tests._environment import child_environment
+from tests.bot.conftest import run_unprivileged
 from tests.doubles.feed_server import FeedServer, rss_feed
 from tests.doubles.openai_stub import OpenAIStub
 from tests.doubles.tmdb_stub import TmdbStub
@@ -191,52 +188,11 @@ async def test_feeds_are_fetched_through_the_bots_policy_and_parsed(
     assert html.status is Status.FAIL and "answered HTTP 200 (text/html), but" in html.detail
 
 
-def _unprivileged(check: Callable[[], Any]) -> Any:
-    """Run ``check`` as a user without root's power over permissions (root writes anywhere)."""
-    if os.geteuid() != 0:
-        return check()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to nobody, answer through the pipe, never return into pytest
-        try:
-            os.close(read)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            payload = pickle.dumps(("ok", check()))
-        except BaseException as exc:  # the parent re-raises it
-            payload = pickle.dumps(("error", repr(exc)))
-        with os.fdopen(write, "wb") as out:
-            out.write(payload)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as answer:
-        kind, value = pickle.loads(answer.read())
-    os.waitpid(pid, 0)
-    if kind == "error":
-        raise AssertionError(value)
-    return value
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory another user can reach (pytest's tmp_path lives under a private directory)."""
-    path = Path(tempfile.mkdtemp(prefix="matinee-doctor-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        for child in path.rglob("*"):
-            if child.is_dir():
-                child.chmod(0o755)
-        shutil.rmtree(path)
-
-
 def test_a_read_only_database_directory_is_not_corrupt(shared_dir: Path) -> None:
     readonly = shared_dir / "ro"
     readonly.mkdir()
     readonly.chmod(0o555)
-    result = _unprivileged(lambda: check_database(readonly / "m.db"))
+    result = run_unprivileged(lambda: check_database(readonly / "m.db"))
     assert result.status is Status.FAIL
     assert f"the database's directory {readonly}" in result.detail and "is not writable by" in result.detail
     assert "corrupt" not in result.detail and "restore" not in result.detail
@@ -249,7 +205,7 @@ def test_a_read_only_database_file_says_the_file(shared_dir: Path) -> None:
     path = writable / "m.db"
     sqlite3.connect(path).close()
     path.chmod(0o444)
-    result = _unprivileged(lambda: check_database(path))
+    result = run_unprivileged(lambda: check_database(path))
     assert result.status is Status.FAIL and f"the database file {path} is read-only" in result.detail
 
 
