@@ -47,7 +47,7 @@ from .llm import LLM, ModelError
 from .outbound import OutboundHttp, Purpose
 from .permissions import REQUIRED_PERMISSIONS
 from .reviews.feeds import FeedParseError, parse_feed
-from .reviews.fetch import FeedFetcher, FeedFetchError
+from .reviews.fetch import PRIVATE_NETWORKS_REFUSED, FeedFetcher, FeedFetchError
 from .settings import Settings
 from .storage import Database, FeedRepository, StorageError, load_migrations
 from .storage.access import database_access_problem
@@ -282,7 +282,10 @@ async def check_feed(fetcher: FeedFetcher, feed: FeedToCheck) -> CheckResult:
         fetched = await fetcher.fetch(feed.url)
     except FeedFetchError as exc:
         # The bot's own words: a refused private address reads exactly as /matinee feed add says it.
-        return CheckResult(name, Status.FAIL, f"{exc} ({feed.origin})", unreachable=exc.unreachable)
+        hint = ""
+        if str(exc).endswith(PRIVATE_NETWORKS_REFUSED):
+            hint = "; set FEED_ALLOW_PRIVATE_NETWORKS=true only if this feed really is on your own network"
+        return CheckResult(name, Status.FAIL, f"{exc} ({feed.origin}){hint}", unreachable=exc.unreachable)
     try:
         parsed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url, content_type=fetched.content_type)
     except FeedParseError as exc:
