@@ -1,10 +1,12 @@
 """Reviews written as Markdown files with YAML front matter (the files a Hugo or Jekyll blog is built from).
 
 Front matter fields: ``title``, ``film``, ``year``, ``rating``, ``author``, ``date``,
-``url``, ``spoilers``, ``tags`` and ``image``. YAML is read with ``safe_load``
+``url``, ``slug``, ``spoilers``, ``tags`` and ``image``. YAML is read with ``safe_load``
 (no arbitrary Python objects). The folder is scanned by the bot's poll loop;
 a file is re-read only when its size or mtime changed, and only counts as edited
-when its content hash changed, so touching a file does nothing visible.
+when its content hash changed, so touching a file does nothing visible. Each scan
+also says which files are there at all (:attr:`MarkdownScanner.present`), so a
+deleted file's review can be withdrawn and a moved one recognised.
 
 Only ``*.md``/``*.markdown`` files inside the folder are read: names with path
 separators or ``..``, hidden files, symlinks that lead outside the folder and
@@ -25,7 +27,7 @@ from typing import Any
 import yaml
 
 from ..text import clean_text, neutralize_mentions
-from .draft import ReviewDraft, parse_rating
+from .draft import ReviewDraft, parse_rating, slugify
 from .html import safe_url
 
 __all__ = ["MAX_FILE_BYTES", "MarkdownError", "MarkdownScanner", "ScannedFile", "parse_review_file"]
@@ -120,8 +122,10 @@ def parse_review_file(text: str, *, source_key: str) -> ReviewDraft:
     if not title and not film:
         raise MarkdownError("the front matter needs a title or a film")
     image = safe_url(str(meta["image"]), url) if meta.get("image") else None
+    slug = slugify(str(meta["slug"])) if str(meta.get("slug") or "").strip() else None
     return ReviewDraft(
         source_key=source_key,
+        slug=slug,
         title=title or f"Review: {film}",
         body_md=body,
         url=url,
@@ -162,9 +166,13 @@ class MarkdownScanner:
         self.directory = directory
         self._stats: dict[str, tuple[int, int]] = {}
         self._hashes: dict[str, str] = {}
+        # The review files in the folder at the last scan, readable or not; None when the folder
+        # itself could not be listed (missing, not a directory, unreadable): then nothing is known gone.
+        self.present: frozenset[str] | None = None
 
     def scan(self) -> list[ScannedFile]:
         """Files that are new or whose bytes changed since the last scan (all files on the first)."""
+        self.present = None
         try:
             root = self.directory.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError, OSError):
@@ -186,7 +194,10 @@ class MarkdownScanner:
                 if real.parent != root or not real.is_file():
                     continue  # a symlink leading out of the folder, or a directory named *.md
                 stat = real.stat()
+            except FileNotFoundError:
+                continue  # deleted since the listing, or a link to nothing
             except OSError:
+                present.add(entry.name)  # there, but not readable right now: not gone
                 continue
             key = entry.name
             present.add(key)
@@ -214,4 +225,5 @@ class MarkdownScanner:
         for gone in set(self._stats) - present:
             self._stats.pop(gone, None)
             self._hashes.pop(gone, None)
+        self.present = frozenset(present)
         return changed

@@ -103,3 +103,12 @@ async def test_doctor_refuses_a_private_feed_exactly_as_the_bot_does(tmp_path: P
     allowed = {r.name: r for r in await run_checks(replace(base, feed_allow_private_networks=True))}[f"feed {feed}"]
     # Nothing listens on port 9 and nothing else answered: "could not check", never ok.
     assert allowed.status is Status.UNCHECKED and "cannot connect to 127.0.0.1" in allowed.detail
+
+
+async def test_no_reviews_dir_is_reported_as_none_not_as_the_samples(tmp_path: Path) -> None:
+    settings = Settings(
+        discord_token=None, database_path=tmp_path / "m.db", discord_api_base="http://127.0.0.1:9/api/v10"
+    )
+    assert settings.reviews_dir is None
+    found = {r.name: r for r in await run_checks(settings)}["reviews dir"]
+    assert found.ok and "no Markdown folder" in found.detail and "data/reviews" not in found.detail

@@ -361,3 +361,29 @@ async def test_publishing_turned_off_empties_the_open_page(
         await expect(page.widget(".comment")).to_have_count(0, timeout=WAIT_MS)
         await expect(page.widget("a.join")).to_have_count(0)
         assert REVIEW_URL
+
+
+@pytest.mark.parametrize("live", ["event stream", "polling"])
+async def test_a_withdrawn_review_empties_the_open_page(
+    published: Published, blog: BlogServer, tmp_path: Path, live: str
+) -> None:
+    """Its Markdown file was deleted: the open page shows none of its discussion (and stops listening)."""
+    from playwright.async_api import expect
+
+    from bot.storage import ReviewRepository
+
+    p = published
+    await _seed(p)
+    async with chromium(tmp_path) as context:
+        if live == "polling":
+            await context.add_init_script("delete window.EventSource")
+        page = await _open(context, blog, p)
+        await expect(page.comment("Loved the pineapple scene")).to_have_count(1, timeout=WAIT_MS)
+        if live == "event stream":
+            await page.live()
+        await ReviewRepository(p.bot.db).set_withdrawn([p.review.id], True)
+        await expect(page.widget(".status")).to_have_text("This discussion is no longer shown here.", timeout=60_000)
+        await expect(page.widget(".comment")).to_have_count(0)
+        await expect(page.widget("a.join")).to_have_count(0)
+        await expect(page.widget(".rating")).to_be_hidden()
+        await expect(page.widget(".live")).to_be_hidden()
