@@ -52,7 +52,7 @@ def database_access_problem(path: Path | str) -> str | None:
     """
     path = Path(path)
     if path.is_dir():
-        return f"DATABASE_PATH {path} is a directory; name a file in it, such as {path / 'matinee.db'}"
+        return f"DATABASE_PATH {path} is a directory, not a file; name a file in it, such as {path / 'matinee.db'}"
     directory = path.parent
     existing = directory
     while not existing.exists() and existing != existing.parent:
