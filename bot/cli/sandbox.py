@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a local stand-in for Discord with a sample server and blog, and the real bot connected "
         "to it; open the printed address in a browser. Nothing leaves this computer (unless OPENAI_* is set, "
         "in which case chat answers come from that model).",
+        epilog="Examples:\n  matinee sandbox --open\n  matinee sandbox --port 8800 --database sandbox.db",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_sandbox_arguments(parser)
     parser.set_defaults(handler=handle)

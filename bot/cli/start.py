@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the bot if DISCORD_TOKEN is set, else the local sandbox (what `make run` does)",
         description="With DISCORD_TOKEN set (environment or .env) this is `matinee run`; without it, "
         "`matinee sandbox` (the options below apply to the sandbox).",
+        epilog="Examples:\n  matinee start            # what `make run` runs\n"
+        "  matinee start --open     # no token: the sandbox, opened in the browser",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sandbox.add_sandbox_arguments(parser)
     parser.set_defaults(handler=handle)
