@@ -49,6 +49,7 @@ from ..storage import (
     Subscription,
     Target,
 )
+from ..storage.blog_comments import CommentFeedRepository
 from ..storage.entries import Entry, EntryRepository
 from ..text import clean_text, neutralize_mentions
 from ..timestamps import parse_utc_iso, utc_iso
@@ -150,6 +151,7 @@ class ReviewService:
         self.films = FilmRepository(db)
         self.meta = MetaRepository(db)
         self.entries = EntryRepository(db)
+        self.comment_feeds = CommentFeedRepository(db)
         self.scanner = MarkdownScanner(reviews_dir) if reviews_dir is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.problems = ProblemLog(db, clock=self._clock)
@@ -247,7 +249,19 @@ class ReviewService:
                      limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
         """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
         async with self._ingest_lock:
-            return await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit)
+            result = await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit)
+            await self._link_comment_feeds(source, drafts)
+            return result
+
+    async def _link_comment_feeds(self, source: str, drafts: list[ReviewDraft]) -> None:
+        """Give each stored review the comment feed its entry names, and the post's comment count (bot/bridge)."""
+        links = []
+        for draft in drafts:
+            if draft.comments_feed and draft.source_key:
+                entry = await self.entries.get(source, draft.source_key)
+                if entry is not None:  # not stored yet (waiting for a later poll): linked when it is
+                    links.append((entry.review_id, draft.comments_feed, draft.comment_count))
+        await self.comment_feeds.link(links)
 
     async def _ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None,
                       limit: int | None) -> PollResult:  # fmt: skip
