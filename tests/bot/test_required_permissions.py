@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from bot.preflight import invite_permissions
-
 from bot.permissions import ANNOUNCEMENTS, LOG, REQUIRED_PERMISSIONS, missing_permissions
+from bot.preflight import invite_permissions
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
