@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ MAX_COMMENT_CHARS = 10_000  # what is stored of one comment (Discord shows less;
 MAX_AUTHOR_CHARS = 100
 MAX_URL_CHARS = 2000
 ANONYMOUS = "A blog reader"
+_TAG = re.compile(r"<[^>]*>")
 _BY_PREFIX = re.compile(r"^(?:by|comment on .+ by)\s*:?\s*", re.IGNORECASE)
 
 
@@ -75,8 +77,8 @@ def _author(entry: Any) -> str:
     name = _text(entry.get("author") or (entry.get("author_detail") or {}).get("name"))
     if not name:
         name = _BY_PREFIX.sub("", _text(entry.get("title")))
-    # Names are plain text everywhere Matinee shows them: no markup, one line.
-    name = one_line(html_to_markdown(name).markdown.replace("\\", "")) if "<" in name or "&" in name else one_line(name)
+    # A name is plain text wherever Matinee shows it (escaped there): no markup, one line.
+    name = one_line(html.unescape(_TAG.sub("", name)))
     return truncate(name, MAX_AUTHOR_CHARS) or ANONYMOUS
 
 
@@ -103,11 +105,11 @@ def parse_comment_feed(
             link = None
         author = _author(entry)
         published = _published(entry)
-        html = _best_html(entry)
-        content = truncate(html_to_markdown(html, link or base).markdown, MAX_COMMENT_CHARS)
+        markup = _best_html(entry)
+        content = truncate(html_to_markdown(markup, link or base).markdown, MAX_COMMENT_CHARS)
         guid = _text(entry.get("id") or entry.get("guid")).strip() or None
-        content_hash = hashlib.sha256(f"{author}\x00{html}".encode("utf-8", "surrogatepass")).hexdigest()
-        raw_keys.append((guid, link, _fallback_key(author, published, html), content_hash))
+        content_hash = hashlib.sha256(f"{author}\x00{markup}".encode("utf-8", "surrogatepass")).hexdigest()
+        raw_keys.append((guid, link, _fallback_key(author, published, markup), content_hash))
         found.append((author, content, link, published))
     comments = []
     for (author, content, link, published), key in zip(found, entry_keys(raw_keys), strict=True):

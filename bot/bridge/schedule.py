@@ -42,10 +42,10 @@ def poll_interval(
     latest = max(published, last_activity) if last_activity else published
     if now - published < YOUNG or now - latest < DISCUSSED:
         return base
-    doublings = (now - latest - DISCUSSED) / DOUBLING + 1
-    if doublings >= 64 or base * 2**doublings > MAX_INTERVAL:
+    factor = 2 ** min((now - latest - DISCUSSED) / DOUBLING + 1, 64.0)
+    if factor >= MAX_INTERVAL / base:
         return max(base, MAX_INTERVAL)
-    return base * 2**doublings
+    return base * factor
 
 
 def next_poll(

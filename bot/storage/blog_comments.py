@@ -50,15 +50,15 @@ _HAS_THREAD = (
     "EXISTS (SELECT 1 FROM announcements AS a WHERE a.review_id = f.review_id AND a.thread_id IS NOT NULL "
     "AND a.state = 'sent')"
 )
-# A feed the post's own feed item links (again), or with a new comment count: due now, and a new
-# address starts a new baseline (what it lists then is history, not news).
+# A feed the post's own feed item links (again), or with a new comment count: due now and read in full
+# (the count decides what a missing comment means), and a new address starts a new baseline (what it
+# lists then is history, not news).
 _LINK = (
     "INSERT INTO comment_feeds (review_id, url, post_count) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (review_id) DO UPDATE SET "
     "baseline_at = CASE WHEN url IS NOT excluded.url THEN NULL ELSE baseline_at END, "
-    "etag = CASE WHEN url IS NOT excluded.url THEN NULL ELSE etag END, "
-    "last_modified = CASE WHEN url IS NOT excluded.url THEN NULL ELSE last_modified END, "
-    "next_poll_at = NULL, post_count = coalesce(excluded.post_count, post_count), url = excluded.url "
+    "etag = NULL, last_modified = NULL, next_poll_at = NULL, "
+    "post_count = coalesce(excluded.post_count, post_count), url = excluded.url "
     "WHERE url IS NOT excluded.url OR (excluded.post_count IS NOT NULL AND post_count IS NOT excluded.post_count)"
 )
 _JOB_COLUMNS = (
@@ -421,12 +421,18 @@ class CommentFeedRepository:
     # -- the outbox of mirrors ---------------------------------------------------------------
 
     async def jobs(self, now: dt.datetime, *, limit: int = 500) -> list[MirrorJob]:
-        """Mirrors owed a send, an edit or a deletion now, oldest comment first (a thread reads in order)."""
+        """Mirrors owed a send, an edit or a deletion now, oldest comment first (a thread reads in order).
+
+        A send waits while an older comment's send to the same thread waits for its retry.
+        """
         rows = await self._db.fetchall(
-            f"SELECT {_JOB_COLUMNS} {_JOBS_FROM} "
-            "WHERE p.next_try_at IS NOT NULL AND p.next_try_at <= ? "
-            "ORDER BY c.created_at, p.comment_id, p.thread_id LIMIT ?",
-            (utc_iso(now), limit),
+            f"SELECT {_JOB_COLUMNS} {_JOBS_FROM} "  # noqa: S608
+            "WHERE p.next_try_at IS NOT NULL AND p.next_try_at <= :now AND NOT (p.state = 'pending' AND EXISTS ("
+            "  SELECT 1 FROM blog_comment_posts AS q JOIN comments AS o ON o.message_id = -q.comment_id "
+            "  WHERE q.thread_id = p.thread_id AND q.state = 'pending' AND q.next_try_at > :now "
+            "  AND (o.created_at, q.comment_id) < (c.created_at, p.comment_id))) "
+            "ORDER BY c.created_at, p.comment_id, p.thread_id LIMIT :limit",
+            {"now": utc_iso(now), "limit": limit},
         )
         return [MirrorJob.from_row(r) for r in rows]
 
