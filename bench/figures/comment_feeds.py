@@ -15,7 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.figures.feeds import FEEDS_PER_GUILD, ParseCounter, start_feed_server, subscribed_review_feeds
+from bench.figures.feeds import (
+    FEEDS_PER_GUILD,
+    ParseCounter,
+    feed_guilds,
+    start_feed_server,
+    subscribed_review_feeds,
+)
 from bench.harness import Row, Stat, verdict
 from bench.world import (
     FeatureMissing,
@@ -64,7 +70,7 @@ async def run(sizes: dict) -> list[Row]:
         with tempfile.TemporaryDirectory(prefix="bench-comment-feeds-") as name:
             database = Path(name) / "comment-feeds.db"
             await migrated_database(database)
-            guilds = [(900_000 + g, 800_000 + g) for g in range((count + FEEDS_PER_GUILD - 1) // FEEDS_PER_GUILD)]
+            guilds = feed_guilds(count)
             conn = connect(database)
             seed_guild_settings(conn, guilds)
             review_ids = seed_reviews(conn, count, body_words=40)
@@ -128,36 +134,16 @@ def _rows(comments: list[dict], reviews: list[dict], count: int, runs: int) -> l
     base_wall = Stat.of([c["wall"] for c in reviews], "s")
     base_cpu = Stat.of([c["cpu"] for c in reviews], "s CPU")
     return [
-        Row(
-            "8a",
-            PLANNED[0][1],
-            wall,
-            base_wall,
-            "review-feed cycle (5a's set-up)",
-            wall.median / base_wall.median if base_wall.median else None,
-            PLANNED[0][2],
-            verdict(wall.median <= 5.0),
-            method=f"{count:,} comment feeds, {runs} runs; every feed answered 304 (checked).",
-        ),
-        Row(
-            "8b",
-            PLANNED[1][1],
-            parsed,
-            None,
-            "",
-            None,
-            PLANNED[1][2],
-            verdict(parsed.max == 0),
-            method="Bytes passed to the comment-feed parser (verdict uses the worst run).",
-        ),
-        Row(
-            "8c",
-            PLANNED[2][1],
-            cpu,
-            base_cpu,
-            "review-feed cycle",
-            cpu.median / base_cpu.median if base_cpu.median else None,
-            PLANNED[2][2],
-            "reported",
-        ),
-    ]
+        _row(0, wall, base_wall, "review-feed cycle (5a's set-up)", verdict(wall.median <= 5.0),
+             f"{count:,} comment feeds, {runs} runs; every feed answered 304 (checked)."),
+        _row(1, parsed, None, "", verdict(parsed.max == 0),
+             "Bytes passed to the comment-feed parser (verdict uses the worst run)."),
+        _row(2, cpu, base_cpu, "review-feed cycle", "reported"),
+    ]  # fmt: skip
+
+
+def _row(index: int, value: Stat, baseline: Stat | None, baseline_name: str, outcome: str, method: str = "") -> Row:
+    """One planned row, its ratio value ÷ baseline (medians)."""
+    figure, name, target = PLANNED[index]
+    ratio = value.median / baseline.median if baseline is not None and baseline.median else None
+    return Row(figure, name, value, baseline, baseline_name, ratio, target, outcome, method=method)

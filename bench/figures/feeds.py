@@ -96,7 +96,7 @@ async def run(sizes: dict) -> list[Row]:
         with tempfile.TemporaryDirectory(prefix="bench-feeds-") as name:
             database = Path(name) / "feeds.db"
             await migrated_database(database)
-            guilds = [(900_000 + g, 800_000 + g) for g in range((count + FEEDS_PER_GUILD - 1) // FEEDS_PER_GUILD)]
+            guilds = feed_guilds(count)
             conn = connect(database)
             seed_guild_settings(conn, guilds)
             conn.close()
@@ -119,6 +119,11 @@ async def run(sizes: dict) -> list[Row]:
         proc.terminate()
         await proc.wait()
     return _rows(unchanged, fresh, count, new_count, sizes["runs"])
+
+
+def feed_guilds(count: int) -> list[tuple[int, int]]:
+    """(guild id, announcement channel id) for ``count`` feeds, 25 a guild."""
+    return [(900_000 + g, 800_000 + g) for g in range((count + FEEDS_PER_GUILD - 1) // FEEDS_PER_GUILD)]
 
 
 async def subscribed_review_feeds(db: Database, session, base: str, count: int, guilds, clock: dict):
