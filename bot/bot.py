@@ -26,6 +26,7 @@ from discord.ext import commands
 
 from .admin import AdminChild, admin_commands_of, new_admin_group
 from .llm import LLM
+from .lost_response import lost_response_trace
 from .outbound import OutboundHttp
 from .ratelimit import TokenBucket
 from .settings import Settings
@@ -114,6 +115,8 @@ class MatineeBot(commands.Bot):
         configure_endpoints(settings)
         options.setdefault("intents", matinee_intents())
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        # Lets a create call without a nonce be sent once when its answer is lost (bot/lost_response.py).
+        options["http_trace"] = lost_response_trace(options.get("http_trace"))  # type: ignore[arg-type]
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

@@ -92,6 +92,11 @@ class Review:
     spoilers: bool = False
     published_at: str | None = None
     content_hash: str = ""
+    withdrawn_at: str | None = None  # set while the blog no longer publishes it (its Markdown file was deleted)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
     @property
     def film_name(self) -> str:
@@ -124,6 +129,7 @@ class Review:
             spoilers=bool(row["spoilers"]),
             published_at=row["published_at"],
             content_hash=row["content_hash"],
+            withdrawn_at=row["withdrawn_at"],
         )
 
 

@@ -108,14 +108,17 @@ async def _probe(
 async def run_checks(settings: Settings) -> list[CheckResult]:
     results = [check_token(settings), check_database(settings.database_path)]
     reviews_dir = settings.reviews_dir
-    results.append(
-        CheckResult(
-            "reviews dir",
-            reviews_dir.is_dir(),
-            f"{reviews_dir} {'exists' if reviews_dir.is_dir() else 'does not exist'}",
-            optional=True,
+    if reviews_dir is None:
+        results.append(CheckResult("reviews dir", True, "not set: no Markdown folder is read", optional=True))
+    else:
+        results.append(
+            CheckResult(
+                "reviews dir",
+                reviews_dir.is_dir(),
+                f"{reviews_dir} {'exists' if reviews_dir.is_dir() else 'does not exist'}",
+                optional=True,
+            )
         )
-    )
     async with OutboundHttp(settings, timeout=CHECK_TIMEOUT) as outbound:
         feeds = outbound.session(Purpose.FEEDS)  # the bot's own policy: a private feed is refused here too
         probes = [_probe(feeds, f"feed {url}", url, optional=True) for url in settings.review_feeds]

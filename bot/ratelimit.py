@@ -44,6 +44,16 @@ class TokenBucket:
             return True
         return False
 
+    def idle(self) -> bool:
+        """Nobody waits for a token and the bucket is full: no request took one for a while.
+
+        Background work (the re-check of older comments) asks this before each
+        request and waits while it is False, so it never competes with a fan-out or
+        a command's answers for the shared budget.
+        """
+        self._refill()
+        return not self._lock.locked() and self._tokens >= self.capacity
+
     async def acquire(self) -> None:
         # The lock makes waiters queue in order instead of all waking on the same refill.
         async with self._lock:

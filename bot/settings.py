@@ -362,9 +362,10 @@ class Settings:
         example="https://blog.example.com/feed/,https://blog.example.com/atom.xml",
         help="comma-separated feed URLs every configured guild receives",
     )  # fmt: skip
-    reviews_dir: Path = setting(
-        "REVIEWS_DIR", Path("data/reviews"), path, "folder of Markdown reviews with front matter", group=REVIEWS
-    )
+    reviews_dir: Path | None = setting(
+        "REVIEWS_DIR", None, path, group=REVIEWS, example="/srv/blog/content/reviews",
+        help="folder of Markdown reviews with front matter (a Hugo or Jekyll blog's posts); unset or empty: none",
+    )  # fmt: skip
     feed_poll_seconds: int = setting(
         "FEED_POLL_SECONDS", 300, whole(minimum=10), "feed poll interval (with jitter)", group=REVIEWS
     )

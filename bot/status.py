@@ -48,7 +48,7 @@ async def gather_about(
         "LLM chat": f"on ({settings.openai_model})" if settings.llm_configured else "off",
         "TMDB": "on" if settings.tmdb_configured else "off (local catalog only)",
         "Default feeds": str(len(settings.review_feeds)) if settings.review_feeds else "none",
-        "Reviews folder": str(settings.reviews_dir),
+        "Reviews folder": str(settings.reviews_dir) if settings.reviews_dir is not None else "none",
     }
     return AboutInfo(
         version=__version__,

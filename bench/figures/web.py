@@ -27,6 +27,7 @@ from pathlib import Path
 from bench.harness import Row, Stat, percentile, ratio_of, verdict
 from bench.world import FeatureMissing, connect, migrated_database, require, running_bot
 from bot.discord_double import DiscordDouble
+from bot.urls import normalize_post_url
 
 NUMBER = "7"
 TITLE = "The web side: read API, live fan-out, scale-out through a cache"
@@ -80,9 +81,9 @@ def _seed(database: Path, comments: int, *, thread_id: int = THREAD, guild_id: i
     conn = connect(database)
     with conn:
         conn.execute(
-            "INSERT INTO reviews (id, source, source_key, slug, title, url, film_title, film_year) "
-            "VALUES (1, 'markdown', 'c.md', 'chungking-express', 'Chungking Express', ?, 'Chungking Express', 1994)",
-            (REVIEW_URL,),
+            "INSERT INTO reviews (id, source, source_key, slug, title, url, url_key, film_title, film_year) "
+            "VALUES (1, 'markdown', 'c.md', 'chungking-express', 'Chungking Express', ?, ?, 'Chungking Express', 1994)",
+            (REVIEW_URL, normalize_post_url(REVIEW_URL)),
         )
         conn.execute(
             "INSERT INTO announcements (review_id, guild_id, channel_id, message_id, thread_id, nonce, state) "

@@ -117,7 +117,8 @@ def handle(args: argparse.Namespace) -> int:
             return fail(exc.message, 1)
         except (StorageError, OSError) as exc:
             return fail(str(exc), 1)
-        print(f"wrote {len(done.written)} files, {done.unchanged} unchanged, in {directory}", file=sys.stderr)
+        removed = f", {len(done.removed)} removed (withdrawn or renamed reviews)" if done.removed else ""
+        print(f"wrote {len(done.written)} files, {done.unchanged} unchanged{removed}, in {directory}", file=sys.stderr)
         return 0
     try:
         result = asyncio.run(run_export(settings.database_path, args.review, args.format, with_ids=args.with_ids))

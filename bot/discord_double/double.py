@@ -434,6 +434,10 @@ class DiscordDouble:
         return self._faults.inject_fault(method, path_regex, status, times=times, retry_after=retry_after,
                                          global_=global_, body=body)
 
+    def lose_response(self, method: str, path_regex: str, status: int = 502, *, times: int | None = 1) -> Fault:
+        """Do the work of matching requests, then answer ``status``; see :meth:`Faults.lose_response`."""
+        return self._faults.lose_response(method, path_regex, status, times=times)
+
     def enforce_global_rate_limit(self, per_second: int | None = 50) -> None:
         """Answer 429 (global) when more than ``per_second`` requests arrive in 1 s; None disables."""
         self._limits.enforce_global_rate_limit(per_second)

@@ -4,6 +4,12 @@ Why this exists: Matinee promises that a review is announced once and no comment
 even when Discord fails, and those promises are only worth what the failures they were tested
 against. A test injects a failure for the requests it names; the double answers them exactly
 as Discord (or Cloudflare in front of it) would, and counts the hits.
+
+Two kinds: a failure *instead of* the work (:meth:`Faults.inject_fault`: nothing happens,
+as when Discord or its proxy refuses), and a failure *after* the work
+(:meth:`Faults.lose_response`: the message, thread or post is created, then the answer is
+a 5xx, as when a response is lost between Discord and the bot). The second is the one a
+client that retries a create call must survive without making a copy.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Fault:
     global_: bool
     body: Any = None
     hits: int = 0
+    after_commit: bool = False  # the request's work is done first; only its answer is the failure
 
     def matches(self, method: str, path: str) -> bool:
         remaining = self.times is None or self.hits < self.times
@@ -55,6 +62,18 @@ class Faults:
         fault = Fault(method.upper(), re.compile(path_regex), status, times,
                       retry_after if retry_after is not None else (0.25 if status == 429 else None), global_, body)
         self.faults.append(fault)
+        return fault
+
+    def lose_response(self, method: str, path_regex: str, status: int = 502, *, times: int | None = 1) -> Fault:
+        """Let matching requests do their work, then answer ``status`` instead of the result.
+
+        Discord creates the message (or thread, or forum post) and the bot never
+        learns it: discord.py retries a 5xx, so a create call without a nonce Discord
+        enforces makes a copy. A request the route refuses (a 4xx) is answered as
+        usual and does not count as a hit: nothing was done, so nothing was lost.
+        """
+        fault = self.inject_fault(method, path_regex, status, times=times)
+        fault.after_commit = True
         return fault
 
     def find(self, method: str, path: str) -> Fault | None:

@@ -1,7 +1,8 @@
 """The REST API's front door: every ``/api/v10/...`` request is recorded, checked and routed.
 
 Why this exists: what happens to a request before its handler runs is where Discord's
-failure modes live, and their order matters: authentication (401), an injected fault, the
+failure modes live, and their order matters: authentication (401), an injected fault (a lost
+response is answered after the handler instead: see ``Faults.lose_response``), the
 global rate limit, an unknown route (404, also listed in ``unhandled``), the route's bucket,
 and only then the handler. Keeping that pipeline in one short function makes the order
 visible; the handlers themselves live in :mod:`bot.discord_double.routes`, by resource.
@@ -131,7 +132,7 @@ class RestApi:
             rec.response = {"message": "401: Unauthorized", "code": 0}
             return json_response(rec.response, 401)
         fault = self.faults.find(request.method, path)
-        if fault is not None:
+        if fault is not None and not fault.after_commit:
             return self.faults.respond(fault, bucket)
         channel = _CHANNEL_PATH.match(path)
         if channel is not None and self.state.is_away(self.state.channel_guild_id(int(channel.group(1)))):
@@ -158,6 +159,10 @@ class RestApi:
         except DiscordError as err:
             rec.response = err.body()
             return json_response(rec.response, err.status, headers)
+        if fault is not None:  # the work is done; the answer is lost (Faults.lose_response)
+            response = self.faults.respond(fault, bucket)
+            rec.response = {"lost": result}
+            return response
         rec.response = result
         if result is None:
             return web.Response(status=204, headers=headers)

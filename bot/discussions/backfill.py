@@ -18,8 +18,11 @@ thread when it is unarchived, and for failed threads on retry.
 After a new session or a (re)joined server, the newest stored comments are also
 re-read (the re-check) to catch edits, deletions and reactions, and to store any
 message found there that was never stored; open polls' voters are read to catch up
-with votes; polls that ended meanwhile get their final counts. Members who asked to
-be forgotten are respected throughout (``bot/storage/forgotten.py``).
+with votes; polls that ended meanwhile get their final counts. The re-check reads
+only the newest ``RECONCILE_WINDOW`` messages, so a start-up stays bounded; it
+records where the older ones begin, and ``bot/discussions/recheck.py`` re-reads
+those in the background, at a pace. Members who asked to be forgotten are
+respected throughout (``bot/storage/forgotten.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,8 +56,9 @@ log = logging.getLogger(__name__)
 
 BACKFILL_PAGE = 100  # messages stored per batch while reading a thread's history
 # After a fresh session the newest this many messages of each open thread are
-# re-read. Older comments are not re-checked: the cost of a start-up must stay
-# bounded however long the discussions are.
+# re-read at once. Older comments are re-checked in the background
+# (bot/discussions/recheck.py): the cost of a start-up must stay bounded however
+# long the discussions are.
 RECONCILE_WINDOW = 100
 # A failed backfill is retried after 30 s, then 1, 2, 4 ... minutes, at most every
 # 30 minutes, and at most RETRY_BATCH threads at a time: a server that took away
@@ -105,6 +109,10 @@ class BackfillService:
         self._failures: dict[int, _Failure] = {}
         self._retry_task: asyncio.Task[None] | None = None
         self._retry_wakeup = asyncio.Event()
+        self._active = 0  # catch-ups, backfills and retries running now
+        # Told when a catch-up or backfill is done (the background re-check of older comments wakes).
+        self.on_caught_up: Callable[[], None] = lambda: None
+        self.recheck_window = RECONCILE_WINDOW
         # Pacing of retries; tests may shorten the delays, or retry by hand with their own clock.
         self.clock = clock
         self.retry_first_delay = RETRY_FIRST_DELAY
@@ -116,6 +124,19 @@ class BackfillService:
         self.catch_ups_done = 0  # completed catch-up passes: what a test waits on before looking
         self.guild_catch_ups_done = 0  # completed catch-ups of one server (joined or available again)
         self.retries_done = 0  # failed backfills tried again
+
+    @property
+    def busy(self) -> bool:
+        """A catch-up, backfill or retry is running: background work waits for it."""
+        return self._active > 0
+
+    @contextlib.asynccontextmanager
+    async def _working(self) -> AsyncIterator[None]:
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
 
     # -- gaps --------------------------------------------------------------------------------
 
@@ -147,13 +168,15 @@ class BackfillService:
 
     async def catch_up(self, reason: CatchUpReason = "manual") -> int:
         """Store what was said in every open review thread while we were not listening; returns how many."""
-        open_threads = self._transport.open_threads(self._index.thread_ids)
-        # A RESUME replays missed events, votes included; a new session does not.
-        stored = await self._catch_up_threads(open_threads, full=reason == "ready")
-        await self.collect_ended_polls()
+        async with self._working():
+            open_threads = self._transport.open_threads(self._index.thread_ids)
+            # A RESUME replays missed events, votes included; a new session does not.
+            stored = await self._catch_up_threads(open_threads, full=reason == "ready")
+            await self.collect_ended_polls()
         if stored:
             log.info("backfill (%s): stored %d messages from %d open threads", reason, stored, len(open_threads))
         self.catch_ups_done += 1
+        self.on_caught_up()
         return stored
 
     async def catch_up_guild(self, guild_id: int) -> int:
@@ -163,12 +186,14 @@ class BackfillService:
         backfill, the re-check of recent comments, and the polls' voters.
         """
         ids = [t for t in self._index.thread_ids if (ref := self._index.cached_thread(t)) and ref.guild_id == guild_id]
-        open_threads = self._transport.open_threads(ids)
-        stored = await self._catch_up_threads(open_threads, full=True)
-        await self.collect_ended_polls()
+        async with self._working():
+            open_threads = self._transport.open_threads(ids)
+            stored = await self._catch_up_threads(open_threads, full=True)
+            await self.collect_ended_polls()
         if stored:
             log.info("backfill (server %s is back): stored %d messages", guild_id, stored)
         self.guild_catch_ups_done += 1
+        self.on_caught_up()
         return stored
 
     async def _catch_up_threads(self, thread_ids: Iterable[int], *, full: bool) -> int:
@@ -194,7 +219,7 @@ class BackfillService:
         thread's debt (unless a new gap opened meanwhile); a failure leaves it owed
         and schedules a retry (``full``: re-check comments and votes once it works).
         """
-        async with self._lock(thread_id):
+        async with self._working(), self._lock(thread_id):
             owed = await self._threads.owed(thread_id)
             after = await self._threads.last_message_id(thread_id) or thread_id
             stored = 0
@@ -230,14 +255,20 @@ class BackfillService:
         newest = await self._threads.newest_known(thread_id)
         if not newest:
             return 0, 0
+        window = self.recheck_window
         try:
-            history = await self._transport.messages_before(thread_id, newest + 1, RECONCILE_WINDOW)
+            history = await self._transport.messages_before(thread_id, newest + 1, window)
         except TransportError as exc:
             log.info("could not re-read thread %s: %s", thread_id, exc)
+            await self._threads.owe_recheck(thread_id, newest + 1)  # the background pass will read it all
             return 0, 0
         # A short page is the whole thread: anything stored and not in it was deleted.
-        oldest = min((m.message_id for m in history), default=newest) if len(history) >= RECONCILE_WINDOW else 0
+        oldest = min((m.message_id for m in history), default=newest) if len(history) >= window else 0
         deleted, changed = await self._comments.reconcile(thread_id, history, oldest_id=oldest, newest_id=newest)
+        if oldest:
+            await self._threads.owe_recheck(thread_id, oldest)  # older comments: in the background, at a pace
+        else:
+            await self._threads.clear_recheck(thread_id)  # the whole thread was just re-read
         recovered = await self._comments.store_unseen(history)
         self.recovered_messages += recovered
         if deleted or changed or recovered:
@@ -312,17 +343,18 @@ class BackfillService:
         due = sorted((f.due, t) for t, f in self._failures.items() if f.due <= now)[:RETRY_BATCH]
         open_ids = set(self._transport.open_threads([t for _, t in due]))
         tried = 0
-        for _, thread_id in due:
-            failure = self._failures.get(thread_id)
-            if failure is None:
-                continue  # settled by another backfill meanwhile
-            if thread_id not in open_ids:
-                del self._failures[thread_id]
-                continue
-            await self.backfill_thread(thread_id, full=failure.full)
-            if failure.full and thread_id not in self._failures:
-                await self.recheck(thread_id)
-            tried += 1
+        async with self._working():
+            for _, thread_id in due:
+                failure = self._failures.get(thread_id)
+                if failure is None:
+                    continue  # settled by another backfill meanwhile
+                if thread_id not in open_ids:
+                    del self._failures[thread_id]
+                    continue
+                await self.backfill_thread(thread_id, full=failure.full)
+                if failure.full and thread_id not in self._failures:
+                    await self.recheck(thread_id)
+                tried += 1
         self.retries_done += tried
         return tried
 
@@ -364,6 +396,7 @@ class BackfillService:
             log.exception("backfill of thread %s failed", thread_id)
         finally:
             self._thread_tasks.pop(thread_id, None)
+        self.on_caught_up()  # e.g. a reopened thread: its older comments may be owed a re-check
 
     async def close(self) -> None:
         """Stop every backfill still running (on unload)."""

@@ -391,10 +391,11 @@ class DiscussionExporter:
         self._polls = polls
         self._ratings = ratings
 
-    async def find_review(self, slug_or_id: str) -> Review:
-        review = await self._reviews.find(slug_or_id)
+    async def find_review(self, name: str) -> Review:
+        """The review ``name`` names: its slug, a slug it had before, its id or its post's address."""
+        review = await self._reviews.find(name)
         if review is None:
-            raise NotFoundError(f"No stored review is called {slug_or_id[:100]!r} (use its slug or id).")
+            raise NotFoundError(f"No stored review is called {name[:100]!r} (use its slug, id or post address).")
         return review
 
     async def document(self, review: Review, *, with_ids: bool = False, guild_id: int | None = None) -> dict[str, Any]:
@@ -407,11 +408,11 @@ class DiscussionExporter:
         return build_document(review, comments, counts, final, member_rating, with_ids=with_ids)
 
     async def export(
-        self, slug_or_id: str, fmt: str, *, with_ids: bool = False, guild_id: int | None = None
+        self, name: str, fmt: str, *, with_ids: bool = False, guild_id: int | None = None
     ) -> ExportResult:
         if fmt not in _RENDERERS:
             raise UserFacingError(f"Unknown export format {fmt[:20]!r}; use one of {', '.join(EXPORT_FORMATS)}.")
-        review = await self.find_review(slug_or_id)
+        review = await self.find_review(name)
         document = await self.document(review, with_ids=with_ids, guild_id=guild_id)
         return ExportResult(
             review=review,

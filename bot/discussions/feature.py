@@ -24,9 +24,10 @@ from ..storage import (
     ReviewRepository,
 )
 from ..storage.forgotten import ForgottenRepository
-from .backfill import BackfillService
+from .backfill import BackfillService, CatchUpReason
 from .export import DiscussionExporter
 from .opening import ARCHIVE_CHOICES, BlogNotice, OpeningService, PromptWriter
+from .recheck import OlderCommentsRecheck, RestBudget
 from .service import CommentService, DiscussionIndex, PollService, ThreadRef
 from .summary import DiscussionSummary
 from .transport import ThreadTransport
@@ -56,6 +57,7 @@ class DiscussionFeature:
         summarise: Summariser,
         write_prompts: PromptWriter | None = None,
         blog_notice: BlogNotice | None = None,
+        rest_budget: RestBudget | None = None,
     ) -> None:
         self.reviews = ReviewRepository(db)
         self.announcements = AnnouncementRepository(db)
@@ -79,10 +81,20 @@ class DiscussionFeature:
             polls=polls,
             poll_service=self.poll_service,
         )
+        # Older comments, after the quick re-check: in the background, yielding to catch-ups and to others' requests.
+        self.older = OlderCommentsRecheck(
+            transport,
+            threads=threads,
+            comments=self.comment_service,
+            busy=lambda: self.backfill.busy,
+            budget=rest_budget,
+        )
+        self.backfill.on_caught_up = self.older.wake
         self.opening = OpeningService(
             transport,
             index=self.index,
             announcements=self.announcements,
+            reviews=self.reviews,
             threads=threads,
             guild_settings=self.guild_settings,
             polls=polls,
@@ -99,18 +111,45 @@ class DiscussionFeature:
         await self.index.load()
         await self.backfill.gap_opened()
 
+    def session_started(self, reason: CatchUpReason) -> None:
+        """Connected (READY) or resumed: catch up in the background, then re-check older comments at a pace.
+
+        A new session (``ready``) also opens the discussions the process stopped
+        before opening (announced, with no thread or no opening message yet).
+        """
+        self.backfill.start_catch_up(reason)
+        self.older.start()
+        if reason == "ready":
+            self.opening.start_resume()
+
     async def close(self) -> None:
+        await self.opening.close()
+        await self.older.close()
         await self.backfill.close()
 
     # -- what commands look up -------------------------------------------------------------
 
     async def search_reviews(self, query: str) -> list[Review]:
-        return await self.reviews.search(query, limit=REVIEW_CHOICES)
+        """Choices for a review option: the review ``query`` names exactly (slug, id, post address) first.
 
-    async def find_review(self, slug_or_id: str) -> Review:
-        review = await self.reviews.find(slug_or_id)
+        Published reviews only: a withdrawn one is not offered.
+        """
+        found = await self.reviews.search(query, limit=REVIEW_CHOICES)
+        named = await self.reviews.find(query) if query.strip() else None
+        if named is None or named.withdrawn:
+            return found
+        return [named, *(r for r in found if r.id != named.id)][:REVIEW_CHOICES]
+
+    async def find_review(self, name: str) -> Review:
+        """The review a command's option names: a choice from the list, a slug, an id or a post address."""
+        review = await self.reviews.find(name)
         if review is None:
-            raise UserFacingError("I don't have that review. Pick one from the list.")
+            raise UserFacingError(
+                "I don't have that review. Pick one from the list, or give its slug, id or post address."
+            )
+        if review.withdrawn:
+            raise UserFacingError("That review was withdrawn from the blog (its file was deleted), so I won't open "
+                                  "a discussion of it. If the file comes back, so does the review.")  # fmt: skip
         return review
 
     async def review_thread(self, thread_id: int | None) -> tuple[ThreadRef, Review]:

@@ -11,37 +11,65 @@ When Discord refuses the thread or its opening (a missing permission answers
 403), the announcement is left without its discussion: that is recorded as a
 ``thread`` problem (:mod:`bot.problems`) that staff see and that is retried at a
 bounded pace (the reviews loop hands due retries back to :meth:`OpeningService.open`).
+
+Exactly once, even when Discord's answer is lost (a 5xx after the work was done,
+which discord.py retries) or the process dies before the answer is stored:
+
+- the thread: Discord refuses a second thread from the same message (160004) and
+  the transport returns the existing one;
+- the opening message: it is sent with a nonce derived from the thread id that
+  Discord enforces (a retry within its dedupe window returns the first message),
+  and every send is counted durably before it goes out, so a later attempt after a
+  crash or a lost answer first looks for the bot's own opening in the thread and
+  adopts it;
+- a discussion the process stopped before opening (announced, no thread or no
+  opening yet, and no problem recorded since nothing failed) is opened at the next
+  start (:meth:`OpeningService.resume`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from ..errors import UserFacingError
 from ..models import Announcement, Review
 from ..problems import THREAD, ProblemLog
-from ..storage import AnnouncementRepository, DiscussionThreadRepository, GuildSettingsRepository, PollRepository
+from ..storage import (
+    AnnouncementRepository,
+    DiscussionThreadRepository,
+    GuildSettingsRepository,
+    PollRepository,
+    ReviewRepository,
+)
 from ..storage.polls import PollInfo
+from ..timestamps import utc_iso
 from .backfill import BackfillService
 from .opening_prompts import SPOILER_NOTICE, build_opening, template_prompts
 from .service import DiscussionIndex, PollService, ThreadRef
 from .thread_names import review_thread_name
-from .transport import ThreadInfo, ThreadTransport, TransportError
+from .transport import PostedOpening, ThreadInfo, ThreadTransport, TransportError
 
 __all__ = [
     "ARCHIVE_CHOICES",
+    "RESUME_WITHIN",
     "BlogNotice",
     "OpeningService",
     "PromptWriter",
     "normalise_archive_minutes",
+    "opening_nonce",
     "with_spoiler_notice",
 ]
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_CHOICES = (60, 1440, 4320, 10080)  # the auto-archive durations Discord accepts, in minutes
+# At start-up, discussions of announcements sent this recently that never got their
+# thread or opening are opened. Older ones are left alone (their poll would have ended).
+RESUME_WITHIN = dt.timedelta(days=7)
 
 # Writes the opening's prompts with the model; None (or no writer at all) means "use the templates".
 PromptWriter = Callable[[Review], Awaitable[Sequence[str] | None]]
@@ -54,6 +82,11 @@ def normalise_archive_minutes(minutes: int | None) -> int:
     if not minutes:
         return 10080
     return min(ARCHIVE_CHOICES, key=lambda choice: abs(choice - minutes))
+
+
+def opening_nonce(thread_id: int) -> str:
+    """The nonce of a thread's opening message: the same on every attempt, at most Discord's 25 characters."""
+    return f"op{thread_id}"
 
 
 def with_spoiler_notice(content: str, spoiler: bool) -> str:
@@ -71,6 +104,7 @@ class OpeningService:
         *,
         index: DiscussionIndex,
         announcements: AnnouncementRepository,
+        reviews: ReviewRepository,
         threads: DiscussionThreadRepository,
         guild_settings: GuildSettingsRepository,
         polls: PollRepository,
@@ -84,6 +118,7 @@ class OpeningService:
         self._problems = problems
         self._index = index
         self._announcements = announcements
+        self._reviews = reviews
         self._threads = threads
         self._guild_settings = guild_settings
         self._polls = polls
@@ -92,6 +127,8 @@ class OpeningService:
         self._write_prompts = write_prompts
         self._blog_notice = blog_notice
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._resume_task: asyncio.Task[int] | None = None
+        self.resumed = 0  # discussions opened by resume(): observable in tests
 
     async def _archive_minutes(self, guild_id: int) -> int:
         settings = await self._guild_settings.get(guild_id)
@@ -194,15 +231,79 @@ class OpeningService:
         return thread
 
     async def _post_opening(self, thread_id: int, review: Review, guild_id: int, spoiler: bool) -> None:
-        prompts = await self._write_prompts(review) if self._write_prompts is not None else None
-        notice = await self._blog_notice(guild_id) if self._blog_notice is not None else None
-        opening = build_opening(
-            review, prompts or template_prompts(review), spoiler=spoiler, from_model=bool(prompts), blog_notice=notice
-        )
-        posted = await self._transport.post_opening(thread_id, opening.content, opening.poll)
+        record = await self._threads.get(thread_id)
+        posted = await self._sent_before(thread_id) if record is not None and record.opening_attempts else None
+        if posted is None:
+            prompts = await self._write_prompts(review) if self._write_prompts is not None else None
+            notice = await self._blog_notice(guild_id) if self._blog_notice is not None else None
+            opening = build_opening(
+                review,
+                prompts or template_prompts(review),
+                spoiler=spoiler,
+                from_model=bool(prompts),
+                blog_notice=notice,
+            )
+            await self._threads.opening_attempted(thread_id)  # durable before it can reach Discord
+            posted = await self._transport.post_opening(
+                thread_id, opening.content, opening.poll, nonce=opening_nonce(thread_id)
+            )
         await self._threads.set_opening(thread_id, posted.message_id)
         await self._polls.record_poll(posted.message_id, review.id, guild_id, thread_id, posted.poll_expires_at)
         self._poll_service.remember(PollInfo(posted.message_id, review.id, guild_id, thread_id, False))
+
+    async def _sent_before(self, thread_id: int) -> PostedOpening | None:
+        """An earlier attempt may have posted the opening without our knowing: look for it in the thread."""
+        try:
+            found = await self._transport.find_opening(thread_id)
+        except TransportError as exc:
+            # Without Read Message History we cannot look; the nonce still guards a resend for a while.
+            log.warning("could not look for the opening of thread %s: %s", thread_id, exc)
+            return None
+        if found is not None:
+            log.info("thread %s: adopted the opening message %s an earlier attempt posted", thread_id, found.message_id)
+        return found
+
+    # -- discussions the process stopped before opening -----------------------------------------
+
+    def start_resume(self) -> None:
+        """Run :meth:`resume` in the background (once at a time)."""
+        if self._resume_task is None or self._resume_task.done():
+            self._resume_task = asyncio.create_task(self.resume(), name="matinee-open-owed-discussions")
+
+    async def resume(self) -> int:
+        """Open the discussions of recent announcements that never got their thread or opening; how many opened.
+
+        Announced, then the process stopped (or Discord failed) before the thread or
+        its opening was made and recorded: nothing else would open it.
+        """
+        since = utc_iso(dt.datetime.now(dt.UTC) - RESUME_WITHIN)
+        opened = 0
+        for review_id, guild_id in await self._threads.unopened(since):
+            announcement = await self._announcements.get(review_id, guild_id)
+            review = await self._reviews.get(review_id)
+            if announcement is None or review is None:
+                continue
+            try:
+                thread = await self.open(review, announcement)
+            except TransportError as exc:
+                log.warning("could not open the discussion of review %s in guild %s: %s", review_id, guild_id, exc)
+                continue
+            except Exception:
+                log.exception("could not open the discussion of review %s in guild %s", review_id, guild_id)
+                continue
+            record = await self._threads.get(thread.id) if thread is not None else None
+            if record is not None and record.opening_message_id:
+                opened += 1
+        if opened:
+            log.info("opened %d discussions left unopened when Matinee last stopped", opened)
+        self.resumed += opened
+        return opened
+
+    async def close(self) -> None:
+        if self._resume_task is not None:
+            self._resume_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._resume_task
 
     # -- /discussion open ----------------------------------------------------------------------
 

@@ -263,12 +263,14 @@ class CommentService:
         (inclusive) as Discord has it now. A stored comment in that range that is
         missing from it was deleted; one whose content, edit time, attachments or
         reactions differ was changed. Returns (deleted, refreshed) counts. Only
-        live rows are touched, so erased comments stay erased.
+        live rows are touched, so erased comments stay erased; and a row a live
+        event changed since it was read here keeps what the event wrote
+        (``CommentRepository.refresh_many``).
         """
         now = {msg.message_id: msg for msg in seen}
-        stored = [c for c in await self._comments.for_thread(thread_id) if oldest_id <= c.message_id <= newest_id]
+        stored = await self._comments.for_thread_between(thread_id, oldest_id, newest_id)
         gone = [c.message_id for c in stored if c.message_id not in now]
-        changed = []
+        changed: list[tuple[Comment, Comment]] = []
         for comment in stored:
             msg = now.get(comment.message_id)
             if msg is None:
@@ -280,7 +282,7 @@ class CommentService:
                 comment.attachments,
                 dict(comment.reactions),
             ):
-                changed.append(fresh)
+                changed.append((comment, fresh))
         if gone:
             await self._comments.mark_deleted(gone)
         if changed:

@@ -102,8 +102,16 @@ class ThreadTransport(Protocol):
 
     # -- messages ----------------------------------------------------------------------
 
-    async def post_opening(self, thread_id: int, content: str, poll: PollSpec) -> PostedOpening:
-        """Send the opening message with its star poll, mentioning nobody."""
+    async def post_opening(self, thread_id: int, content: str, poll: PollSpec, *, nonce: str) -> PostedOpening:
+        """Send the opening message with its star poll, mentioning nobody.
+
+        ``nonce`` is enforced: when a message with the same nonce was sent recently
+        (a retry after a lost answer), Discord returns that message instead of a copy.
+        """
+        ...
+
+    async def find_opening(self, thread_id: int) -> PostedOpening | None:
+        """The bot's own opening message (the bot's first message with a poll) among the thread's first messages."""
         ...
 
     def messages_after(self, thread_id: int, after_id: int) -> AsyncIterator[IncomingMessage]:

@@ -8,8 +8,13 @@ The protocol, per (review, guild) intent:
    Discord before a crash, so the channel's recent history is checked first
    (the nonce, else the embed URL) and a found post is adopted, not re-sent;
 3. ``attempts`` is bumped durably, then the post is sent (with ``nonce`` +
-   ``enforce_nonce``, so even a retry within Discord's dedupe window is safe);
-4. ``state = 'sent'`` and the message/thread ids are stored, and ``on_sent`` is
+   ``enforce_nonce``, so even a retry within Discord's dedupe window is safe; a
+   forum post takes no nonce, so the transport sends it once and reports a 5xx
+   instead of letting discord.py retry it);
+4. a send that failed without a clear "no" (a 5xx, a timeout) may still have
+   reached Discord: the channel is looked at again at once, and a found post is
+   adopted; otherwise the intent waits for the next turn, which looks first too;
+5. ``state = 'sent'`` and the message/thread ids are stored, and ``on_sent`` is
    called (the cog dispatches ``review_announced``).
 
 Nothing is dropped silently. A refusal staff can fix (403: a missing
@@ -182,12 +187,33 @@ class DeliveryService:
                 report.adopted += 1
                 return True
             await self.outbox.begin_attempt(ann.review_id, ann.guild_id)
-            delivered = await self.transport.send(review, ann)
         except DeliveryError as exc:
             return await self._failed(item, review, exc, report)
+        try:
+            delivered = await self.transport.send(review, ann)
+        except DeliveryError as exc:
+            found = await self._look_after_failure(review, ann, exc)
+            if found is None:
+                return await self._failed(item, review, exc, report)
+            log.info("review %s reached guild %s although the send failed (%s); adopting it", review.id,
+                     ann.guild_id, exc)  # fmt: skip
+            await self._confirm(review, ann, found)
+            report.adopted += 1
+            return True
         await self._confirm(review, ann, delivered)
         report.sent += 1
         return True
+
+    async def _look_after_failure(self, review: Review, ann: Announcement, exc: DeliveryError) -> Delivered | None:
+        """After a send with no clear answer, the post Discord may have made anyway (None: not found)."""
+        if exc.permanent:
+            return None  # Discord said no: nothing was made
+        try:
+            return await self.transport.find_existing(review, ann)
+        except DeliveryError as again:
+            log.info("could not look for review %s in guild %s after a failed send: %s", review.id, ann.guild_id,
+                     again)  # fmt: skip
+            return None
 
     async def _failed(
         self, item: PendingAnnouncement, review: Review, exc: DeliveryError, report: DeliveryReport

@@ -7,24 +7,36 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..slugs import slugify
 from ..text import EMBED_TITLE, clean_text, excerpt, one_line, truncate
 from ..timestamps import utc_iso
 
-__all__ = ["MAX_BODY_CHARS", "ReviewDraft", "parse_rating", "plain_preview", "slugify"]
+__all__ = ["MAX_BODY_CHARS", "ReviewDraft", "category_key", "in_category", "parse_rating", "plain_preview", "slugify"]
 
 MAX_BODY_CHARS = 60_000  # the stored body (search, chat); embeds only ever show the excerpt
 EXCERPT_CHARS = 300
 MAX_URL_CHARS = 2000
 
 
-def slugify(text: str, *, limit: int = 60) -> str:
-    """ "Chungking Express: A Love Letter" -> "chungking-express-a-love-letter"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "review"
+def category_key(name: str) -> str:
+    """How categories compare: "Film Reviews", "film-reviews" and "FILM_REVIEWS" are one category.
+
+    A subscription's ``category:`` is typed by staff, often as the slug in the category's
+    address (``/category/film-reviews/feed/``), while feeds list the category's name.
+    Letters of every script count, so "Критика" is not every other non-Latin name.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return re.sub(r"[\W_]+", "-", folded).strip("-")
+
+
+def in_category(categories: Iterable[str], wanted: str) -> bool:
+    """Whether an entry listed under ``categories`` (its categories and tags) is in ``wanted``."""
+    key = category_key(wanted)
+    return bool(key) and any(category_key(str(c)) == key for c in categories)
 
 
 _STAR_RE = re.compile(r"^[★☆✩✭⭐½\s]+$")
@@ -81,6 +93,7 @@ class ReviewDraft:
     spoilers: bool = False
     published_at: dt.datetime | None = None
     excerpt_text: str | None = None
+    slug: str | None = None  # the address the source gives it (front matter `slug`), already slugified
     # Where the post's own comments are published as a feed, and how many it has (bot/bridge):
     # not part of the review's content, so changing them is not an edit of the announcement.
     comments_feed: str | None = None

@@ -1,11 +1,13 @@
 """Reviews written as Markdown files with YAML front matter (the files a Hugo or Jekyll blog is built from).
 
 Front matter fields: ``title``, ``film``, ``year``, ``rating``, ``author``, ``date``,
-``url``, ``spoilers``, ``tags``, ``image`` and ``comments_feed`` (the post's comments
+``url``, ``slug``, ``spoilers``, ``tags``, ``image`` and ``comments_feed`` (the post's comments
 as an RSS/Atom feed, mirrored into its thread: bot/bridge). YAML is read with ``safe_load``
 (no arbitrary Python objects). The folder is scanned by the bot's poll loop;
 a file is re-read only when its size or mtime changed, and only counts as edited
-when its content hash changed, so touching a file does nothing visible.
+when its content hash changed, so touching a file does nothing visible. Each scan
+also says which files are there at all (:attr:`MarkdownScanner.present`), so a
+deleted file's review can be withdrawn and a moved one recognised.
 
 Only ``*.md``/``*.markdown`` files inside the folder are read: names with path
 separators or ``..``, hidden files, symlinks that lead outside the folder and
@@ -26,7 +28,7 @@ from typing import Any
 import yaml
 
 from ..text import clean_text, neutralize_mentions
-from .draft import ReviewDraft, parse_rating
+from .draft import ReviewDraft, parse_rating, slugify
 from .html import safe_url
 
 __all__ = ["MAX_FILE_BYTES", "MarkdownError", "MarkdownScanner", "ScannedFile", "parse_review_file"]
@@ -121,8 +123,10 @@ def parse_review_file(text: str, *, source_key: str) -> ReviewDraft:
     if not title and not film:
         raise MarkdownError("the front matter needs a title or a film")
     image = safe_url(str(meta["image"]), url) if meta.get("image") else None
+    slug = slugify(str(meta["slug"])) if str(meta.get("slug") or "").strip() else None
     return ReviewDraft(
         source_key=source_key,
+        slug=slug,
         title=title or f"Review: {film}",
         body_md=body,
         url=url,
@@ -164,9 +168,13 @@ class MarkdownScanner:
         self.directory = directory
         self._stats: dict[str, tuple[int, int]] = {}
         self._hashes: dict[str, str] = {}
+        # The review files in the folder at the last scan, readable or not; None when the folder
+        # itself could not be listed (missing, not a directory, unreadable): then nothing is known gone.
+        self.present: frozenset[str] | None = None
 
     def scan(self) -> list[ScannedFile]:
         """Files that are new or whose bytes changed since the last scan (all files on the first)."""
+        self.present = None
         try:
             root = self.directory.resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError, OSError):
@@ -188,7 +196,10 @@ class MarkdownScanner:
                 if real.parent != root or not real.is_file():
                     continue  # a symlink leading out of the folder, or a directory named *.md
                 stat = real.stat()
+            except FileNotFoundError:
+                continue  # deleted since the listing, or a link to nothing
             except OSError:
+                present.add(entry.name)  # there, but not readable right now: not gone
                 continue
             key = entry.name
             present.add(key)
@@ -216,4 +227,5 @@ class MarkdownScanner:
         for gone in set(self._stats) - present:
             self._stats.pop(gone, None)
             self._hashes.pop(gone, None)
+        self.present = frozenset(present)
         return changed

@@ -17,6 +17,9 @@ their intents (see :mod:`bot.storage.outbox`) and leaves the sending to
   the whole-site feed); a server gets one announcement per post;
 * a feed nobody reads any more forgets its baseline: when someone subscribes
   again, what it lists is history, not news (``backfill`` still applies);
+* a Markdown review whose file is deleted is withdrawn (it leaves every listing;
+  what was posted stays in Discord); a file moved or renamed with the same ``url``
+  or ``slug`` is the same review, and a file that comes back brings it back;
 * a failing feed backs off exponentially; after :data:`DISABLE_AFTER_FAILURES`
   consecutive failures spanning :data:`DISABLE_AFTER` it is disabled and the
   subscribed guilds' log channels are told. One feed's failure never stops
@@ -30,7 +33,7 @@ import datetime as dt
 import logging
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +41,7 @@ from ..errors import UserFacingError
 from ..models import Review
 from ..problems import ANNOUNCEMENT, CHANNEL, Problem, ProblemLog
 from ..storage import (
+    AnnouncementRepository,
     Database,
     Feed,
     FeedRepository,
@@ -51,10 +55,10 @@ from ..storage import (
 )
 from ..storage.blog_comments import CommentFeedRepository
 from ..storage.entries import Entry, EntryRepository
-from ..text import clean_text, neutralize_mentions
+from ..text import clean_text, neutralize_mentions, one_line
 from ..timestamps import parse_utc_iso, utc_iso
 from ..urls import normalize_post_url
-from .draft import ReviewDraft, parse_rating, slugify
+from .draft import ReviewDraft, category_key, in_category, parse_rating
 from .feeds import FeedParseError, parse_feed
 from .fetch import FeedFetcher, FeedFetchError, FetchResult, validate_feed_url
 from .film_guess import guess_film, identify_film
@@ -77,6 +81,8 @@ DISABLE_AFTER_FAILURES = 10
 DISABLE_AFTER = dt.timedelta(days=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
 MAX_FEEDS_PER_GUILD = 25
+MAX_CATEGORY_CHARS = 100
+BACKFILL_SCAN = 200  # a category's newest reviews are looked for among the feed's newest this many
 POLL_CONCURRENCY = 4
 MARKDOWN_SOURCE = "markdown"
 DISCORD_SOURCE = "discord"
@@ -99,9 +105,12 @@ class PollResult:
     announced: list[Review] = field(default_factory=list)  # new reviews (or another feed's) with intents written
     recorded: int = 0  # new entries stored without announcing (first read, older than the watermark, known post)
     rekeyed: int = 0  # known posts the feed now lists under another key (a changed guid)
+    outside: int = 0  # new entries in no category any reader of the feed takes: not reviews, not stored
     updated: list[Review] = field(default_factory=list)  # edited reviews (their posts need editing)
     waiting: int = 0  # new entries left for later polls (cap per poll)
     not_modified: bool = False
+    withdrawn: list[Review] = field(default_factory=list)  # Markdown reviews whose file was deleted
+    restored: list[Review] = field(default_factory=list)  # withdrawn ones whose file came back
     error: str | None = None
     disabled: bool = False
     feed: Feed | None = None
@@ -113,6 +122,26 @@ class FeedStatus:
     feed: Feed
     subscription: Subscription | None
     entry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """Which of a feed's entries are reviews for someone: every entry, or those in some reader's category.
+
+    A builtin feed (``REVIEW_FEEDS``) and a subscription without ``category`` take
+    everything; a subscription with one takes the entries listed under it (categories
+    and tags alike, compared by :func:`category_key`).
+    """
+
+    everything: bool
+    categories: frozenset[str] = frozenset()  # category_key of each filtering subscription
+
+    def accepts(self, categories: list[str] | tuple[str, ...]) -> bool:
+        return self.everything or any(category_key(c) in self.categories for c in categories)
+
+    def widens(self, before: Readers) -> bool:
+        """Whether entries ``before`` did not take may be reviews now (a reader with a new or no category)."""
+        return not before.everything and (self.everything or not self.categories <= before.categories)
 
 
 def _identifying_links(drafts: list[ReviewDraft]) -> set[str]:
@@ -128,6 +157,18 @@ def _identifying_links(drafts: list[ReviewDraft]) -> set[str]:
         if key is not None:
             counts[key] = counts.get(key, 0) + 1
     return {key for key, count in counts.items() if count == 1}
+
+
+def _clean_category(category: str | None) -> str | None:
+    """A subscription's category as staff typed it, on one line; None for none. UserFacingError if unusable."""
+    text = one_line(category or "")
+    if not text:
+        return None
+    if len(text) > MAX_CATEGORY_CHARS:
+        raise UserFacingError(f"A category is at most {MAX_CATEGORY_CHARS} characters, like `reviews`.")
+    if not category_key(text):
+        raise UserFacingError("A category needs letters or digits, like `reviews`.")
+    return text
 
 
 class ReviewService:
@@ -152,6 +193,7 @@ class ReviewService:
         self.meta = MetaRepository(db)
         self.entries = EntryRepository(db)
         self.comment_feeds = CommentFeedRepository(db)
+        self.announcements = AnnouncementRepository(db)
         self.scanner = MarkdownScanner(reviews_dir) if reviews_dir is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.problems = ProblemLog(db, clock=self._clock)
@@ -161,6 +203,8 @@ class ReviewService:
         # Entries are matched to stored posts by address; two feeds ingesting the same new post at
         # once would both find none and make two reviews. Ingesting is short (the fetch is not in it).
         self._ingest_lock = asyncio.Lock()
+        self._markdown_present: frozenset[str] | None = None  # the folder's files at the last withdrawal check
+        self._warned_empty_folder = False
 
     @property
     def _allow_private_feeds(self) -> bool:
@@ -172,14 +216,21 @@ class ReviewService:
 
     # -- targets ----------------------------------------------------------------------
 
-    async def targets_for(self, source: str, *, feed: Feed | None = None, guild_id: int | None = None) -> list[Target]:
-        """Which guilds receive a review from this source, and in which channel."""
+    async def targets_for(self, source: str, *, feed: Feed | None = None, guild_id: int | None = None,
+                          categories: list[str] | None = None) -> list[Target]:  # fmt: skip
+        """Which guilds receive a review from this source, and in which channel.
+
+        With ``categories`` (a feed entry's), a subscription that takes one category
+        receives the entry only when it is listed under it.
+        """
         by_guild: dict[int, int] = {}
         configured = {g.guild_id: g.announce_channel_id for g in await self.guilds.configured()}
         if source == MARKDOWN_SOURCE or (feed is not None and feed.builtin):
             by_guild.update({gid: cid for gid, cid in configured.items() if cid})
         if feed is not None:
             for sub in await self.feeds.subscriptions_of_feed(feed.id):
+                if categories is not None and sub.category and not in_category(categories, sub.category):
+                    continue  # not this server's category (a builtin feed still reaches it, in its own channel)
                 channel = sub.channel_id or configured.get(sub.guild_id)
                 if channel:
                     by_guild[sub.guild_id] = channel
@@ -187,15 +238,13 @@ class ReviewService:
             by_guild[guild_id] = configured[guild_id]  # type: ignore[assignment]
         return [Target(gid, cid) for gid, cid in sorted(by_guild.items())]
 
-    # -- recording ---------------------------------------------------------------------
+    async def readers(self, feed: Feed) -> Readers:
+        """Which of ``feed``'s entries someone takes as reviews (see :class:`Readers`)."""
+        subs = await self.feeds.subscriptions_of_feed(feed.id)
+        everything = feed.builtin or any(not sub.category for sub in subs)
+        return Readers(everything, frozenset(category_key(sub.category) for sub in subs if sub.category))
 
-    async def _unique_slug(self, draft: ReviewDraft) -> str:
-        base = slugify(draft.title)
-        slug, n = base, 2
-        while await self.reviews.slug_exists(slug):
-            slug = f"{base}-{n}"
-            n += 1
-        return slug
+    # -- recording ---------------------------------------------------------------------
 
     async def _identify(self, draft: ReviewDraft) -> None:
         guess = await identify_film(
@@ -206,8 +255,8 @@ class ReviewService:
     async def _record(self, source: str, draft: ReviewDraft, targets: list[Target]) -> Review:
         await self._identify(draft)
         draft.normalise(now=self.now())
-        return await self.outbox.record_review(draft.fields(source=source, slug=await self._unique_slug(draft)),
-                                               targets)  # fmt: skip
+        # The slug is chosen as the review is stored: its post address's, else its title's (bot/slugs.py).
+        return await self.outbox.record_review(draft.fields(source=source), targets)
 
     async def _prepare(self, draft: ReviewDraft, existing: Review | None = None) -> ReviewDraft:
         """Identify the film and normalise the draft, so its content hash compares with what is stored."""
@@ -246,10 +295,15 @@ class ReviewService:
         return known, added
 
     async def ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None = None,
-                     limit: int | None = MAX_NEW_PER_POLL) -> PollResult:  # fmt: skip
-        """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them)."""
+                     limit: int | None = MAX_NEW_PER_POLL,
+                     listed: Collection[str] | None = None) -> PollResult:  # fmt: skip
+        """Apply the delivery rules to a source's current entries (newest-first order, as feeds list them).
+
+        ``listed`` is every key the source lists now, when ``drafts`` are only some of them
+        (the Markdown folder hands over changed files only); by default, the drafts' keys.
+        """
         async with self._ingest_lock:
-            result = await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit)
+            result = await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit, listed=listed)
             await self._link_comment_feeds(source, drafts)
             return result
 
@@ -263,19 +317,31 @@ class ReviewService:
                     links.append((entry.review_id, draft.comments_feed, draft.comment_count))
         await self.comment_feeds.link(links)
 
+    async def _known_by_slug(self, source: str, slug: str | None) -> Review | None:
+        """The review this source gave the address ``slug`` (a Markdown file moved or renamed), if any."""
+        review = await self.reviews.get_by_slug(slug) if slug else None
+        if review is None or not await self.entries.of_review(source, review.id):
+            return None  # another source's review that happens to have the slug is another post
+        return review
+
     async def _ingest(self, source: str, drafts: list[ReviewDraft], *, initialized: bool, feed: Feed | None,
-                      limit: int | None) -> PollResult:  # fmt: skip
+                      limit: int | None, listed: Collection[str] | None) -> PollResult:  # fmt: skip
         result = PollResult(source=source, feed=feed)
-        listed = {draft.source_key for draft in drafts if draft.source_key}
+        listed = set(listed) if listed is not None else {draft.source_key for draft in drafts if draft.source_key}
         identifying = _identifying_links(drafts)
         fresh: list[tuple[int, ReviewDraft, Review | None]] = []
+        readers = await self.readers(feed) if feed is not None else None
         for index, draft in enumerate(drafts):
             if not draft.source_key:
                 continue
             entry = await self.entries.get(source, draft.source_key)
+            if entry is None and readers is not None and not readers.accepts(draft.categories):
+                result.outside += 1  # in no category anyone follows this feed for: not a review
+                continue
             if entry is None:
                 by_link = normalize_post_url(draft.url) in identifying
                 known = await self.reviews.find_by_url(draft.url) if by_link else None
+                known = known or await self._known_by_slug(source, draft.slug)
                 own = await self.entries.of_review(source, known.id) if known is not None else []
                 if not own:
                     fresh.append((index, draft, known))  # a new post, or one so far read from other sources only
@@ -285,7 +351,7 @@ class ReviewService:
                     # The post's own entry is still listed (now with another link): this is another post.
                     fresh.append((index, draft, None))
                     continue
-                # The feed lists a post it had under another key (a changed guid): the same review, re-keyed.
+                # The source lists a post it had under another key (a changed guid, a moved file): re-keyed.
                 await self.entries.rekey(source, stale[0].source_key, draft.source_key)
                 result.rekeyed += 1
                 entry = replace(stale[0], source_key=draft.source_key)
@@ -315,8 +381,8 @@ class ReviewService:
         newer.sort(key=lambda item: (min(item[1].published_at or now, now), -item[0]))
         batch = newer if limit is None else newer[:limit]
         result.waiting = len(newer) - len(batch)
-        targets = await self.targets_for(source, feed=feed)
         for _, draft, known in batch:
+            targets = await self.targets_for(source, feed=feed, categories=draft.categories)
             review, added = await self._keep(source, draft, known, targets)
             if known is None or added:
                 result.announced.append(review)
@@ -435,18 +501,26 @@ class ReviewService:
         channel = sub.channel_id or settings.announce_channel_id
         added = 0
         if channel:
-            for review in await self.feeds.newest_reviews(feed.source, min(sub.backfill, MAX_BACKFILL)):
+            count = min(sub.backfill, MAX_BACKFILL)
+            newest = await self.feeds.newest_reviews(feed.source, count if not sub.category else BACKFILL_SCAN)
+            if sub.category:  # the newest of this server's category (oldest of them first, like newest_reviews)
+                newest = [r for r in newest if in_category(r.tags, sub.category)][-count:]
+            for review in newest:
                 added += await self.outbox.add_intents(review, [Target(sub.guild_id, channel)])
         await self.feeds.clear_backfill(sub.guild_id, feed.id)
         return added
 
     async def add_feed(self, guild_id: int, url: str, *, channel_id: int | None, backfill: int = 0,
-                       user_id: int | None = None) -> tuple[Feed, PollResult | None, bool]:  # fmt: skip
+                       user_id: int | None = None,
+                       category: str | None = None) -> tuple[Feed, PollResult | None, bool]:  # fmt: skip
         """Subscribe a guild to a feed, reading it right away the first time.
 
-        Raises :class:`UserFacingError` for a bad URL, a feed that can't be read,
-        or a guild with nowhere to post. Returns (feed, first poll, newly subscribed).
+        ``category``: only the feed's entries listed under it (a category or tag) are
+        reviews for this guild. Adding a feed again sets its channel and category anew.
+        Raises :class:`UserFacingError` for a bad URL or category, a feed that can't be
+        read, or a guild with nowhere to post. Returns (feed, first poll, newly subscribed).
         """
+        category = _clean_category(category)
         try:
             url = validate_feed_url(url, allow_private=self._allow_private_feeds)
         except FeedFetchError as exc:
@@ -473,8 +547,14 @@ class ReviewService:
         feed = await self.feeds.ensure(url)
         if feed.disabled:
             await self.feeds.enable(feed.id)
-        sub, new = await self.feeds.subscribe(guild_id, feed.id, channel_id=channel_id, backfill=backfill,
-                                              created_by=user_id)  # fmt: skip
+        # Under the feed's lock, so no poll runs between subscribing and settling what is history.
+        async with self._feed_locks.setdefault(feed.id, asyncio.Lock()):
+            before = await self.readers(feed)
+            sub, new = await self.feeds.subscribe(guild_id, feed.id, channel_id=channel_id, backfill=backfill,
+                                                  created_by=user_id, category=category)  # fmt: skip
+            current = await self.feeds.get(feed.id) or feed
+            if current.initialized and (await self.readers(current)).widens(before):
+                await self._settle_history(current, before, fetched)
         # Adding it again says where its reviews go now, so a deleted channel's notice is settled.
         await self.problems.resolve(guild_id, CHANNEL, feed_id=feed.id, resolution="replaced")
         feed = await self.feeds.get(feed.id) or feed
@@ -484,6 +564,27 @@ class ReviewService:
         else:
             result = await self.poll_feed(feed, prefetched=fetched)  # the document we just read
         return (await self.feeds.get(feed.id)) or feed, result, new
+
+    async def _settle_history(self, feed: Feed, before: Readers, fetched: FetchResult | None) -> None:
+        """A server now takes entries of ``feed`` that nobody took before (a new or no category).
+
+        Those entries were never stored, so the next poll would take the ones newer than
+        the feed's newest review for news, and announce posts published before the server
+        subscribed. What the feed lists of them now is recorded as history instead, as a
+        first read would; entries someone already took are left to the polls as before.
+        """
+        if self.fetcher is None:
+            return
+        try:
+            fetched = fetched or await self.fetcher.fetch(feed.url)
+            parsed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url,
+                                             content_type=fetched.content_type)  # fmt: skip
+        except (FeedFetchError, FeedParseError) as exc:
+            log.warning("feed %s: could not read it to record its older entries as history: %s", feed.id, exc)
+            return
+        newly = [draft for draft in parsed.entries if not before.accepts(draft.categories)]
+        if newly:
+            await self.ingest(feed.source, newly, initialized=False, feed=feed, limit=None)
 
     async def remove_feed(self, guild_id: int, feed_id: int) -> Feed:
         """Unsubscribe; a feed left without readers takes a fresh baseline when someone subscribes again."""
@@ -564,10 +665,16 @@ class ReviewService:
     # -- Markdown folder ------------------------------------------------------------------
 
     async def scan_markdown(self) -> PollResult:
+        """Read new and changed files, then withdraw the reviews whose files are gone (and restore returning ones).
+
+        Moves are matched first (a new file with a gone file's ``url`` or ``slug`` takes
+        over its review), so a rename never withdraws anything.
+        """
         result = PollResult(source=MARKDOWN_SOURCE)
         if self.scanner is None:
             return result
         scanned = await asyncio.to_thread(self.scanner.scan)
+        present = self.scanner.present
         drafts = []
         for item in scanned:
             if item.draft is None:
@@ -578,10 +685,53 @@ class ReviewService:
         if drafts:
             # Files have no "feed order"; newest-first by date mimics one, so undated files go last.
             drafts.sort(key=lambda d: d.published_at or self.now(), reverse=True)
-            result = await self.ingest(MARKDOWN_SOURCE, drafts, initialized=initialized, limit=None)
+            result = await self.ingest(MARKDOWN_SOURCE, drafts, initialized=initialized, limit=None, listed=present)
         if not initialized:
             await self.meta.set(_MARKDOWN_INITIALIZED, "1")
+        if present is not None and (drafts or present != self._markdown_present):
+            result.withdrawn, result.restored = await self._withdraw_gone_files(present)
+            self._markdown_present = present
         return result
+
+    async def _withdraw_gone_files(self, present: frozenset[str]) -> tuple[list[Review], list[Review]]:
+        """Withdraw Markdown reviews none of whose files is in the folder; restore withdrawn ones that are back."""
+        gone, back = [], []
+        for review_id, (keys, withdrawn) in (await self.entries.listed_reviews(MARKDOWN_SOURCE)).items():
+            there = not keys.isdisjoint(present)
+            if there and withdrawn:
+                back.append(review_id)
+            elif not there and not withdrawn:
+                gone.append(review_id)
+        if gone and not present:
+            # An empty folder is far more often an unmounted volume or a checkout in progress than
+            # a blog that deleted every review at once: withdraw nothing until a file is there.
+            if not self._warned_empty_folder:
+                log.warning("the reviews folder has no review files; not withdrawing its %d reviews", len(gone))
+                self._warned_empty_folder = True
+            gone = []
+        else:
+            self._warned_empty_folder = False
+        withdrawn = await self.reviews.set_withdrawn(gone, True)
+        restored = await self.reviews.set_withdrawn(back, False)
+        for review in withdrawn:
+            # An announcement that never went out is not wanted any more (it waits, should the file return).
+            for announcement in await self.announcements.for_review(review.id):
+                if announcement.state == "pending":
+                    await self.problems.resolve(announcement.guild_id, ANNOUNCEMENT, review_id=review.id,
+                                                resolution="obsolete")  # fmt: skip
+            log.info("review %s (%s) withdrawn: its Markdown file was deleted", review.id, review.slug)
+        for review in restored:
+            log.info("review %s (%s) is back: its Markdown file returned", review.id, review.slug)
+        return withdrawn, restored
+
+    async def withdrawal_log_channels(self, review: Review) -> list[int]:
+        """The log channels of the servers that announced (or were to announce) this review."""
+        channels = []
+        for guild_id in sorted({a.guild_id for a in await self.announcements.for_review(review.id)}):
+            settings = await self.guilds.get(guild_id)
+            if settings.log_channel_id:
+                channels.append(settings.log_channel_id)
+        return channels
 
     # -- reviews written in Discord ------------------------------------------------------------
 

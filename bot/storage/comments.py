@@ -18,7 +18,13 @@ from .forgotten import not_forgotten
 from .privacy import MemberData, member_rows
 from .writer import BatchedWriter
 
-__all__ = ["DELETED_AUTHOR_NAME", "CommentRepository", "DiscussionThread", "DiscussionThreadRepository"]
+__all__ = [
+    "DELETED_AUTHOR_NAME",
+    "CommentRepository",
+    "DiscussionThread",
+    "DiscussionThreadRepository",
+    "RecheckPosition",
+]
 
 DELETED_AUTHOR_NAME = "Deleted User"
 
@@ -61,11 +67,18 @@ _UPSERT_BULK = (
     f"ORDER BY key {_ON_CONFLICT}"
 )
 _EDIT = "UPDATE comments SET content = ?, edited_at = ?, attachments = ? WHERE message_id = ? AND deleted = 0"
-# Refresh a comment from a re-read of history: only a live row is touched, so a comment
-# erased by /forget-me (its row deleted) is never brought back.
-_REFRESH = (
-    "UPDATE comments SET content = ?, edited_at = ?, attachments = ?, reactions = ? "
-    "WHERE message_id = ? AND deleted = 0"
+# Refresh a comment from a re-read of history. Only a live row is touched, so a comment
+# erased by /forget-me (its row deleted) is never brought back; and only if the row is
+# still as it was read (compare and set), so a live event handled meanwhile is not
+# overwritten by the older snapshot. An edit is taken only when it is newer than the
+# stored one: a snapshot read just before a live edit must not undo it.
+_REFRESH_EDIT = (
+    "UPDATE comments SET content = ?1, edited_at = ?2, attachments = ?3 "
+    "WHERE message_id = ?4 AND deleted = 0 AND content = ?5 AND edited_at IS ?6 AND ?2 > coalesce(edited_at, '')"
+)
+_REFRESH_REACTIONS = (
+    "UPDATE comments SET reactions = ?1 WHERE message_id = ?2 AND deleted = 0 "
+    "AND CASE WHEN json_valid(reactions) THEN json(reactions) = json(?3) ELSE 0 END"
 )
 _SOFT_DELETE = (
     "UPDATE comments SET deleted = 1, content = '', attachments = '[]', reactions = '{}' WHERE message_id = ?"
@@ -135,14 +148,29 @@ class CommentRepository:
     async def edit(self, message_id: int, content: str, edited_at: str | None, attachments: Sequence[str]) -> None:
         await self._writer.write(_EDIT, (content, edited_at, json.dumps(list(attachments)), message_id))
 
-    async def refresh_many(self, comments: Iterable[Comment]) -> None:
-        """Update content, edit time, attachments and reactions of comments already stored (and live)."""
-        rows = []
-        for comment in comments:
-            row = _row(comment)
-            rows.append((comment.content, comment.edited_at, row[10], row[11], comment.message_id))
-        if rows:
-            await self._writer.write_many(_REFRESH, rows)
+    async def refresh_many(self, changes: Iterable[tuple[Comment, Comment]]) -> None:
+        """Bring stored (live) comments to what a re-read of history found: ``(as stored, as found)`` pairs.
+
+        The edit (content, edit time, attachments) and the reaction counts are set
+        separately, each only if that part of the row is still as stored: a live
+        event handled since the row was read wins over the re-read.
+        """
+        edits, reactions = [], []
+        for stored, found in changes:
+            row = _row(found)
+            if (found.content, found.edited_at, found.attachments) != (
+                stored.content,
+                stored.edited_at,
+                stored.attachments,
+            ):
+                edits.append((found.content, found.edited_at, row[10], found.message_id, stored.content,
+                              stored.edited_at))  # fmt: skip
+            if dict(found.reactions) != dict(stored.reactions):
+                reactions.append((row[11], found.message_id, _row(stored)[11]))
+        if edits:
+            await self._writer.write_many(_REFRESH_EDIT, edits)
+        if reactions:
+            await self._writer.write_many(_REFRESH_REACTIONS, reactions)
 
     async def mark_deleted(self, message_ids: Iterable[int]) -> None:
         """Soft delete: the row stays (replies keep their parent) but its content is gone."""
@@ -194,6 +222,15 @@ class CommentRepository:
         )
         return [Comment.from_row(r) for r in rows]
 
+    async def for_thread_between(self, thread_id: int, oldest_id: int, newest_id: int) -> list[Comment]:
+        """The thread's live comments with ids from ``oldest_id`` to ``newest_id`` (inclusive), oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM comments WHERE thread_id = ? AND message_id BETWEEN ? AND ? "  # noqa: S608
+            "AND deleted = 0 ORDER BY message_id",
+            (thread_id, oldest_id, newest_id),
+        )
+        return [Comment.from_row(r) for r in rows]
+
     async def known_ids(self, message_ids: Iterable[int]) -> set[int]:
         """Those of ``message_ids`` that have a row (live or deleted): what a re-read need not store."""
         ids = list(message_ids)
@@ -234,6 +271,26 @@ class DiscussionThread:
     opening_message_id: int | None
     last_message_id: int  # read up to here: the backfill's cursor
     backfill_owed: int = 0  # 0: nothing unread before the live stream; else a backfill is owed
+    opening_attempts: int = 0  # sends of the opening whose message id was never stored
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckPosition:
+    """Where a thread's background re-check of older comments is (``*_recheck_and_openings.sql`` explains the walk).
+
+    Messages older than ``before`` are still to be re-read. ``until`` is None for a
+    walk that ends at the thread's start; otherwise the walk goes on from the
+    thread's newest message after reaching its start, and ends at ``until``.
+    """
+
+    thread_id: int
+    before: int
+    until: int | None = None
+
+    @property
+    def wrapped(self) -> bool:
+        """Past the thread's start and back from its newest message, on the way down to ``until``."""
+        return self.until is not None and self.before > self.until
 
 
 class DiscussionThreadRepository:
@@ -267,10 +324,31 @@ class DiscussionThreadRepository:
             "UPDATE discussion_threads SET opening_message_id = ? WHERE thread_id = ?", (message_id, thread_id)
         )
 
+    async def opening_attempted(self, thread_id: int) -> None:
+        """The opening is about to be sent: from now on a crash or a lost answer may leave it posted unseen."""
+        await self._db.execute(
+            "UPDATE discussion_threads SET opening_attempts = opening_attempts + 1 WHERE thread_id = ?", (thread_id,)
+        )
+
+    async def unopened(self, sent_since: str) -> list[tuple[int, int]]:
+        """(review id, guild id) of announcements sent since ``sent_since`` whose discussion has no opening yet.
+
+        The thread was never made, or its opening message never recorded: the
+        process stopped in between, or Discord failed. Oldest first.
+        """
+        rows = await self._db.fetchall(
+            "SELECT a.review_id, a.guild_id FROM announcements AS a "
+            "LEFT JOIN discussion_threads AS t ON t.thread_id = a.thread_id "
+            "WHERE a.state = 'sent' AND a.message_id IS NOT NULL AND a.sent_at >= ? "
+            "AND t.opening_message_id IS NULL ORDER BY a.sent_at, a.review_id, a.guild_id",
+            (sent_since,),
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
     async def get(self, thread_id: int) -> DiscussionThread | None:
         row = await self._db.fetchone(
-            "SELECT thread_id, review_id, guild_id, opening_message_id, last_message_id, backfill_owed "
-            "FROM discussion_threads WHERE thread_id = ?",
+            "SELECT thread_id, review_id, guild_id, opening_message_id, last_message_id, backfill_owed, "
+            "opening_attempts FROM discussion_threads WHERE thread_id = ?",
             (thread_id,),
         )
         return DiscussionThread(**dict(row)) if row else None
@@ -337,5 +415,57 @@ class DiscussionThreadRepository:
         changed = await self._db.execute(
             "UPDATE discussion_threads SET backfill_owed = 0 WHERE thread_id = ? AND backfill_owed = ?",
             (thread_id, owed),
+        )
+        return changed > 0
+
+    # -- the background re-check of older comments --------------------------------------
+
+    async def owe_recheck(self, thread_id: int, before: int) -> None:
+        """A gap opened: the messages older than ``before`` are to be re-read (the newer ones just were).
+
+        With no walk under way, one starts at ``before``. A walk already under way
+        (at a position below ``before``) goes on from where it is, to the thread's
+        start, and then from the newest message down to that position: everything
+        is re-read once after this gap, and a restart does not start over.
+        """
+        await self._db.execute(
+            "UPDATE discussion_threads SET "
+            "recheck_until = CASE WHEN recheck_before IS NULL OR recheck_before >= ?2 THEN NULL "
+            "ELSE recheck_before END, "
+            "recheck_before = CASE WHEN recheck_before IS NULL OR recheck_before >= ?2 THEN ?2 "
+            "ELSE recheck_before END "
+            "WHERE thread_id = ?1",
+            (thread_id, before),
+        )
+
+    async def clear_recheck(self, thread_id: int) -> None:
+        """Nothing older is owed a re-check (the thread is short, gone, or was walked to the end)."""
+        await self._db.execute(
+            "UPDATE discussion_threads SET recheck_before = NULL, recheck_until = NULL WHERE thread_id = ?",
+            (thread_id,),
+        )
+
+    async def recheck_position(self, thread_id: int) -> RecheckPosition | None:
+        row = await self._db.fetchone(
+            "SELECT thread_id, recheck_before, recheck_until FROM discussion_threads "
+            "WHERE thread_id = ? AND recheck_before IS NOT NULL",
+            (thread_id,),
+        )
+        return RecheckPosition(int(row[0]), int(row[1]), row[2]) if row else None
+
+    async def rechecks_owed(self) -> list[RecheckPosition]:
+        """Every thread whose older comments are still to be re-checked, by thread id."""
+        rows = await self._db.fetchall(
+            "SELECT thread_id, recheck_before, recheck_until FROM discussion_threads "
+            "WHERE recheck_before IS NOT NULL ORDER BY thread_id"
+        )
+        return [RecheckPosition(int(r[0]), int(r[1]), r[2]) for r in rows]
+
+    async def move_recheck(self, at: RecheckPosition, before: int | None, until: int | None) -> bool:
+        """Move the walk from ``at`` to ``before`` (None: done), unless a new gap moved it meanwhile."""
+        changed = await self._db.execute(
+            "UPDATE discussion_threads SET recheck_before = ?, recheck_until = ? "
+            "WHERE thread_id = ? AND recheck_before IS ? AND recheck_until IS ?",
+            (before, until if before is not None else None, at.thread_id, at.before, at.until),
         )
         return changed > 0

@@ -34,7 +34,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -45,6 +45,7 @@ import aiosqlite
 
 from ..urls import normalize_post_url
 from .reader import ReadConnection
+from .review_names import adopt_url_slugs
 
 __all__ = ["Database", "Migration", "MigrationError", "StorageError", "load_migrations"]
 
@@ -57,6 +58,14 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _PRAGMA_NAME = re.compile(r"^[a-z_]+$")
 _PRAGMA_VALUE = re.compile(r"^(-?\d+|[A-Za-z_]+)$")
 Params = Sequence[Any] | dict[str, Any]
+MigrationStep = Callable[[aiosqlite.Connection], Awaitable[None]]
+"""Python run after a migration's SQL, in its transaction: for data SQL alone cannot compute."""
+
+# A migration's Python step, by the migration's name without its number (the number is
+# given at merge time; the name is what the migration is). Keep steps rare and small.
+MIGRATION_STEPS: Mapping[str, MigrationStep] = {
+    "review_slugs_from_urls": adopt_url_slugs,
+}
 
 
 class StorageError(RuntimeError):
@@ -72,6 +81,7 @@ class Migration:
     version: int
     name: str
     sql: str
+    step: MigrationStep | None = None
 
     def statements(self) -> list[str]:
         """Split the script into complete statements (triggers included).
@@ -123,7 +133,8 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
         version = int(match.group(1))
         if version in migrations:
             raise MigrationError(f"two migrations share version {version}")
-        migrations[version] = Migration(version, name, sql)
+        step = MIGRATION_STEPS.get(name[5:].removesuffix(".sql"))
+        migrations[version] = Migration(version, name, sql, step)
     return [migrations[v] for v in sorted(migrations)]
 
 
@@ -389,7 +400,8 @@ class Database:
     async def migrate(self, migrations: list[Migration] | None = None) -> int:
         """Apply every migration newer than ``PRAGMA user_version``, each atomically.
 
-        Each migration's statements and the ``user_version`` bump run in one
+        Each migration's statements, its Python step if it has one
+        (:data:`MIGRATION_STEPS`) and the ``user_version`` bump run in one
         transaction, so a failure leaves the database exactly at the previous
         version. Returns the resulting version.
         """
@@ -409,6 +421,8 @@ class Database:
                 async with self.transaction() as conn:
                     for statement in statements:
                         await (await conn.execute(statement)).close()
+                    if migration.step is not None:
+                        await migration.step(conn)
                     await (await conn.execute(f"PRAGMA user_version = {migration.version:d}")).close()
             except sqlite3.Error as exc:
                 raise MigrationError(

@@ -67,6 +67,20 @@ class EntryRepository:
             (content_hash, source, source_key),
         )
 
+    async def listed_reviews(self, source: str) -> dict[int, tuple[frozenset[str], bool]]:
+        """Each review ``source`` has listed: the keys it listed it under, and whether it is withdrawn."""
+        rows = await self._db.fetchall(
+            "SELECT k.review_id, k.source_key, r.withdrawn_at IS NOT NULL AS withdrawn "
+            "FROM review_keys k JOIN reviews r ON r.id = k.review_id WHERE k.source = ?",
+            (source,),
+        )
+        keys: dict[int, set[str]] = {}
+        withdrawn: dict[int, bool] = {}
+        for row in rows:
+            keys.setdefault(row["review_id"], set()).add(row["source_key"])
+            withdrawn[row["review_id"]] = bool(row["withdrawn"])
+        return {review_id: (frozenset(found), withdrawn[review_id]) for review_id, found in keys.items()}
+
     async def count(self, source: str) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM review_keys WHERE source = ?", (source,)))
 

@@ -86,6 +86,7 @@ class Subscription:
     feed_id: int
     channel_id: int | None = None
     backfill: int = 0
+    category: str | None = None  # only entries in this category (or tag) are reviews; None: every entry
 
 
 class FeedRepository:
@@ -197,14 +198,22 @@ class FeedRepository:
     # -- subscriptions ----------------------------------------------------------------------
 
     async def subscribe(
-        self, guild_id: int, feed_id: int, *, channel_id: int | None, backfill: int = 0, created_by: int | None = None
+        self,
+        guild_id: int,
+        feed_id: int,
+        *,
+        channel_id: int | None,
+        backfill: int = 0,
+        created_by: int | None = None,
+        category: str | None = None,
     ) -> tuple[Subscription, bool]:
-        """Subscribe (or update the channel of) a guild; returns the row and whether it is new."""
+        """Subscribe a guild, or set the channel and category of its subscription; returns it and whether it is new."""
         existed = await self.subscription(guild_id, feed_id) is not None
         await self._db.execute(
-            "INSERT INTO feed_subscriptions (guild_id, feed_id, channel_id, backfill, created_by) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, feed_id) DO UPDATE SET channel_id = excluded.channel_id",
-            (guild_id, feed_id, channel_id, backfill, created_by),
+            "INSERT INTO feed_subscriptions (guild_id, feed_id, channel_id, backfill, created_by, category) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, feed_id) DO UPDATE SET "
+            "channel_id = excluded.channel_id, category = excluded.category",
+            (guild_id, feed_id, channel_id, backfill, created_by, category),
         )
         sub = await self.subscription(guild_id, feed_id)
         assert sub is not None
@@ -230,14 +239,15 @@ class FeedRepository:
 
     async def subscription(self, guild_id: int, feed_id: int) -> Subscription | None:
         row = await self._db.fetchone(
-            "SELECT guild_id, feed_id, channel_id, backfill FROM feed_subscriptions WHERE guild_id = ? AND feed_id = ?",
+            "SELECT guild_id, feed_id, channel_id, backfill, category FROM feed_subscriptions "
+            "WHERE guild_id = ? AND feed_id = ?",
             (guild_id, feed_id),
         )
         return Subscription(**dict(row)) if row else None
 
     async def subscriptions_of_feed(self, feed_id: int) -> list[Subscription]:
         rows = await self._db.fetchall(
-            "SELECT guild_id, feed_id, channel_id, backfill FROM feed_subscriptions WHERE feed_id = ? "
+            "SELECT guild_id, feed_id, channel_id, backfill, category FROM feed_subscriptions WHERE feed_id = ? "
             "ORDER BY guild_id",
             (feed_id,),
         )
@@ -246,16 +256,16 @@ class FeedRepository:
     async def feeds_of_guild(self, guild_id: int) -> list[tuple[Feed, Subscription]]:
         rows = await self._db.fetchall(
             f"SELECT {', '.join('f.' + c.strip() for c in _FEED_COLUMNS.split(','))}, "  # noqa: S608
-            "s.channel_id AS sub_channel_id, s.backfill AS sub_backfill "
+            "s.channel_id AS sub_channel_id, s.backfill AS sub_backfill, s.category AS sub_category "
             "FROM feed_subscriptions s JOIN feeds f ON f.id = s.feed_id WHERE s.guild_id = ? ORDER BY f.id",
             (guild_id,),
         )
         out = []
         for row in rows:
             data = dict(row)
-            channel_id, backfill = data.pop("sub_channel_id"), data.pop("sub_backfill")
+            sub = [data.pop(name) for name in ("sub_channel_id", "sub_backfill", "sub_category")]
             feed = Feed.from_row(data)
-            out.append((feed, Subscription(guild_id, feed.id, channel_id, backfill)))
+            out.append((feed, Subscription(guild_id, feed.id, *sub)))
         return out
 
     async def clear_backfill(self, guild_id: int, feed_id: int) -> None:

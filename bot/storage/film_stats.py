@@ -44,16 +44,16 @@ class FilmStatsRepository:
         return changed > 0
 
     async def comment_count(self, film_id: int, guild_id: int | None = None) -> int:
-        """Comments (not deleted) on every review of the film, optionally in one guild."""
+        """Comments (not deleted) on every review of the film the blog still publishes, optionally in one guild."""
         if guild_id is None:
             value = await self._db.fetchval(
-                "SELECT count(*) FROM comments c JOIN reviews r ON r.id = c.review_id "
+                "SELECT count(*) FROM comments c JOIN published_reviews r ON r.id = c.review_id "
                 "WHERE r.film_id = ? AND c.deleted = 0",
                 (film_id,),
             )
         else:
             value = await self._db.fetchval(
-                "SELECT count(*) FROM comments c JOIN reviews r ON r.id = c.review_id "
+                "SELECT count(*) FROM comments c JOIN published_reviews r ON r.id = c.review_id "
                 "WHERE r.film_id = ? AND c.guild_id = ? AND c.deleted = 0",
                 (film_id, guild_id),
             )

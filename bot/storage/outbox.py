@@ -114,14 +114,15 @@ class OutboxRepository:
     async def pending(self, now: dt.datetime | None = None) -> list[PendingAnnouncement]:
         """Every unconfirmed intent that may be attempted now, oldest review first (the order they must appear in).
 
-        An intent whose delivery problem waits for its next retry (or for staff) is left out until then.
+        An intent whose delivery problem waits for its next retry (or for staff) is left out until then,
+        and so is one of a withdrawn review (until its file comes back).
         """
         rows = await self._db.fetchall(
             f"SELECT {', '.join('a.' + c.strip() for c in _ANNOUNCEMENT_COLUMNS.split(','))}, "  # noqa: S608
             "a.attempts, a.created_at, p.id AS problem_id FROM announcements a JOIN reviews r ON r.id = a.review_id "
             "LEFT JOIN delivery_problems p ON p.guild_id = a.guild_id AND p.review_id = a.review_id "
             "AND p.kind = 'announcement' AND p.resolved_at IS NULL "
-            "WHERE a.state = 'pending' AND (p.id IS NULL OR p.next_retry_at <= ?) "
+            "WHERE a.state = 'pending' AND r.withdrawn_at IS NULL AND (p.id IS NULL OR p.next_retry_at <= ?) "
             "ORDER BY coalesce(r.published_at, r.created_at), r.id",
             (utc_iso(now or dt.datetime.now(dt.UTC)),),
         )

@@ -11,6 +11,8 @@ work however large the tables grow:
   rowids in descending order cheaply) before ranking with bm25, so a common word
   matching 100,000 comments costs the same as a rare one.
 * Results are joined to their review in the same statement: no N+1 queries.
+  The join is to ``published_reviews``: a review withdrawn from the blog, and the
+  discussion of it, no longer ground an answer.
 
 Any member input is safe here: only word tokens reach MATCH, each one quoted.
 """
@@ -193,7 +195,7 @@ class RetrievalRepository:
             "FROM ("
             "  SELECT rowid AS id, bm25(reviews_fts, 5.0, 3.0, 1.0) AS score FROM reviews_fts "
             "  WHERE reviews_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
-            ") AS hits JOIN reviews r ON r.id = hits.id "
+            ") AS hits JOIN published_reviews r ON r.id = hits.id "
             "ORDER BY hits.score LIMIT ?",
             (match, CANDIDATE_LIMIT, limit),
         )
@@ -221,7 +223,7 @@ class RetrievalRepository:
             "  WHERE comments_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
             ") AS hits "
             "JOIN comments c ON c.message_id = hits.id "
-            "JOIN reviews r ON r.id = c.review_id "
+            "JOIN published_reviews r ON r.id = c.review_id "
             "WHERE c.guild_id = ? AND c.deleted = 0 AND c.thread_id IS NOT ? "
             "ORDER BY hits.score LIMIT ?",
             (_COMMENT_CHARS, match, CANDIDATE_LIMIT, guild_id, exclude_thread_id, limit),

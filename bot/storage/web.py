@@ -2,7 +2,8 @@
 and the public reads the HTTP server makes.
 
 Every public read goes through the ``web_public_comments`` view (migration 0008), the
-one definition of what a blog reader may see. The reads the HTTP server makes run as
+one definition of what a blog reader may see, and reads reviews from ``published_reviews``:
+a review withdrawn from the blog is not served. The reads the HTTP server makes run as
 one function on the read connection (:meth:`Database.read`), inside one read
 transaction, so a document and the change-log position it reflects come from the same
 snapshot and the server never queues behind the bot's writes.
@@ -18,6 +19,7 @@ from typing import Literal, TypeVar
 from ..models import Comment, Review
 from .database import Database
 from .privacy import MemberData, member_rows
+from .review_names import resolve_review_id, review_ids_by_url_key
 from .reviews import _REVIEW_COLUMNS
 
 __all__ = [
@@ -149,7 +151,7 @@ def _member_rating(cur: sqlite3.Cursor, film_id: int | None) -> tuple[float | No
 
 
 def _snapshot(cur: sqlite3.Cursor, review_id: int) -> PublicSnapshot | None:
-    row = cur.execute(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,)).fetchone()  # noqa: S608
+    row = cur.execute(f"SELECT {_REVIEW_COLUMNS} FROM published_reviews WHERE id = ?", (review_id,)).fetchone()  # noqa: S608
     if row is None:
         return None
     review = Review.from_row(row)
@@ -381,32 +383,44 @@ class WebRepository:
         """The review and what of its discussion is public, from one consistent snapshot."""
         return await self._read(lambda cur: _snapshot(cur, review_id))
 
-    async def find_review_id(self, slug_or_id: str) -> int | None:
-        """A review by slug, or by numeric id."""
+    async def find_review_id(self, name: str, *, withdrawn: bool = False) -> int | None:
+        """The published review ``name`` names: slug, old slug, id or post address (:mod:`.review_names`).
+
+        ``withdrawn=True`` finds a review withdrawn from the blog instead, so the API can say so.
+        """
+        state = "IS NOT NULL" if withdrawn else "IS NULL"
 
         def read(cur: sqlite3.Cursor) -> int | None:
-            row = cur.execute("SELECT id FROM reviews WHERE slug = ?", (slug_or_id,)).fetchone()
-            if row is None and slug_or_id.isdigit() and len(slug_or_id) <= 18:
-                row = cur.execute("SELECT id FROM reviews WHERE id = ?", (int(slug_or_id),)).fetchone()
-            return int(row[0]) if row else None
+            found = resolve_review_id(cur, name)
+            if found is None:
+                return None
+            row = cur.execute(f"SELECT 1 FROM reviews WHERE id = ? AND withdrawn_at {state}", (found,)).fetchone()  # noqa: S608
+            return found if row else None
 
         return await self._read(read)
 
-    async def review_urls(self) -> list[tuple[int, str]]:
-        """(id, url) of every review with an address, oldest first (the URL index is built from it)."""
-        rows = await self._read(
-            lambda cur: cur.execute("SELECT id, url FROM reviews WHERE url IS NOT NULL ORDER BY id").fetchall()
+    async def review_ids_for_url_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        """For each post address key (``normalize_post_url``) a published review has: its oldest one's id."""
+        wanted = list(keys)
+        return await self._read(lambda cur: review_ids_by_url_key(cur, wanted, published_only=True))
+
+    async def withdrawn_at_url(self, url_key: str) -> bool:
+        """Whether the post at this address (in normal form) is a review withdrawn from the blog."""
+        row = await self._read(
+            lambda cur: cur.execute(
+                "SELECT 1 FROM reviews WHERE url_key = ? AND withdrawn_at IS NOT NULL LIMIT 1", (url_key,)
+            ).fetchone()
         )
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return row is not None
 
     async def review_versions(self) -> list[tuple[int, str, int]]:
-        """(id, slug, newest change-log seq that touched it, 0 if none) of every review, by id."""
+        """(id, slug, newest change-log seq that touched it, 0 if none) of every published review, by id."""
 
         def read(cur: sqlite3.Cursor) -> list[tuple[int, str, int]]:
             rows = cur.execute(
                 "SELECT r.id, r.slug, "
                 "coalesce((SELECT max(w.seq) FROM web_changes AS w WHERE w.review_id = r.id), 0) "
-                "FROM reviews AS r ORDER BY r.id"
+                "FROM published_reviews AS r ORDER BY r.id"
             ).fetchall()
             return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 

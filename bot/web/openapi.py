@@ -13,6 +13,7 @@ MAX_URL_LENGTH = 2048
 MAX_COUNT_URLS = 100
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$"
+REVIEW_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9._~-]{0,199}|[Hh][Tt][Tt][Pp][Ss]?://[^\s]+)$"
 
 _ERROR = {
     "type": "object",
@@ -38,8 +39,9 @@ _URL_PARAM = {
 _REVIEW_PARAM = {
     "name": "review",
     "in": "query",
-    "description": "The review's slug (or numeric id), instead of `url`.",
-    "schema": {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 200},
+    "description": "The review, instead of `url`: its slug (the last segment of its post's address, e.g. "
+    "`chungking-express`), a slug it had before, its numeric id, or its post's address.",
+    "schema": {"type": "string", "pattern": REVIEW_PATTERN, "maxLength": MAX_URL_LENGTH},
 }
 _PAGING = [
     {
@@ -83,7 +85,10 @@ _BAD_REQUEST = {
 }
 _COMMON_ERRORS = {
     "400": _BAD_REQUEST,
-    "404": _error("No review is known at that address or slug."),
+    "404": _error(
+        "No review is known at that address or slug, or it was withdrawn from the blog (its source was deleted; "
+        "the error says so)."
+    ),
     "429": _error("Too many requests from this address; see Retry-After."),
 }
 

@@ -20,9 +20,8 @@ import gzip
 import hashlib
 import json
 import re
-import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -36,6 +35,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "SORTS",
+    "WITHDRAWN",
     "ApiError",
     "Event",
     "Page",
@@ -50,9 +50,13 @@ MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
 RENDER_VERSION = f"{__version__}.2"  # bump when the rendering changes, so old ETags stop matching
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
-_URL_INDEX_MAX_AGE = 5.0  # a miss re-reads the reviews' addresses at most this often without a tailer
+_MAX_NAMES = 4096
 _MAX_BASES = 256
 _MAX_RENDERED = 2048
+# A withdrawn review (its source was deleted from the blog) is served like a deleted page: a 404 that
+# says so, no comments, no counts. Its discussion stays in Discord; if it comes back, so does this.
+WITHDRAWN = "That review was withdrawn from the blog; its discussion is no longer shown here."
+GONE = "That review no longer exists, or was withdrawn from the blog."
 
 
 class ApiError(Exception):
@@ -134,7 +138,7 @@ class _LRU(OrderedDict):
 
 
 class PublicDiscussions:
-    """Resolves a post address or slug to a review, and builds and renders its public discussion."""
+    """Resolves a post address, slug or id to a review, and builds and renders its public discussion."""
 
     def __init__(self, repository: WebRepository, public_url: str) -> None:
         self.repository = repository
@@ -143,9 +147,7 @@ class PublicDiscussions:
         self._bases: _LRU = _LRU(_MAX_BASES)
         self._rendered: _LRU = _LRU(_MAX_RENDERED)
         self._building: dict[int, asyncio.Future[_Base | None]] = {}
-        self._urls: dict[str, int] = {}
-        self._urls_read_at: float | None = None
-        self._urls_stale = True
+        self._names: _LRU = _LRU(_MAX_NAMES)  # ("url", key) or ("review", name) -> review id
 
     # -- what the tailer tells us -----------------------------------------------------------
 
@@ -155,7 +157,7 @@ class PublicDiscussions:
             if change.seq > self._known.get(change.review_id, 0):
                 self._known[change.review_id] = change.seq
             if change.kind == "review":
-                self._urls_stale = True
+                self._names.clear()
 
     def _fresh(self, review_id: int, seq: int) -> bool:
         return seq >= self._known.get(review_id, 0)
@@ -163,43 +165,59 @@ class PublicDiscussions:
     # -- which review -------------------------------------------------------------------------
 
     async def resolve(self, *, url: str | None = None, review: str | None = None) -> int:
-        """The review named by exactly one of a post address or a slug/id; ApiError 400/404 otherwise."""
+        """The review named by exactly one of a post address or ``review``; ApiError 400/404 otherwise.
+
+        ``review`` is what :mod:`bot.storage.review_names` resolves everywhere: the review's
+        slug, a slug it had before, its id, or its post's address.
+        """
         if (url is None) == (review is None):
             raise ApiError(400, "Give exactly one of `url` (the post's address) or `review` (its slug).")
-        if review is not None:
+        if review is not None and "/" not in review:
             if not _SLUG.match(review):
-                raise ApiError(400, "`review` must be a review's slug (letters, digits, '-', '_', '.', '~').")
-            found = await self.repository.find_review_id(review)
+                raise ApiError(
+                    400, "`review` must be a review's slug (letters, digits, '-', '_', '.', '~'), id or post address."
+                )
+            found = await self._cached(("review", review), lambda: self.repository.find_review_id(review))
             if found is None:
-                raise ApiError(404, f"No review has the slug {review!r}.")
+                if await self.repository.find_review_id(review, withdrawn=True) is not None:
+                    raise ApiError(404, WITHDRAWN)
+                raise ApiError(404, f"No review has the slug or id {review!r}.")
             return found
-        assert url is not None
-        key = normalize_post_url(url)
+        address = url if url is not None else review
+        assert address is not None
+        key = normalize_post_url(address)
         if key is None:
-            raise ApiError(400, "`url` must be an absolute http(s) address of a blog post.")
+            name = "url" if url is not None else "review"
+            raise ApiError(400, f"`{name}` must be an absolute http(s) address of a blog post.")
         found = await self.review_for_url(key)
         if found is None:
+            if await self.repository.withdrawn_at_url(key):
+                raise ApiError(404, WITHDRAWN)
             raise ApiError(404, "No review is known at this address. Is the post in one of Matinee's feeds?")
         return found
 
     async def review_for_url(self, key: str) -> int | None:
-        found = self._urls.get(key)
-        if found is not None and not self._urls_stale:
-            return found
-        now = time.monotonic()
-        if self._urls_stale or self._urls_read_at is None or now - self._urls_read_at > _URL_INDEX_MAX_AGE:
-            await self._read_urls()
-        return self._urls.get(key)
+        """The review of the post whose normal address (``reviews.url_key``) is ``key``."""
 
-    async def _read_urls(self) -> None:
-        self._urls_stale = False
-        self._urls_read_at = time.monotonic()
-        index: dict[str, int] = {}
-        for review_id, url in await self.repository.review_urls():
-            key = normalize_post_url(url)
-            if key is not None:
-                index.setdefault(key, review_id)  # the first review of a post wins (oldest id)
-        self._urls = index
+        async def read() -> int | None:
+            return (await self.repository.review_ids_for_url_keys([key])).get(key)
+
+        return await self._cached(("url", key), read)
+
+    async def _cached(self, name: tuple[str, str], read: Callable[[], Awaitable[int | None]]) -> int | None:
+        """A name's review from memory, else from the database; only found names are kept.
+
+        Every widget on a busy page asks by the same address, so the answer is remembered
+        until the change log says any review changed (its address or slug may have). A name
+        that finds nothing is asked again next time: the review may arrive any moment.
+        """
+        found: int | None = self._names.fetch(name)
+        if found is not None:
+            return found
+        found = await read()
+        if found is not None:
+            self._names.put(name, found)
+        return found
 
     # -- building ------------------------------------------------------------------------------
 
@@ -250,7 +268,7 @@ class PublicDiscussions:
         """The public document (one page of it with ``page``); ApiError 404 if the review is gone."""
         base = await self._base(review_id)
         if base is None:
-            raise ApiError(404, "That review no longer exists.")
+            raise ApiError(404, GONE)
         return self._page(base, page) if page is not None else dict(base.document)
 
     def _page(self, base: _Base, page: Page) -> dict[str, Any]:
@@ -283,7 +301,7 @@ class PublicDiscussions:
             return cached
         base = await self._base(review_id)
         if base is None:
-            raise ApiError(404, "That review no longer exists.")
+            raise ApiError(404, GONE)
         document = self._page(base, page)
         if fmt == "json":
             body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
@@ -320,12 +338,19 @@ class PublicDiscussions:
     async def counts(self, urls: Sequence[str]) -> dict[str, Any]:
         """For each address as given: its public comment count and poll rating, or None if unknown."""
         keys: dict[str, str | None] = {url: normalize_post_url(url) for url in urls}
-        found: dict[str, int] = {}
-        for url, key in keys.items():
-            if key is not None:
-                review_id = await self.review_for_url(key)
-                if review_id is not None:
-                    found[url] = review_id
+        ids: dict[str, int] = {}
+        unknown: list[str] = []
+        for key in {k for k in keys.values() if k is not None}:
+            cached = self._names.fetch(("url", key))
+            if cached is not None:
+                ids[key] = cached
+            else:
+                unknown.append(key)
+        if unknown:  # one read for every address not yet remembered
+            for key, review_id in (await self.repository.review_ids_for_url_keys(unknown)).items():
+                self._names.put(("url", key), review_id)
+                ids[key] = review_id
+        found = {url: ids[key] for url, key in keys.items() if key is not None and key in ids}
         numbers = await self.repository.counts(list(found.values())) if found else {}
         out: dict[str, Any] = {}
         for url in urls:

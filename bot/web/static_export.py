@@ -9,6 +9,12 @@ It is meant to run from cron or a build hook, so it is cheap when nothing
 changed: a manifest in the directory remembers each review's change-log version,
 only reviews whose version moved are rendered, and a file is rewritten only when
 its content (ignoring ``generated_at``) differs. Nothing changed, nothing written.
+
+A review whose slug changed (its post moved, or the upgrade that named reviews by
+their address) is written under its new name, and the file the manifest says this
+command wrote under the old one is removed, so a template never finds a stale copy.
+A review withdrawn from the blog (its Markdown file deleted) is not exported, and its
+file is removed the same way. If the review comes back, its file is written again.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ STATIC_FORMATS = ("json", "md", "html")
 class StaticExportResult:
     written: list[Path] = field(default_factory=list)
     unchanged: int = 0
+    removed: list[Path] = field(default_factory=list)  # files of reviews withdrawn, or now under another name
 
     @property
     def total(self) -> int:
@@ -89,6 +96,19 @@ def _write_atomically(path: Path, content: str) -> None:
         raise
 
 
+def _remove_written(directory: Path, old: Any, *, keep: set[str], fmt: str) -> list[Path]:
+    """Remove a file the manifest says this command wrote (only a plain name in ``directory``), unless kept."""
+    if not isinstance(old, str) or Path(old).name != old or "\\" in old or old.startswith("."):
+        return []
+    if old.removesuffix(f".{fmt}") in keep:  # another review's file now: it stays
+        return []
+    path = directory / old
+    if not path.is_file() or path.is_symlink():
+        return []
+    path.unlink()
+    return [path]
+
+
 async def export_all(repository: WebRepository, directory: Path, fmt: str = "json") -> StaticExportResult:
     """Write (or leave alone) one file per review in ``directory``; see the module docstring."""
     if fmt not in STATIC_FORMATS:
@@ -112,6 +132,8 @@ async def export_all(repository: WebRepository, directory: Path, fmt: str = "jso
         target = directory / name
         entry = known.get(str(review_id))
         entries[str(review_id)] = {"version": version, "file": name}
+        if isinstance(entry, dict) and entry.get("file") != name:
+            result.removed += _remove_written(directory, entry.get("file"), keep=set(names.values()), fmt=fmt)
         if entry == {"version": version, "file": name} and target.is_file():
             result.unchanged += 1
             continue
@@ -123,6 +145,9 @@ async def export_all(repository: WebRepository, directory: Path, fmt: str = "jso
             continue
         _write_atomically(target, content)
         result.written.append(target)
+    for review_id, entry in known.items():  # reviews no longer published (withdrawn from the blog)
+        if review_id not in entries and isinstance(entry, dict):
+            result.removed += _remove_written(directory, entry.get("file"), keep=set(names.values()), fmt=fmt)
     new_manifest = {"format": fmt, "reviews": entries}
     if new_manifest != manifest:
         _write_atomically(manifest_path, json.dumps(new_manifest, indent=1, sort_keys=True) + "\n")

@@ -44,6 +44,7 @@ class Discussions(commands.Cog):
             write_prompts=partial(llm_prompts, bot.llm) if bot.llm is not None else None,
             summarise=partial(summarise, bot.llm),
             blog_notice=partial(blog_notice_for, WebRepository(bot.db)),
+            rest_budget=bot.rest_limiter,
         )
 
     async def cog_load(self) -> None:
@@ -148,11 +149,11 @@ class Discussions(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        self.discussions.backfill.start_catch_up("ready")
+        self.discussions.session_started("ready")
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
-        self.discussions.backfill.start_catch_up("resumed")
+        self.discussions.session_started("resumed")
 
     @commands.Cog.listener()
     async def on_disconnect(self) -> None:

@@ -56,7 +56,7 @@ class DiscussionCommands(commands.Cog):
 
     @discussion.command(name="open", description="Open (or re-open) the discussion thread of a stored review here")
     @app_commands.autocomplete(review=review_autocomplete)
-    @app_commands.describe(review="The review (search by title)")
+    @app_commands.describe(review="The review: type a title, or give its slug, id or post address")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def open_command(self, interaction: discord.Interaction, review: str) -> None:
         found = await self.discussions.find_review(review)
@@ -97,7 +97,7 @@ class DiscussionCommands(commands.Cog):
     )
     @app_commands.autocomplete(review=review_autocomplete)
     @app_commands.describe(
-        review="The review (search by title)",
+        review="The review: type a title, or give its slug, id or post address",
         format="json (for blog templates), md or html",
         with_ids="Include members' user ids (off by default)",
     )

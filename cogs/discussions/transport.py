@@ -21,6 +21,7 @@ from .render import build_poll, incoming, iso, starter_embed
 __all__ = ["DiscordThreadTransport"]
 
 THREAD_ALREADY_EXISTS = 160004
+OPENING_SEARCH = 50  # how many of a thread's first messages are searched for the bot's own opening
 
 
 def _info(thread: discord.Thread) -> ThreadInfo:
@@ -31,6 +32,11 @@ def _info(thread: discord.Thread) -> ThreadInfo:
         locked=thread.locked,
         auto_archive_minutes=thread.auto_archive_duration,
     )
+
+
+def _posted(message: discord.Message) -> PostedOpening:
+    expires = iso(message.poll.expires_at) if message.poll is not None else None
+    return PostedOpening(message.id, expires)
 
 
 def _error(exc: discord.HTTPException) -> TransportError:
@@ -157,15 +163,30 @@ class DiscordThreadTransport:
             return channel
         return self.bot.get_partial_messageable(thread_id)
 
-    async def post_opening(self, thread_id: int, content: str, poll: PollSpec) -> PostedOpening:
+    async def post_opening(self, thread_id: int, content: str, poll: PollSpec, *, nonce: str) -> PostedOpening:
         try:
+            # discord.py sends a nonce with enforce_nonce, so its own retry of a 5xx cannot post a copy.
             message = await self._messageable(thread_id).send(
-                content, poll=build_poll(poll), allowed_mentions=NO_MENTIONS
+                content, poll=build_poll(poll), nonce=nonce, allowed_mentions=NO_MENTIONS
             )
         except discord.HTTPException as exc:
             raise _error(exc) from None
-        expires = iso(message.poll.expires_at) if message.poll is not None else None
-        return PostedOpening(message.id, expires)
+        return _posted(message)
+
+    async def find_opening(self, thread_id: int) -> PostedOpening | None:
+        thread = await self._thread(thread_id)
+        if thread is None:
+            raise TransportError(f"thread {thread_id} is gone", status=404)
+        me = self.bot.user.id if self.bot.user is not None else None
+        try:
+            # The opening follows the thread's creation at once: it is among its first messages.
+            first = thread.history(limit=OPENING_SEARCH, after=discord.Object(thread_id), oldest_first=True)
+            async for message in first:
+                if message.author.id == me and message.poll is not None:
+                    return _posted(message)
+        except discord.HTTPException as exc:
+            raise _error(exc) from None
+        return None
 
     async def messages_after(self, thread_id: int, after_id: int) -> AsyncIterator[IncomingMessage]:
         thread = await self._thread(thread_id)

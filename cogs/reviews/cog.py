@@ -24,7 +24,7 @@ from bot.outbound import Purpose
 from bot.permissions import ANNOUNCEMENTS, missing_permissions
 from bot.problems import ANNOUNCEMENT, THREAD, Problem, describe_problem
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
-from bot.reviews.service import MAX_BACKFILL, loggable_url
+from bot.reviews.service import MAX_BACKFILL, MAX_CATEGORY_CHARS, loggable_url
 from bot.storage import AnnouncementRepository, Feed
 from bot.storage.blog_comments import CommentFeedRepository, CommentFeedStatus
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
@@ -43,6 +43,7 @@ REVIEW = AdminSubgroup("review", "Reviews written here")
 PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
 COMMENT_FEED_LINES = 12  # comment feeds listed by /matinee feed list, failing first (the rest are counted)
 FIELD_VALUE = 1024
+WITHDRAWN_LINES = 5  # withdrawn or restored reviews named in one log note (the rest are counted)
 
 
 def _timestamp(value: str | None, style: str = "R") -> str:
@@ -185,6 +186,26 @@ class Reviews(commands.Cog):
             self.bot.dispatch("review_updated", review)
         if result.disabled and result.feed is not None:
             await self._tell_disabled(result.feed, result.log_channels)
+        if result.withdrawn or result.restored:
+            await self._tell_withdrawn(result.withdrawn, result.restored)
+
+    async def _tell_withdrawn(self, withdrawn: list[Review], restored: list[Review]) -> None:
+        """One note per log channel: reviews whose file was deleted (their posts stay) and those back again."""
+        notes: dict[int, list[str]] = {}
+        for reviews, line in (
+            (withdrawn, "🗑 **{}** was withdrawn: its Markdown file was deleted. Its announcement and discussion stay "
+                        "here; it no longer shows in `/reviews`, the chat's answers or the blog widget."),
+            (restored, "↩ **{}** is back: its Markdown file returned, and it shows everywhere again."),
+        ):  # fmt: skip
+            for review in reviews:
+                title = discord.utils.escape_markdown(truncate(clean_text(review.title), 120))
+                for channel_id in await self.service.withdrawal_log_channels(review):
+                    notes.setdefault(channel_id, []).append(line.format(title))
+        for channel_id, lines in notes.items():
+            shown = lines[:WITHDRAWN_LINES]
+            if len(lines) > len(shown):
+                shown.append(f"… and {len(lines) - len(shown)} more.")
+            await self._log(channel_id, "\n".join(shown))
 
     # -- callbacks from the delivery service -------------------------------------------------
 
@@ -291,6 +312,7 @@ class Reviews(commands.Cog):
         url="The feed's address (RSS or Atom), e.g. https://blog.example.com/feed/",
         channel="Where this feed's reviews go (default: the channel from /matinee setup)",
         backfill=f"Also announce this many of the newest existing reviews (0–{MAX_BACKFILL}, default 0)",
+        category="Only entries in this category or tag are reviews, e.g. reviews (default: every entry)",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feed_add(
@@ -299,21 +321,24 @@ class Reviews(commands.Cog):
         url: str,
         channel: discord.TextChannel | discord.ForumChannel | None = None,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 0,
+        category: app_commands.Range[str, 1, MAX_CATEGORY_CHARS] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         feed, first, new = await self.service.add_feed(
             interaction.guild_id, url, channel_id=channel.id if channel else None, backfill=backfill,
-            user_id=interaction.user.id,
+            user_id=interaction.user.id, category=category,
         )  # fmt: skip
         self.wake()
         count = await self.service.feeds.entry_count(feed.id)
         where = channel.mention if channel else "the announcement channel"
         name = discord.utils.escape_markdown(truncate(clean_text(feed.label), 200))
+        sub = await self.service.feeds.subscription(interaction.guild_id, feed.id)
+        which = _which_entries(sub.category if sub else None)
         if not new:
-            text = f"Already following **{name}**; its reviews now go to {where}."
+            text = f"Already following **{name}**; its reviews now go to {where}, {which}."
         else:
-            text = f"Following **{name}** in {where}. {count} existing review(s) recorded"
+            text = f"Following **{name}** in {where}, {which}. {count} existing review(s) recorded"
             text += f"; the newest {backfill} will be announced." if backfill else " without announcing them."
             text += " New reviews will be announced as they are published."
         if first is not None and first.error:
@@ -380,6 +405,8 @@ class Reviews(commands.Cog):
             else:
                 where = "the announcement channel"
             next_poll = "—" if feed.disabled else (_timestamp(feed.next_poll_at) if feed.next_poll_at else "soon")
+            if status.subscription and status.subscription.category:
+                where += f" · {_which_entries(status.subscription.category)}"
             value = (
                 f"<{feed.url}>\n{state} · {status.entry_count} entries · posts to {where}\n"
                 f"Last fetch {_timestamp(feed.last_fetch_at)} · next poll {next_poll}"
@@ -475,6 +502,13 @@ def _pack(name: str, lines: list[str]) -> list[tuple[str, str]]:
         chunk = f"{chunk}\n{line}" if chunk else line
     fields.append((name, chunk))
     return fields
+
+
+def _which_entries(category: str | None) -> str:
+    """What a subscription takes, in words (the category as staff typed it, escaped)."""
+    if not category:
+        return "every entry"
+    return f"only entries in category **{discord.utils.escape_markdown(truncate(clean_text(category), 100))}**"
 
 
 def problem_fields(problems: list[Problem]) -> list[tuple[str, str]]:

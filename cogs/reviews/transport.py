@@ -1,7 +1,12 @@
-"""The Discord side of the outbox: send, find after a crash, and edit announcements.
+"""The Discord side of the outbox: send, find after a crash or a lost answer, and edit announcements.
 
 Every ``discord.HTTPException`` becomes a :class:`DeliveryError` whose ``failure``
 says what retrying can do (see :class:`bot.reviews.delivery.Failure`).
+
+A message carries a nonce Discord enforces, so discord.py's own retry of a 5xx is
+safe. A forum post takes no nonce: it is sent in a single attempt
+(:func:`bot.lost_response.single_attempt`), and a 5xx comes back to the outbox, which
+looks for the post (:meth:`DiscordTransport.find_existing`) before sending again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import aiohttp
 import discord
 
 from bot.discussions.thread_names import review_thread_name
+from bot.lost_response import LostResponse, single_attempt
 from bot.models import Announcement, Review
 from bot.reviews import Delivered, DeliveryError, Failure
 from bot.storage import GuildSettingsRepository
@@ -51,6 +57,9 @@ class DiscordTransport:
         if isinstance(exc, discord.Forbidden):
             return DeliveryError(f"I'm missing a permission there ({detail})", failure=Failure.FORBIDDEN,
                                  status=exc.status)  # fmt: skip
+        if isinstance(exc, LostResponse):
+            return DeliveryError(f"Discord's answer was lost ({detail}); the post may have been made",
+                                 status=exc.status)  # fmt: skip
         if isinstance(exc, discord.NotFound):
             return DeliveryError(f"the channel was deleted ({detail})", failure=Failure.GONE, status=exc.status)
         if 400 <= exc.status < 500 and exc.status != 429:
@@ -66,13 +75,14 @@ class DiscordTransport:
                 tags: list = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
                 if not tags and channel.flags.require_tag and channel.available_tags:
                     tags = [channel.available_tags[0]]  # a forum that demands a tag would refuse the post
-                created = await channel.create_thread(
-                    name=review_thread_name(review, spoilers=review.spoilers),
-                    content=content,
-                    embed=build_review_embed(review, forum=True),
-                    applied_tags=tags,  # type: ignore[arg-type]
-                    allowed_mentions=allowed,
-                )
+                with single_attempt(self.bot.http):  # no nonce: a retried 5xx would post it twice
+                    created = await channel.create_thread(
+                        name=review_thread_name(review, spoilers=review.spoilers),
+                        content=content,
+                        embed=build_review_embed(review, forum=True),
+                        applied_tags=tags,  # type: ignore[arg-type]
+                        allowed_mentions=allowed,
+                    )
                 return Delivered(channel.id, created.message.id, created.thread.id)
             if not isinstance(channel, discord.abc.Messageable):
                 raise DeliveryError("the channel can't hold messages", failure=Failure.REFUSED)
@@ -114,6 +124,11 @@ class DiscordTransport:
     async def _find_forum_post(
         self, forum: discord.ForumChannel, review: Review, announcement: Announcement
     ) -> Delivered | None:
+        """The bot's own post of this review among the forum's active and recently archived posts.
+
+        A post has no nonce, so its starter message is matched by the embed (the review's
+        URL, else its title and date), newest post first.
+        """
         active = await forum.guild.active_threads()
         threads = {t.id: t for t in active if t.parent_id == forum.id}
         threads.update({t.id: t for t in forum.threads})
@@ -123,10 +138,12 @@ class DiscordTransport:
         for thread in sorted(threads.values(), key=lambda t: t.id, reverse=True):
             if thread.owner_id != me:
                 continue
-            try:
-                starter = await thread.fetch_message(thread.id)
-            except discord.NotFound:
-                continue
+            starter = thread.starter_message  # cached when the gateway told us of the post
+            if starter is None:
+                try:
+                    starter = await thread.fetch_message(thread.id)
+                except discord.NotFound:
+                    continue
             if self._is_ours(starter, review, announcement):
                 return Delivered(forum.id, starter.id, thread.id)
         return None

@@ -86,3 +86,10 @@ async def test_doctor_refuses_a_private_feed_exactly_as_the_bot_does(tmp_path: P
     assert refused.detail == "refused: 127.0.0.1 is on a private network (FEED_ALLOW_PRIVATE_NETWORKS is off)"
     allowed = {r.name: r for r in await run_checks(replace(base, feed_allow_private_networks=True))}[f"feed {feed}"]
     assert not allowed.ok and allowed.detail.startswith("unreachable")  # nothing listens on port 9
+
+
+async def test_no_reviews_dir_is_reported_as_none_not_as_the_samples(tmp_path: Path) -> None:
+    settings = Settings(discord_token=None, database_path=tmp_path / "m.db")
+    assert settings.reviews_dir is None
+    found = {r.name: r for r in await run_checks(settings)}["reviews dir"]
+    assert found.ok and "no Markdown folder" in found.detail and "data/reviews" not in found.detail

@@ -25,11 +25,18 @@ def test_defaults_with_only_a_token() -> None:
     settings = load(DISCORD_TOKEN=TOKEN)
     assert settings.discord_token == Secret(TOKEN)
     assert settings.database_path == Path("data/matinee.db")
-    assert settings.reviews_dir == Path("data/reviews")
+    assert settings.reviews_dir is None  # the shipped samples are the sandbox's and the tests', never a deployment's
     assert settings.feed_poll_seconds == 300
     assert settings.dev_guild_id is None
     assert not settings.llm_configured
     assert not settings.tmdb_configured
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_reviews_dir_means_no_markdown_folder(value: str) -> None:
+    """`REVIEWS_DIR=` is "none", never the sample reviews shipped in data/reviews."""
+    assert load(DISCORD_TOKEN=TOKEN, REVIEWS_DIR=value).reviews_dir is None
+    assert load(DISCORD_TOKEN=TOKEN, REVIEWS_DIR="/srv/blog/content").reviews_dir == Path("/srv/blog/content")
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])

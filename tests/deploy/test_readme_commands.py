@@ -1,4 +1,4 @@
-"""The README's command line table and every `matinee …` it shows name real subcommands and flags."""
+"""Every `matinee …` the README shows names real subcommands and flags; its review examples run on the samples."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import build_parser
+from bot.cli import build_parser, main
+from tests.deploy._samples import seeded_database
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -92,3 +93,46 @@ def test_every_command_the_readme_shows_parses() -> None:
     assert checked >= 8
     for needed in ("backup", "restore", "export"):
         assert any(words[0] == needed for words in shown), f"no README example of matinee {needed}"
+
+
+# The README's examples that read reviews: each runs against the shipped samples and must work.
+RUNNABLE = ("export", "reviews")
+
+
+def runnable_examples() -> list[list[str]]:
+    known = subcommands()
+    return [
+        words
+        for words in readme_invocations()
+        if words and words[0] in RUNNABLE and " ".join(words) not in known and words != [words[0]]
+    ]
+
+
+def test_the_readme_s_review_examples_run_on_the_shipped_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = runnable_examples()
+    assert {words[0] for words in examples} == set(RUNNABLE), examples
+    monkeypatch.setenv("DATABASE_PATH", str(seeded_database(tmp_path / "matinee.db")))
+    for words in examples:
+        workdir = tmp_path / "cwd" / str(len(list(tmp_path.glob("cwd/*"))))
+        workdir.mkdir(parents=True)
+        monkeypatch.chdir(workdir)  # examples write relative paths: each starts from an empty directory
+        code = main(words)
+        out, err = capsys.readouterr()
+        assert code == 0, f"the README shows `matinee {' '.join(words)}`; on the samples it exits {code}: {err}"
+        if words[0] == "reviews":
+            assert out.strip(), words
+        elif "--out" not in words and "--all" not in words:
+            assert list(workdir.glob("*-comments.*")), words
+
+
+def test_the_readme_shows_what_reviews_list_prints_for_the_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_PATH", str(seeded_database(tmp_path / "matinee.db")))
+    assert main(["reviews", "list"]) == 0
+    printed = capsys.readouterr().out
+    section = README.split("### Naming a review", 1)[1].split("\n### ", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    assert shown == printed

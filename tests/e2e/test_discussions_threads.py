@@ -244,3 +244,40 @@ async def test_thread_creation_refused_by_discord_is_logged_not_fatal(
     assert thread is not None and thread.id == announcement.message_id
     assert any(m.get("poll") for m in double.messages_in(thread.id))
     await run_bot.stop(bot)
+
+
+async def test_staff_name_a_review_by_its_post_address_or_slug(double: DiscordDouble, world, run_bot) -> None:
+    """/discussion open and /matinee export take the blog's address as well as the list's choice."""
+    bot = await run_bot()
+    post = "https://blog.example/2026/11/24/in-the-mood-for-love-a-review/"
+    review = await store_review(
+        bot, slug=None, source_key="mood.md", url=post, title="In the Mood for Love", film_title="In the Mood for Love"
+    )
+    assert review.slug == "in-the-mood-for-love-a-review"
+    pasted = "http://www.blog.example/2026/11/24/in-the-mood-for-love-a-review?utm_source=newsletter"
+    choices = await double.autocomplete_choices(
+        world.guild_id, world.text_channel_id, world.admin_id, "discussion open", {"review": pasted}, "review"
+    )
+    assert choices[0] == {"name": "In the Mood for Love", "value": str(review.id)}
+
+    record = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.admin_id, "discussion open", {"review": pasted}
+    )
+    await record.wait_followup(timeout=10)
+    announcement = await AnnouncementRepository(bot.db).get(review.id, world.guild_id)
+    assert announcement is not None and announcement.thread_id
+
+    for name in (post, "In-The-Mood-For-Love-A-Review"):
+        record = await double.invoke_command(
+            world.guild_id, world.text_channel_id, world.admin_id, "matinee export", {"review": name, "format": "json"}
+        )
+        await record.wait_followup(timeout=10)
+        upload = double.find_requests("POST", r"/webhooks/")[-1]
+        assert upload.files[0].filename == f"in-the-mood-for-love-a-review-{review.id}-comments.json"
+
+    unknown = await double.invoke_command(
+        world.guild_id, world.text_channel_id, world.admin_id, "discussion open", {"review": "https://blog.example/x/"}
+    )
+    text = (await unknown.wait_response())["data"]["content"]
+    assert "slug, id or post address" in text
+    await run_bot.stop(bot)

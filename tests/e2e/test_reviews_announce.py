@@ -6,6 +6,7 @@ import pytest
 
 from bot.bot import MatineeBot
 from bot.discord_double import DiscordDouble
+from bot.storage import ReviewRepository
 from tests.doubles.feed_server import FeedServer, atom_feed, rss_feed
 from tests.e2e.reviews_support import (
     FAST,
@@ -13,6 +14,7 @@ from tests.e2e.reviews_support import (
     bot_posts,
     follow_feed,
     forum_posts,
+    run_command,
     second_guild,
     set_up_guild,
     settle,
@@ -185,4 +187,33 @@ async def test_atom_feed_and_markdown_review_announced_once_per_guild(
     assert fields["Rating"] == "★★★★★ (5/5)"
     await settle(bot)
     assert len(bot_posts(double, world.text_channel_id)) == 2 and len(forum_posts(double, other.channel_id)) == 2
+    await run_bot.stop(bot)
+
+
+async def test_a_whole_site_feed_followed_for_one_category_announces_only_its_reviews(
+    double: DiscordDouble, world, run_bot, feeds: FeedServer
+) -> None:
+    news = {"title": "We moved servers", "link": "https://blog.example/news/moved/",
+            "guid": "https://blog.example/?p=9", "date": "Thu, 09 Jan 2025 10:00:00 +0000",
+            "categories": ["News"], "html": "<p>Housekeeping.</p>"}  # fmt: skip
+    feeds.serve("/feed/", rss_feed([news, *WP_ITEMS]))
+    bot = await run_bot(**FAST)
+    await set_up_guild(double, world.guild_id, world.text_channel_id, world.admin_id)
+    answer = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed add",
+                               url=feeds.url("/feed/"), category="reviews")  # fmt: skip
+    assert "only entries in category **reviews**" in answer["content"]
+    assert "1 existing review(s) recorded" in answer["content"]  # Heat; neither the news nor the uncategorised Alien
+    listing = await run_command(double, world.guild_id, world.text_channel_id, world.admin_id, "matinee feed list")
+    [field] = listing["embeds"][0]["fields"]
+    assert "only entries in category **reviews**" in field["value"]
+
+    later_news = {**news, "title": "Comments are back", "link": "https://blog.example/news/comments/",
+                  "guid": "https://blog.example/?p=10", "date": "Fri, 10 Jan 2025 10:00:00 +0000"}  # fmt: skip
+    feeds.serve("/feed/", rss_feed([later_news, NEW_ITEM, news, *WP_ITEMS]))
+    await double.wait_until(lambda: bot_posts(double, world.text_channel_id), timeout=15)
+    await settle(bot)
+    assert [p["embeds"][0]["title"] for p in bot_posts(double, world.text_channel_id)] == [NEW_ITEM["title"]]
+    reviews = ReviewRepository(bot.db)
+    assert await reviews.find("https://blog.example/news/comments/") is None  # not a review: not stored at all
+    assert (await reviews.find("https://blog.example/chungking-express/")).slug == "chungking-express"
     await run_bot.stop(bot)

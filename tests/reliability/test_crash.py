@@ -140,3 +140,68 @@ async def test_kill_or_sigterm_during_a_comment_burst_loses_no_comment(bot_proce
     assert stored == sorted(sent), f"stored {len(stored)} of {len(sent)} (had {stored_at_kill} at the kill)"
     assert stored_at_kill < 400
     assert len([m for m in double.messages_in(thread_id) if m.get("poll")]) == 1
+
+
+# -- a kill between Discord doing a create call and Matinee recording it ------------------------------
+
+
+def openings(double, thread_id: int) -> list[dict]:
+    return [m for m in double.messages_in(thread_id) if m.get("poll")]
+
+
+def threads_of(double, channel_id: int) -> list[dict]:
+    return [c for c in double.channels.values() if c.get("parent_id") == str(channel_id)]
+
+
+async def kill_when_lost(proc, fault) -> None:
+    """Discord did the work and answered 502; discord.py waits a second before retrying: kill it then."""
+    await until(lambda: fault.hits >= 1, timeout=60)
+    await proc.kill()
+
+
+async def recorded_opening(db, thread_id: int) -> int | None:
+    rows = query(db, "SELECT opening_message_id FROM discussion_threads WHERE thread_id = ?", (thread_id,))
+    return rows[0][0] if rows else None
+
+
+async def test_sigkill_after_the_thread_was_made_opens_that_thread_once_after_the_restart(
+    bot_process, double, world
+) -> None:
+    guilds = await guilds_with_channels(double, world, 1)
+    proc = await start_with_review_channels(bot_process, double, guilds)
+    channel = world.text_channel_id
+    fault = double.lose_response("POST", rf"^/channels/{channel}/messages/\d+/threads$")
+    write_review(bot_process.reviews_dir, "vertigo")
+    await kill_when_lost(proc, fault)
+    [thread] = threads_of(double, channel)  # made on Discord; Matinee never learnt it
+    thread_id = int(thread["id"])
+    assert openings(double, thread_id) == []
+
+    await bot_process.start(FEED_POLL_SECONDS="10")  # the discussion is owed: opened at start-up
+    await until(lambda: openings(double, thread_id), timeout=60)
+    await until(lambda: query(bot_process.database_path, "SELECT 1 FROM discussion_polls"), timeout=30)
+    await asyncio.sleep(2)  # a duplicate would appear now
+    assert [t["id"] for t in threads_of(double, channel)] == [thread["id"]]
+    [opening] = openings(double, thread_id)
+    assert await recorded_opening(bot_process.database_path, thread_id) == int(opening["id"])
+
+
+async def test_sigkill_after_the_opening_was_posted_adopts_it_after_the_restart(bot_process, double, world) -> None:
+    guilds = await guilds_with_channels(double, world, 1)
+    proc = await start_with_review_channels(bot_process, double, guilds)
+    channel = world.text_channel_id
+    fault = double.lose_response("POST", rf"^/channels/(?!{channel}/)\d+/messages$")  # the opening
+    write_review(bot_process.reviews_dir, "vertigo")
+    await kill_when_lost(proc, fault)
+    thread_id = int(bot_posts(double, channel)[0]["id"])
+    [opening] = openings(double, thread_id)  # posted on Discord; Matinee never learnt its id
+    assert await recorded_opening(bot_process.database_path, thread_id) is None
+
+    await bot_process.start(FEED_POLL_SECONDS="10")
+    db = bot_process.database_path
+    await until(lambda: query(db, "SELECT 1 FROM discussion_threads WHERE opening_message_id IS NOT NULL"), timeout=60)
+    await asyncio.sleep(2)
+    assert openings(double, thread_id) == [opening]
+    assert await recorded_opening(db, thread_id) == int(opening["id"])
+    assert query(db, "SELECT message_id FROM discussion_polls") == [(int(opening["id"]),)]
+    assert len(double.find_requests("POST", rf"^/channels/{thread_id}/messages$")) == 1  # looked, did not resend

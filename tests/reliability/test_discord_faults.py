@@ -108,22 +108,74 @@ async def test_a_lost_response_to_an_announcement_does_not_duplicate_it(double, 
     await run_bot.stop(bot)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reviews): a forum post whose creation succeeded but whose response was lost (5xx) is "
-    "retried by discord.py and posted twice; forum posts have no enforce_nonce, and the announcer does not "
-    "look for its own post before the HTTP-level retry",
-)
+def threads_of(double: DiscordDouble, channel_id: int) -> list[dict]:
+    return [c for c in double.channels.values() if c.get("parent_id") == str(channel_id)]
+
+
+async def recorded_opening(bot, thread_id: int) -> int | None:
+    return await bot.db.fetchval("SELECT opening_message_id FROM discussion_threads WHERE thread_id = ?", (thread_id,))
+
+
+async def test_a_lost_response_to_the_thread_creation_leaves_one_thread_with_one_opening(
+    double, world, run_bot
+) -> None:
+    bot = await run_bot(feed_poll_seconds=1)
+    await setup_channel(double, world, world.text_channel_id)
+    channel = world.text_channel_id
+    lost = double.lose_response("POST", rf"^/channels/{channel}/messages/\d+/threads$")  # made, then a 502
+    write_review(run_bot.reviews_dir)
+    await double.wait_until(lambda: bot_posts(double, channel), timeout=30)
+    thread_id = int(bot_posts(double, channel)[0]["id"])
+    await double.wait_until(lambda: openings(double, thread_id), timeout=30)
+    await quiet(bot)
+
+    assert lost.hits == 1, "the fault was not hit; the test proved nothing"
+    assert [int(t["id"]) for t in threads_of(double, channel)] == [thread_id]  # the retry got 160004
+    [opening] = openings(double, thread_id)
+    assert len(opening["poll"]["answers"]) == 5
+    assert await recorded_opening(bot, thread_id) == int(opening["id"])
+    await run_bot.stop(bot)
+
+
+async def test_a_lost_response_to_the_opening_message_does_not_post_a_second_one(double, world, run_bot) -> None:
+    bot = await run_bot(feed_poll_seconds=1)
+    await setup_channel(double, world, world.text_channel_id)
+    channel = world.text_channel_id
+    # Any channel but the announcements': the thread's opening message is posted, then answered 502.
+    lost = double.lose_response("POST", rf"^/channels/(?!{channel}/)\d+/messages$")
+    write_review(run_bot.reviews_dir)
+    await double.wait_until(lambda: bot_posts(double, channel), timeout=30)
+    thread_id = int(bot_posts(double, channel)[0]["id"])
+    await double.wait_until(lambda: openings(double, thread_id), timeout=30)
+    await double.wait_until(lambda: len(double.find_requests("POST", rf"^/channels/{thread_id}/messages$")) == 2,
+                            timeout=30)  # fmt: skip
+    await quiet(bot)
+
+    assert lost.hits == 1, "the fault was not hit; the test proved nothing"
+    [opening] = openings(double, thread_id)  # the retry carried the same nonce: Discord returned the first
+    sent = double.find_requests("POST", rf"^/channels/{thread_id}/messages$")
+    assert [r.json["nonce"] for r in sent] == [f"op{thread_id}"] * 2 and all(r.json["enforce_nonce"] for r in sent)
+    await double.wait_until(lambda: bot.get_cog("Discussions").discussions.poll_service.is_known(int(opening["id"])))
+    assert await recorded_opening(bot, thread_id) == int(opening["id"])
+    await run_bot.stop(bot)
+
+
 async def test_a_lost_response_to_a_forum_post_does_not_duplicate_it(double, world, run_bot) -> None:
+    """Discord makes the post and answers 502: one post, found and recorded, never sent again."""
     bot = await run_bot(feed_poll_seconds=1)
     await setup_channel(double, world, world.forum_channel_id)
-    hits = lose_responses(double, "_r_thread_without_message")
+    forum = world.forum_channel_id
+    lost = double.lose_response("POST", rf"^/channels/{forum}/threads$", 502)
     await first_scan_done(bot)  # a file there before the first scan is history
     write_review(run_bot.reviews_dir)
-    await double.wait_until(lambda: forum_posts(double, world.forum_channel_id), timeout=30)
+    await double.wait_until(lambda: forum_posts(double, forum), timeout=30)
+    rows = await wait_rows(bot, double, "SELECT thread_id FROM announcements WHERE state = 'sent'", count=1)
     await quiet(bot, 2.5)
-    assert hits[0] == 1
-    assert len(forum_posts(double, world.forum_channel_id)) == 1
+    assert lost.hits == 1
+    assert [r.status for r in double.find_requests("POST", rf"^/channels/{forum}/threads$")] == [502]  # no retry
+    [post] = forum_posts(double, forum)
+    assert rows[0][0] == int(post["id"])  # the post Discord made is the one recorded
+    assert double.find_requests("GET", rf"^/guilds/{world.guild_id}/threads/active$"), "it looked before re-sending"
     await run_bot.stop(bot)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from bot.storage import Database
+from bot.urls import normalize_post_url
 from bot.web.app import WebServer
 from bot.web.security import WebConfig
 
@@ -68,9 +69,9 @@ async def seed(path: Path, *, publish: bool = True, consent: str = "notice") -> 
     db = await Database.open(path)
     await db.migrate()
     await db.execute(
-        "INSERT INTO reviews (id, source, source_key, slug, title, url, film_title, film_year) "
-        "VALUES (1, 'markdown', 'c.md', 'chungking-express', 'Chungking Express', ?, 'Chungking Express', 1994)",
-        (REVIEW_URL,),
+        "INSERT INTO reviews (id, source, source_key, slug, title, url, url_key, film_title, film_year) "
+        "VALUES (1, 'markdown', 'c.md', 'chungking-express', 'Chungking Express', ?, ?, 'Chungking Express', 1994)",
+        (REVIEW_URL, normalize_post_url(REVIEW_URL)),
     )
     await db.execute(
         "INSERT INTO announcements (review_id, guild_id, channel_id, message_id, thread_id, nonce, state) "

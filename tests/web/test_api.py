@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from bot.storage import ReviewRepository
 from bot.storage.web import WebRepository
 from tests.e2e._discussions import eventually, wait_rows
 from tests.web.conftest import REVIEW_SLUG, REVIEW_URL, Published
@@ -94,6 +95,34 @@ async def test_unknown_addresses_and_bad_parameters_get_clear_json_errors(publis
         got, body, headers = await p.get("/v1/comments", params=params)
         assert (got, message in body["error"]) == (status, True), (params, body)
         assert headers["Content-Type"].startswith("application/json")
+
+
+async def test_review_takes_its_slug_id_or_post_address_and_old_names_keep_working(published: Published) -> None:
+    p = published
+    await _discussion(p)
+    expected = (await p.get("/v1/comments", params={"url": REVIEW_URL}))[1]["comments"]
+    for name in (REVIEW_SLUG, str(p.review.id), *URL_VARIANTS):
+        status, doc, _ = await p.get("/v1/comments", params={"review": name})
+        assert (status, doc["comments"]) == (200, expected), name
+    status, body, _ = await p.get("/v1/comments", params={"review": "https://blog.example/never-reviewed/"})
+    assert status == 404 and "No review is known at this address" in body["error"]
+    status, body, _ = await p.get("/v1/comments", params={"review": "https://"})
+    assert status == 400 and "`review` must be an absolute http(s) address" in body["error"]
+
+    # The post moves (a new permalink): the review takes the new slug; the old slug and id still find it,
+    # and the widget on the new page finds it too, once the change log has told the server.
+    moved = "https://blog.example/2026/11/24/chungking-express/"
+    await ReviewRepository(p.bot.db).update_content(p.review.id, {"url": moved, "content_hash": "moved"})
+    await eventually(lambda: _slug(p, {"review": str(p.review.id)}), "chungking-express")
+    for params in ({"review": REVIEW_SLUG}, {"review": str(p.review.id)}, {"url": moved}, {"review": moved}):
+        status, doc, _ = await p.get("/v1/comments", params=params)
+        assert (status, doc["review"]["slug"], doc["comments"]) == (200, "chungking-express", expected), params
+    status, _, _ = await p.get("/v1/comments", params={"url": REVIEW_URL})
+    assert status == 404  # the old address is no longer the post's
+
+
+async def _slug(p: Published, params: dict[str, str]) -> str:
+    return (await p.get("/v1/comments", params=params))[1]["review"]["slug"]
 
 
 async def test_sort_and_paging_over_top_level_comments(published: Published) -> None:

@@ -393,3 +393,29 @@ async def test_a_blog_readers_comment_arrives_live_marked_and_linked_to_the_blog
         await expect(page.widget("h2 .count")).to_have_text("4 comments", timeout=WAIT_MS)
         assert await page.page.evaluate("window.pwned === undefined")
         assert await comment.locator("img, script").count() == 0
+
+
+@pytest.mark.parametrize("live", ["event stream", "polling"])
+async def test_a_withdrawn_review_empties_the_open_page(
+    published: Published, blog: BlogServer, tmp_path: Path, live: str
+) -> None:
+    """Its Markdown file was deleted: the open page shows none of its discussion (and stops listening)."""
+    from playwright.async_api import expect
+
+    from bot.storage import ReviewRepository
+
+    p = published
+    await _seed(p)
+    async with chromium(tmp_path) as context:
+        if live == "polling":
+            await context.add_init_script("delete window.EventSource")
+        page = await _open(context, blog, p)
+        await expect(page.comment("Loved the pineapple scene")).to_have_count(1, timeout=WAIT_MS)
+        if live == "event stream":
+            await page.live()
+        await ReviewRepository(p.bot.db).set_withdrawn([p.review.id], True)
+        await expect(page.widget(".status")).to_have_text("This discussion is no longer shown here.", timeout=60_000)
+        await expect(page.widget(".comment")).to_have_count(0)
+        await expect(page.widget("a.join")).to_have_count(0)
+        await expect(page.widget(".rating")).to_be_hidden()
+        await expect(page.widget(".live")).to_be_hidden()

@@ -15,7 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.storage import Database
+from bot.storage import Database, ReviewRepository
+from bot.storage.web import WebRepository
+from bot.web.static_export import export_all
 from tests.web._seed import read_event, seed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -156,4 +158,24 @@ async def test_export_all_writes_one_public_file_per_review_and_nothing_when_not
 
     code, err = await asyncio.to_thread(_export, database, out, "--out", "x.json")
     assert code == 2 and "--out" in err
+    await seeded.db.close()
+
+
+async def test_export_all_follows_a_renamed_review_and_removes_only_its_old_file(tmp_path: Path) -> None:
+    seeded = await seed(tmp_path / "matinee.db")
+    out = tmp_path / "comments"
+    repository = WebRepository(seeded.db)
+    assert [p.name for p in (await export_all(repository, out)).written] == ["chungking-express.json"]
+    (out / "notes.json").write_text("{}")  # the site's own file: never touched
+    # The post moves to a new address: the review takes the new slug, and its file the new name.
+    await ReviewRepository(seeded.db).update_content(
+        seeded.review_id, {"url": "https://blog.example/2026/11/24/chungking-express-revisited/", "content_hash": "m"}
+    )
+    done = await export_all(repository, out)
+    assert [p.name for p in done.written] == ["chungking-express-revisited.json"]
+    assert [p.name for p in done.removed] == ["chungking-express.json"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "chungking-express-revisited.json",
+        "notes.json",
+    ]
     await seeded.db.close()

@@ -32,6 +32,7 @@
       heading: "Comments",
       loading: "Loading the discussion…",
       failed: "The comments could not be loaded right now.",
+      gone: "This discussion is no longer shown here.",
       empty: "No comments yet. Be the first: join the discussion on Discord.",
       comments: { one: "{n} comment", other: "{n} comments" },
       votes: { one: "{n} vote", other: "{n} votes" },
@@ -599,6 +600,7 @@
       self.refetch().then(function (changed) {
         self.pollDelay = changed ? POLL_MIN : Math.min(POLL_MAX, Math.round(self.pollDelay * 1.5));
       }, function (error) {
+        if (error.status === 404) return self.gone(); // clears pollTimer: no next poll
         self.pollDelay = Math.min(POLL_MAX, self.pollDelay * 2);
         log("polling failed; backing off", error);
       }).then(function () { if (self.pollTimer) self.schedulePoll(); });
@@ -624,7 +626,26 @@
     var self = this;
     return this.refetch().then(function (changed) {
       if (!changed && !again) setTimeout(function () { self.reload(true); }, 1500);
-    }, function (error) { log("could not reload the comments", error); });
+    }, function (error) {
+      if (error.status === 404) return self.gone();
+      log("could not reload the comments", error);
+    });
+  };
+
+  // The review the page showed is no longer served (withdrawn from the blog, or removed): show none
+  // of its discussion, and stop listening. A page opened later finds it again if it comes back.
+  Widget.prototype.gone = function () {
+    this.stopLive();
+    this.liveEl.hidden = true;
+    this.list.textContent = "";
+    this.nodes = {};
+    this.loaded = 0;
+    this.moreButton.hidden = true;
+    this.countEl.textContent = "";
+    this.renderRating(null);
+    this.renderDiscord([]);
+    this.status.textContent = this.strings.gone;
+    this.status.hidden = false;
   };
 
   Widget.prototype.revealedSpoilers = function () {

@@ -328,6 +328,34 @@ async def test_global_rate_limit_and_server_errors(running: Running) -> None:
     assert statuses == [502, 200]
 
 
+async def test_a_lost_response_does_the_work_then_answers_a_server_error(running: Running) -> None:
+    bot, double, w = running.bot, running.double, running.world
+    channel = bot.get_channel(w.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+
+    # discord.py retries the 5xx: a create call with no nonce makes a second thread ...
+    threads_before = {c for c, data in double.channels.items() if data.get("parent_id") == str(w.channel_id)}
+    lost = double.lose_response("POST", rf"^/channels/{w.channel_id}/threads$")
+    await channel.create_thread(name="made twice", type=discord.ChannelType.private_thread)
+    threads = {c for c, data in double.channels.items() if data.get("parent_id") == str(w.channel_id)}
+    assert [double.channels[c]["name"] for c in threads - threads_before] == ["made twice", "made twice"]
+    assert [r.status for r in double.find_requests("POST", rf"^/channels/{w.channel_id}/threads$")] == [502, 200]
+    assert lost.hits == 1
+
+    # ... while a message carries a nonce Discord enforces (discord.py sends one): the retry returns the first.
+    before = len(double.messages_in(w.channel_id))
+    double.lose_response("POST", rf"^/channels/{w.channel_id}/messages$")
+    msg = await channel.send("exactly once")
+    assert [m["content"] for m in double.messages_in(w.channel_id)[before:]] == ["exactly once"]
+    assert msg.id == int(double.messages_in(w.channel_id)[-1]["id"])
+
+    # A request the route refuses did nothing: the fault waits for one that does.
+    refused = double.lose_response("POST", r"^/channels/\d+/messages/\d+/threads$")
+    with pytest.raises(discord.HTTPException):
+        await channel.get_partial_message(424242).create_thread(name="no such message")
+    assert refused.hits == 0
+
+
 async def test_autocomplete_dm_command_and_reconnect(running: Running) -> None:
     bot, double, w = running.bot, running.double, running.world
 

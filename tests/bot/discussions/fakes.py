@@ -40,6 +40,10 @@ class FakeTransport:
         self.polls: dict[int, FakePoll] = {}
         self.calls: list[tuple[str, Any]] = []
         self.fail: dict[str, TransportError] = {}  # method name → the error it raises (every time)
+        # method name → the error it raises once the work is done (a lost answer), as many times as listed
+        self.lose_answer: dict[str, list[TransportError]] = {}
+        self.openings: dict[int, list[int]] = {}  # thread → the bot's opening messages posted in it
+        self.nonces: dict[str, int] = {}  # opening nonces Discord still remembers (its dedupe window) → message
         self.latency = 0.0  # seconds each request takes, to let concurrent callers interleave
 
     def new_id(self) -> int:
@@ -54,6 +58,11 @@ class FakeTransport:
         await asyncio.sleep(self.latency)
         if method in self.fail:
             raise self.fail[method]
+
+    def _lost(self, method: str) -> None:
+        """The request did its work; raise if its answer is to be lost."""
+        if self.lose_answer.get(method):
+            raise self.lose_answer[method].pop(0)
 
     def called(self, method: str) -> list[Any]:
         return [args for name, args in self.calls if name == method]
@@ -100,6 +109,7 @@ class FakeTransport:
         if message_id not in self.threads:  # a thread started from a message shares its id
             self.threads[message_id] = ThreadInfo(message_id, name, auto_archive_minutes=auto_archive_minutes)
             self.messages[message_id] = {}
+            self._lost("create_thread")
         return self.threads[message_id]
 
     async def edit_thread(
@@ -135,12 +145,22 @@ class FakeTransport:
         self.contents[thread_id] = f"card of {review.title}"  # a forum post's starter shares the thread's id
         return thread_id, self.threads[thread_id]
 
-    async def post_opening(self, thread_id: int, content: str, poll: PollSpec) -> PostedOpening:
+    async def post_opening(self, thread_id: int, content: str, poll: PollSpec, *, nonce: str) -> PostedOpening:
         await self._request("post_opening", thread_id, content, poll)
+        if nonce in self.nonces:  # enforce_nonce: the message already sent, not a copy
+            return PostedOpening(self.nonces[nonce], "2026-01-08T00:00:00.000Z")
         message_id = self.new_id()
         self.contents[message_id] = content
         self.polls[message_id] = FakePoll()
+        self.openings.setdefault(thread_id, []).append(message_id)
+        self.nonces[nonce] = message_id
+        self._lost("post_opening")
         return PostedOpening(message_id, "2026-01-08T00:00:00.000Z")
+
+    async def find_opening(self, thread_id: int) -> PostedOpening | None:
+        await self._request("find_opening", thread_id)
+        found = self.openings.get(thread_id)
+        return PostedOpening(found[0], "2026-01-08T00:00:00.000Z") if found else None
 
     async def messages_after(self, thread_id: int, after_id: int) -> AsyncIterator[IncomingMessage]:
         await self._request("messages_after", thread_id, after_id)

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.discussions.opening import opening_nonce
 from bot.discussions.opening_prompts import SPOILER_NOTICE, template_prompts
 from bot.discussions.transport import TransportError
 from bot.errors import UserFacingError
@@ -266,3 +267,73 @@ async def test_summary_and_archive_setting_go_through_the_feature(env) -> None:
         await env.feature.set_archive_after(GUILD, 61)
     await env.feature.set_archive_after(GUILD, 4320)
     assert (await GuildSettingsRepository(env.db).get(GUILD)).auto_archive_minutes == 4320
+
+
+# -- exactly once when Discord's answer is lost or the process stops ---------------------------------
+
+LOST = TransportError("Discord error 502: Bad Gateway", status=502)
+
+
+async def test_the_opening_is_sent_with_a_nonce_derived_from_the_thread(env) -> None:
+    thread = await env.opening.open(env.review, await announce_in_text_channel(env))
+    assert list(env.transport.nonces) == [opening_nonce(thread.id)]
+    assert len(opening_nonce(2**64 - 1)) <= 25  # Discord's limit, for any snowflake
+
+
+async def test_a_lost_answer_to_the_opening_never_posts_a_second_one(env) -> None:
+    announcement = await announce_in_text_channel(env)
+    env.transport.lose_answer["post_opening"] = [LOST]  # Discord posted it; the answer never came back
+    assert await env.opening.open(env.review, announcement) is not None  # the thread; its opening failed
+    thread_id = announcement.message_id
+    [posted] = env.transport.openings[thread_id]
+    assert (await env.threads.get(thread_id)).opening_message_id is None
+    assert (await env.threads.get(thread_id)).opening_attempts == 1
+
+    # Later (Discord's nonce memory has passed) the discussion is opened again, e.g. at the next start.
+    env.transport.nonces.clear()
+    assert await env.opening.resume() == 1
+    assert env.transport.openings[thread_id] == [posted]  # found in the thread and adopted, not re-sent
+    assert len(env.transport.called("post_opening")) == 1
+    assert env.transport.called("find_opening") == [(thread_id,)]
+    assert (await env.threads.get(thread_id)).opening_message_id == posted
+    assert (await env.polls.get_poll(posted)).thread_id == thread_id  # its votes are counted
+    assert await env.opening.resume() == 0
+
+
+async def test_an_opening_that_was_never_posted_is_posted_once_after_an_attempt(env) -> None:
+    announcement = await announce_in_text_channel(env)
+    env.transport.fail["post_opening"] = LOST  # Discord failed before doing anything
+    await env.opening.open(env.review, announcement)
+    assert (await env.threads.get(announcement.message_id)).opening_message_id is None
+    del env.transport.fail["post_opening"]
+
+    assert await env.opening.resume() == 1
+    assert env.transport.called("find_opening") == [(announcement.message_id,)]  # looked first: nothing there
+    assert len(env.transport.openings[announcement.message_id]) == 1
+
+
+async def test_a_lost_answer_to_the_thread_creation_leaves_one_thread_opened_once(env) -> None:
+    announcement = await announce_in_text_channel(env)
+    env.transport.lose_answer["create_thread"] = [LOST]
+    assert await env.opening.open(env.review, announcement) is None  # logged; the thread exists on Discord
+    assert list(env.transport.threads) == [announcement.message_id]
+
+    assert await env.opening.resume() == 1  # at the next start: the existing thread is found, not a second one
+    assert list(env.transport.threads) == [announcement.message_id]
+    assert len(env.transport.openings[announcement.message_id]) == 1
+    assert (await env.announcements.get(env.review.id, GUILD)).thread_id == announcement.message_id
+
+
+async def test_resume_opens_only_recent_announcements_without_an_opening(env) -> None:
+    opened = await env.opening.open(env.review, await announce_in_text_channel(env))
+    old, _ = await ReviewRepository(env.db).upsert(
+        source="s", source_key="old", slug="old", title="Old", content_hash="1"
+    )
+    message_id = await env.transport.send_review_card(TEXT_CHANNEL, old)
+    await env.announcements.record_sent(old.id, GUILD, TEXT_CHANNEL, message_id)
+    await env.db.execute("UPDATE announcements SET sent_at = '2000-01-01T00:00:00.000Z' WHERE review_id = ?", (old.id,))
+    env.transport.calls.clear()
+
+    assert await env.opening.resume() == 0  # one is opened already, the other is too old to open now
+    assert env.transport.calls == []
+    assert list(env.transport.openings) == [opened.id]

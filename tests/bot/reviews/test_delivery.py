@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from bot.models import Review
+from bot.models import Announcement, Review
 from bot.problems import ProblemLog
 from bot.ratelimit import TokenBucket
 from bot.reviews.delivery import MAX_ATTEMPTS, Delivered, DeliveryError, DeliveryService, Failure
@@ -68,6 +68,63 @@ async def test_transient_failure_keeps_the_guilds_order_and_other_guilds_go_on(d
     del transport.fail[1]
     await service.deliver_pending()
     assert [r for r, g in transport.sent if g == 1] == [first.id, second.id]
+
+
+class LosingTransport(FakeTransport):
+    """Discord makes the post, then the answer is lost (a 502): the forum post case."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose: set[int] = set()  # guilds whose next send is made and then lost
+        self.lookup_error: DeliveryError | None = None
+
+    async def send(self, review: Review, ann: Announcement) -> Delivered:
+        delivered = await super().send(review, ann)
+        if ann.guild_id in self.lose:
+            self.lose.discard(ann.guild_id)
+            self.existing[(review.id, ann.guild_id)] = delivered
+            raise DeliveryError("Discord's answer was lost (Discord 502); the post may have been made", status=502)
+        return delivered
+
+    async def find_existing(self, review: Review, ann: Announcement) -> Delivered | None:
+        if self.lookup_error is not None:
+            self.lookups.append((review.id, ann.guild_id))
+            raise self.lookup_error
+        return await super().find_existing(review, ann)
+
+
+async def test_a_send_whose_answer_was_lost_is_looked_for_at_once_and_adopted(db) -> None:
+    outbox, transport = OutboxRepository(db), LosingTransport()
+    service = DeliveryService(outbox, ReviewRepository(db), transport)
+    review = await record(outbox, 1, [1, 2])
+    later = await record(outbox, 2, [1])
+    transport.lose.add(1)
+    report = await service.deliver_pending()
+    assert (report.sent, report.adopted, report.failed) == (2, 1, 0)
+    assert transport.tries[1] == 2  # the lost one and the next review: nothing sent twice
+    assert transport.lookups == [(review.id, 1)]  # looked once, right after the failure
+    sent = {a.guild_id: a.message_id for a in await outbox.sent_for_review(review.id)}
+    assert sent[1] == transport.existing[(review.id, 1)].message_id  # the post Discord made is the one recorded
+    assert [a.guild_id for a in await outbox.sent_for_review(later.id)] == [1]
+
+
+async def test_a_refusal_is_not_looked_for_and_a_failed_look_leaves_it_to_the_next_turn(db) -> None:
+    outbox, transport = OutboxRepository(db), LosingTransport()
+    service = DeliveryService(outbox, ReviewRepository(db), transport)
+    review = await record(outbox, 1, [1])
+    transport.fail[1] = FORBIDDEN  # Discord said no: nothing can have been made
+    assert (await service.deliver_pending()).deferred == 1
+    assert transport.lookups == []
+
+    other = await record(outbox, 2, [2])
+    transport.lose.add(2)
+    transport.lookup_error = DeliveryError("Discord error (Discord 503)", status=503)
+    report = await service.deliver_pending()
+    assert report.failed == 1 and transport.lookups == [(other.id, 2)]
+    transport.lookup_error = None
+    report = await service.deliver_pending()  # the next turn looks first (attempted before) and finds it
+    assert (report.adopted, report.sent) == (1, 0) and transport.tries[2] == 1
+    assert await outbox.counts(other.id) == {"sent": 1} and await outbox.counts(review.id) == {"pending": 1}
 
 
 async def test_a_forbidden_announcement_is_a_problem_retried_at_a_bounded_pace_for_a_day(db) -> None:

@@ -100,3 +100,19 @@ def test_non_utf8_file_is_read_with_replacement(tmp_path: Path) -> None:
     (tmp_path / "latin.md").write_bytes("---\ntitle: Amélie\n---\nCafé".encode("latin-1"))
     [item] = MarkdownScanner(tmp_path).scan()
     assert item.draft is not None and item.draft.title == "Am\ufffdlie"
+
+
+def test_scanner_says_which_files_are_there_and_reads_the_slug(tmp_path: Path) -> None:
+    scanner = MarkdownScanner(tmp_path)
+    (tmp_path / "a.md").write_text("---\ntitle: A\nslug: Chungking Express!\n---\nbody", encoding="utf-8")
+    (tmp_path / "b.md").write_text("---\ntitle: [broken\n---\n", encoding="utf-8")
+    (tmp_path / "link.md").symlink_to(tmp_path / "nowhere.md")  # a link to nothing is not a file
+    [a, b] = scanner.scan()
+    assert a.draft is not None and a.draft.slug == "chungking-express" and b.draft is None
+    assert scanner.present == {"a.md", "b.md"}  # unreadable or not, a file that is there is there
+    (tmp_path / "a.md").unlink()
+    assert scanner.scan() == [] and scanner.present == {"b.md"}
+    assert MarkdownScanner(tmp_path / "nope").scan() == [] and MarkdownScanner(tmp_path / "nope").present is None
+    scanner.directory = tmp_path / "gone"
+    scanner.scan()
+    assert scanner.present is None  # not listable: nothing is known gone

@@ -113,3 +113,17 @@ async def test_conversations_and_usage(db: Database) -> None:
     await usage.add(1, "2026-01-01", 5)
     assert await usage.tokens_on(1, "2026-01-01") == 15
     assert await usage.prune("2026-01-02") == 1
+
+
+async def test_a_withdrawn_review_and_its_discussion_ground_no_answer(db: Database) -> None:
+    kept = await add_review(db, "a", "Heat", "The pineapple of heist films.")
+    gone = await add_review(db, "b", "Chungking Express", "The pineapple tins expire on May 1st.")
+    await add_comment(db, 1, kept, 1, 9, "pineapple in Heat?")
+    await add_comment(db, 2, gone, 1, 10, "pineapple tins forever")
+    retrieval = RetrievalRepository(db)
+    assert {h.id for h in await retrieval.search_reviews("pineapple")} == {kept, gone}
+    await ReviewRepository(db).set_withdrawn([gone], True)
+    assert [h.id for h in await retrieval.search_reviews("pineapple")] == [kept]
+    assert [c.message_id for c in await retrieval.search_comments("pineapple", guild_id=1)] == [1]
+    await ReviewRepository(db).set_withdrawn([gone], False)
+    assert {h.id for h in await retrieval.search_reviews("pineapple")} == {kept, gone}

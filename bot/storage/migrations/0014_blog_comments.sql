@@ -1,4 +1,4 @@
--- 0010: two doors, one conversation: the blog's own comments, mirrored into review threads (bot/bridge/).
+-- 0014: two doors, one conversation: the blog's own comments, mirrored into review threads (bot/bridge/).
 
 -- Where a review's comments are published as a feed: its feed item's <wfw:commentRss> (WordPress:
 -- the post's /feed/), an Atom <link rel="replies">, or a Markdown review's `comments_feed:`.
