@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Announcement", "Comment", "Film", "Review", "json_list"]
+__all__ = ["BLOG", "DISCORD", "Announcement", "Comment", "Film", "Review", "json_list"]
+
+DISCORD = "discord"  # a comment's source: a member's message in a review thread
+BLOG = "blog"  # a comment's source: a blog reader's comment, read from the review's comment feed
 
 
 def json_list(raw: str | None) -> tuple[str, ...]:
@@ -19,6 +22,12 @@ def json_list(raw: str | None) -> tuple[str, ...]:
     except ValueError:
         return ()
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _optional(row: Mapping[str, Any], key: str) -> Any:
+    """A column a query may not select (rows of older queries and test fakes): None when absent."""
+    keys = row.keys() if hasattr(row, "keys") else row
+    return row[key] if key in keys else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +162,12 @@ class Announcement:
 
 @dataclass(frozen=True, slots=True)
 class Comment:
-    """A member's message in a review thread."""
+    """A comment of a review: a member's message in a review thread, or a blog reader's comment.
+
+    A blog comment (``source == "blog"``, read from the review's comment feed by
+    :mod:`bot.bridge`) has a negative ``message_id`` (never a Discord id), no guild,
+    thread or author id (0), and its anchor on the blog as ``source_url``.
+    """
 
     message_id: int
     review_id: int
@@ -168,6 +182,12 @@ class Comment:
     attachments: tuple[str, ...] = ()
     reactions: Mapping[str, int] = field(default_factory=dict)
     deleted: bool = False
+    source: str = "discord"
+    source_url: str | None = None
+
+    @property
+    def from_blog(self) -> bool:
+        return self.source == BLOG
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Comment:
@@ -189,4 +209,6 @@ class Comment:
             attachments=json_list(row["attachments"]),
             reactions=reactions if isinstance(reactions, dict) else {},
             deleted=bool(row["deleted"]),
+            source=_optional(row, "source") or DISCORD,
+            source_url=_optional(row, "source_url"),
         )

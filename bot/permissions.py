@@ -3,7 +3,9 @@
 ``matinee doctor`` builds the invite URL from :data:`REQUIRED_PERMISSIONS`, the
 README's invite section lists exactly their labels (a test compares), and
 ``/matinee setup`` and ``/matinee about`` check the channels Matinee posts in
-against the ones each kind of channel needs. Flags are discord.py's
+against the ones each kind of channel needs. :data:`OPTIONAL_PERMISSIONS` are
+not asked for in the invite: each makes one feature nicer where a server grants
+it (``/matinee about`` says which, and what it would give). Flags are discord.py's
 ``Permissions`` attribute names; nothing here imports discord.py.
 """
 
@@ -12,7 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ANNOUNCEMENTS", "LOG", "REQUIRED_PERMISSIONS", "ChannelRole", "RequiredPermission", "missing_permissions"]
+__all__ = [
+    "ANNOUNCEMENTS",
+    "LOG",
+    "OPTIONAL_PERMISSIONS",
+    "REQUIRED_PERMISSIONS",
+    "ChannelRole",
+    "RequiredPermission",
+    "missing_optional_permissions",
+    "missing_permissions",
+]
 
 ChannelRole = Literal["announcements", "log"]
 ANNOUNCEMENTS: ChannelRole = "announcements"  # where reviews are announced and discussed (setup or a feed's channel)
@@ -44,6 +55,17 @@ REQUIRED_PERMISSIONS: tuple[RequiredPermission, ...] = (
 )
 
 
+# Not in the invite: a server grants them where it wants what they give, and Matinee works without them.
+OPTIONAL_PERMISSIONS: tuple[RequiredPermission, ...] = (
+    RequiredPermission(
+        "manage_webhooks",
+        "Manage Webhooks",
+        "post blog comments in review threads under the commenter's name (without it: as Matinee's own message)",
+        _POSTS,
+    ),
+)
+
+
 def missing_permissions(granted: object, role: ChannelRole) -> list[str]:
     """Labels of the permissions a channel of ``role`` needs that ``granted`` lacks.
 
@@ -51,3 +73,8 @@ def missing_permissions(granted: object, role: ChannelRole) -> list[str]:
     ``channel.permissions_for(guild.me)`` in a cog.
     """
     return [p.label for p in REQUIRED_PERMISSIONS if role in p.checked_in and not getattr(granted, p.flag, False)]
+
+
+def missing_optional_permissions(granted: object, role: ChannelRole) -> list[RequiredPermission]:
+    """The optional permissions a channel of ``role`` could use and ``granted`` lacks (with what each would give)."""
+    return [p for p in OPTIONAL_PERMISSIONS if role in p.checked_in and not getattr(granted, p.flag, False)]

@@ -48,6 +48,7 @@ __all__ = [
     "TEXT_INPUT_PLACEHOLDER",
     "TEXT_INPUT_VALUE",
     "THREAD_NAME",
+    "WEBHOOK_USERNAME",
     "clean_text",
     "embed_fits",
     "embed_length",
@@ -84,6 +85,7 @@ SELECT_OPTION_VALUE = 100
 SELECT_OPTION_DESCRIPTION = 100
 SELECT_PLACEHOLDER = 150
 BUTTON_LABEL = 80
+WEBHOOK_USERNAME = 80  # the name a webhook message is posted under (1–80)
 
 ELLIPSIS = "…"
 ZWSP = "\u200b"

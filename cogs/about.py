@@ -7,7 +7,7 @@ from discord.ext import commands
 
 from bot.admin import admin_command
 from bot.bot import MatineeBot
-from bot.permissions import REQUIRED_PERMISSIONS, missing_permissions
+from bot.permissions import REQUIRED_PERMISSIONS, missing_optional_permissions, missing_permissions
 from bot.problems import describe_problem
 from bot.status import ServerHealth, format_bytes, format_uptime, gather_about, server_health
 from bot.text import truncate
@@ -71,6 +71,9 @@ def permissions_value(guild: discord.Guild, health: ServerHealth) -> str:
         missing = [p.label for p in REQUIRED_PERMISSIONS if p.label in lacking]  # in the declared order
         if missing:
             lines.append(f"<#{configured.channel_id}> ({uses}): missing {', '.join(missing)}")
+        optional = {p.label: p for role in configured.roles for p in missing_optional_permissions(perms, role)}
+        for permission in optional.values():
+            lines.append(f"<#{configured.channel_id}>: optional {permission.label} not granted, to {permission.why}")
     if not lines:
         return "✅ Nothing missing in the configured channels."
     return truncate("\n".join(lines), FIELD_VALUE)

@@ -1,4 +1,4 @@
-"""One module per figure of issue 7, in report order.
+"""One module per figure (issue 7, then later issues' targets), in report order.
 
 Each module defines ``NUMBER``, ``TITLE``, ``NOTES`` (method notes), ``PLANNED``
 (the rows it reports: (row id, name, target), used to report a figure that
@@ -15,4 +15,5 @@ FIGURES = (
     "bench.figures.footprint",
     "bench.figures.web",
     "bench.figures.sandbox",
+    "bench.figures.comment_feeds",
 )

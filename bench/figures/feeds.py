@@ -49,11 +49,12 @@ FEEDS_PER_GUILD = 25
 
 
 class ParseCounter:
-    """Counts the bytes the service hands to its feed parser."""
+    """Counts the bytes the service hands to its feed parser (``module.<name>``)."""
 
-    def __init__(self, module) -> None:
+    def __init__(self, module, name: str = "parse_feed") -> None:
         self.module = module
-        self.original = module.parse_feed
+        self.name = name
+        self.original = getattr(module, name)
         self.bytes = 0
         self.calls = 0
 
@@ -65,14 +66,14 @@ class ParseCounter:
             self.calls += 1
             return original(data, *args, **kwargs)
 
-        self.module.parse_feed = counting
+        setattr(self.module, self.name, counting)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.module.parse_feed = self.original
+        setattr(self.module, self.name, self.original)
 
 
-async def _start_server(count: int) -> tuple[asyncio.subprocess.Process, int]:
+async def start_feed_server(count: int) -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.feed_server", "--feeds", str(count),
         stdout=asyncio.subprocess.PIPE, cwd=str(Path(__file__).resolve().parents[2]),
@@ -87,16 +88,15 @@ async def _start_server(count: int) -> tuple[asyncio.subprocess.Process, int]:
 
 async def run(sizes: dict) -> list[Row]:
     service_mod = require("bot.reviews.service", "ReviewService", "parse_feed")
-    fetch_mod = require("bot.reviews.fetch", "FeedFetcher")
     count = sizes["feeds"]
     new_count = max(1, round(count * sizes["new_fraction"]))
-    proc, port = await _start_server(count)
+    proc, port = await start_feed_server(count)
     base = f"http://127.0.0.1:{port}"
     try:
         with tempfile.TemporaryDirectory(prefix="bench-feeds-") as name:
             database = Path(name) / "feeds.db"
             await migrated_database(database)
-            guilds = [(900_000 + g, 800_000 + g) for g in range((count + FEEDS_PER_GUILD - 1) // FEEDS_PER_GUILD)]
+            guilds = feed_guilds(count)
             conn = connect(database)
             seed_guild_settings(conn, guilds)
             conn.close()
@@ -104,17 +104,7 @@ async def run(sizes: dict) -> list[Row]:
             session = create_session(NetworkPolicy(allow_private=True))  # the feed server is on loopback
             clock = {"now": dt.datetime.now(dt.UTC)}
             try:
-                service = service_mod.ReviewService(
-                    db, fetch_mod.FeedFetcher(session), poll_seconds=300, clock=lambda: clock["now"]
-                )
-                for i in range(count):
-                    feed = await service.feeds.ensure(f"{base}/feed/{i}.xml")
-                    gid, cid = guilds[i // FEEDS_PER_GUILD]
-                    await service.feeds.subscribe(gid, feed.id, channel_id=cid)
-                first = await service.poll_due()  # initial read: records entries, announces nothing
-                errors = [r.error for r in first if r.error]
-                if errors:
-                    raise RuntimeError(f"{len(errors)} feeds failed on the first read, e.g. {errors[0]}")
+                service = await subscribed_review_feeds(db, session, base, count, guilds, clock)
                 unchanged, fresh = [], []
                 for run_index in range(sizes["runs"]):
                     unchanged.append(await _cycle(service, service_mod, clock, session, base, count, 0))
@@ -129,6 +119,29 @@ async def run(sizes: dict) -> list[Row]:
         proc.terminate()
         await proc.wait()
     return _rows(unchanged, fresh, count, new_count, sizes["runs"])
+
+
+def feed_guilds(count: int) -> list[tuple[int, int]]:
+    """(guild id, announcement channel id) for ``count`` feeds, 25 a guild."""
+    return [(900_000 + g, 800_000 + g) for g in range((count + FEEDS_PER_GUILD - 1) // FEEDS_PER_GUILD)]
+
+
+async def subscribed_review_feeds(db: Database, session, base: str, count: int, guilds, clock: dict):
+    """A ReviewService subscribed to the server's ``count`` feeds, 25 a guild, each read once already."""
+    service_mod = require("bot.reviews.service", "ReviewService", "parse_feed")
+    fetch_mod = require("bot.reviews.fetch", "FeedFetcher")
+    service = service_mod.ReviewService(
+        db, fetch_mod.FeedFetcher(session), poll_seconds=300, clock=lambda: clock["now"]
+    )
+    for i in range(count):
+        feed = await service.feeds.ensure(f"{base}/feed/{i}.xml")
+        gid, cid = guilds[i // FEEDS_PER_GUILD]
+        await service.feeds.subscribe(gid, feed.id, channel_id=cid)
+    first = await service.poll_due()  # initial read: records entries, announces nothing
+    errors = [r.error for r in first if r.error]
+    if errors:
+        raise RuntimeError(f"{len(errors)} feeds failed on the first read, e.g. {errors[0]}")
+    return service
 
 
 async def _cycle(service, service_mod, clock, session, base, count: int, expect_new: int) -> dict:

@@ -64,6 +64,7 @@ class DiscordDouble:
     members: dict[int, dict[int, JSON]] = _forward("_state", "members")
     channels: dict[int, JSON] = _forward("_state", "channels")
     messages: dict[int, list[JSON]] = _forward("_state", "messages")
+    webhooks: dict[int, JSON] = _forward("_state", "webhooks")
     global_commands: list[JSON] = _forward("_state", "global_commands")
     guild_commands: dict[int, list[JSON]] = _forward("_state", "guild_commands")
     # What the bot did (request log, interaction records, gateway counters).
@@ -352,6 +353,14 @@ class DiscordDouble:
     async def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
         """MESSAGE_DELETE_BULK for several messages."""
         await self._world.bulk_delete(channel_id, message_ids)
+
+    def webhooks_in(self, channel_id: int) -> list[JSON]:
+        """The webhooks of a channel (with their tokens), oldest first."""
+        return [dict(h) for h in self._state.webhooks.values() if h["channel_id"] == str(channel_id)]
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """Staff delete a webhook: executing it, or managing its messages, answers 404 Unknown Webhook from now on."""
+        self._state.webhooks.pop(int(webhook_id), None)
 
     async def add_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str | JSON) -> None:
         """A member reacts (MESSAGE_REACTION_ADD)."""

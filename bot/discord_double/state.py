@@ -56,6 +56,7 @@ class State:
         self.dm_channels: dict[int, int] = {}  # recipient -> channel id
         self.attachments: dict[int, bytes] = {}  # attachment id -> uploaded bytes
         self.away_guilds: dict[int, bool] = {}  # guilds the bot is out of -> unavailable (an outage), not removed
+        self.webhooks: dict[int, JSON] = {}  # webhook id -> webhook (with its token), see routes/webhooks.py
 
         self.bot_user = self.make_user(bot_user_id, bot_name, bot=True)
 

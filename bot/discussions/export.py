@@ -32,6 +32,7 @@ __all__ = [
     "build_document",
     "nest_comments",
     "poll_summary",
+    "public_id",
     "rating_summary",
     "render_html",
     "render_json",
@@ -97,6 +98,7 @@ _INLINE_RULES = (
     (re.compile(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)"), r"<em>\1</em>"),
 )
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
+_ESCAPED = re.compile(r"\\(&lt;|&gt;|&amp;|&quot;|&#x27;|[\\`*_~|\[\]()#+\-.!:])")
 
 
 def _link(href_escaped: str, text_html: str) -> str:
@@ -115,6 +117,8 @@ def render_member_html(text: str) -> str:
     text = _CODE_BLOCK.sub(lambda m: keep(f"<pre><code>{html.escape(m.group(1).strip(chr(10)))}</code></pre>"), text)
     escaped = html.escape(text, quote=True)
     escaped = _INLINE_CODE.sub(lambda m: keep(f"<code>{m.group(1)}</code>"), escaped)
+    # A backslash-escaped Markdown character (Discord's, and what bot/reviews/html.py writes) is that character.
+    escaped = _ESCAPED.sub(lambda m: keep(m.group(1)), escaped)
 
     def md_link(m: re.Match[str]) -> str:
         label, target = m.group(1), m.group(2)
@@ -172,9 +176,19 @@ def rating_summary(
     return {"poll": poll_summary(poll_counts, poll_final), "members": members}
 
 
+def public_id(message_id: int) -> str:
+    """A comment's ``id`` in the JSON: the Discord message id, or ``blog-<n>`` for a blog comment.
+
+    Strings, so JavaScript keeps every digit of a snowflake; a blog comment's
+    stored id is negative (bot/bridge), which a reader must never take for Discord's.
+    """
+    return f"blog-{-message_id}" if message_id < 0 else str(message_id)
+
+
 def _comment_node(comment: Comment, with_ids: bool) -> dict[str, Any]:
     node: dict[str, Any] = {
-        "id": str(comment.message_id),
+        "id": public_id(comment.message_id),
+        "source": comment.source,
         "author": comment.author_name,
         "content": comment.content,
         "content_html": render_member_html(comment.content),
@@ -184,8 +198,10 @@ def _comment_node(comment: Comment, with_ids: bool) -> dict[str, Any]:
         "reactions": {str(k): int(v) for k, v in comment.reactions.items() if int(v) > 0},
         "replies": [],
     }
-    if with_ids:
-        node["author_id"] = str(comment.author_id)
+    if comment.from_blog:
+        node["url"] = comment.source_url if comment.source_url and _is_http_url(comment.source_url) else None
+    elif with_ids:
+        node["author_id"] = str(comment.author_id)  # a blog reader has no Discord id
     return node
 
 
@@ -215,7 +231,10 @@ def build_document(
 ) -> dict[str, Any]:
     """The export as plain data; every format renders this. Its JSON form is documented in README."""
     live = [c for c in comments if not c.deleted]
-    participants = {c.author_id if c.author_id else f"anon:{c.author_name}" for c in live}
+    participants = {
+        f"blog:{c.author_name}" if c.from_blog else c.author_id if c.author_id else f"anon:{c.author_name}"
+        for c in live
+    }
     document: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "generated_at": generated_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -269,7 +288,11 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         indent = "  " * depth
         who = _md_escape_inline(node["author"])
         edited = " (edited)" if node["edited_at"] else ""
-        lines.append(f"{indent}- **{who}** · {node['created_at'][:16].replace('T', ' ')}{edited}")
+        where = ""
+        if node.get("source") == "blog":
+            url = node.get("url")
+            where = f" · [on the blog]({url})" if url and _is_http_url(url) else " · on the blog"
+        lines.append(f"{indent}- **{who}** · {node['created_at'][:16].replace('T', ' ')}{edited}{where}")
         body = sanitize_markdown(node["content"]) or "_(no text)_"
         for line in body.splitlines() or [""]:
             lines.append(f"{indent}  > {line}")
@@ -301,11 +324,14 @@ def render_html(document: Mapping[str, Any]) -> str:
             return
         out.append('<ol class="matinee-thread">' if depth == 0 else '<ol class="matinee-replies">')
         for node in nodes:
-            out.append(f'<li class="matinee-comment" id="comment-{int(node["id"])}">')
+            blog = node.get("source") == "blog"
+            classes = "matinee-comment matinee-from-blog" if blog else "matinee-comment"
+            out.append(f'<li class="{classes}" id="comment-{e(node["id"])}">')
             edited = ' <span class="matinee-edited">(edited)</span>' if node["edited_at"] else ""
             out.append(
                 f'<p class="matinee-meta"><span class="matinee-author">{e(node["author"])}</span> '
-                f'<time datetime="{e(node["created_at"])}">{e(node["created_at"][:10])}</time>{edited}</p>'
+                f'<time datetime="{e(node["created_at"])}">{e(node["created_at"][:10])}</time>{edited}'
+                f"{_blog_mark(node) if blog else ''}</p>"
             )
             out.append(f'<div class="matinee-body">{render_member_html(node["content"])}</div>')
             if node["attachments"]:
@@ -321,6 +347,14 @@ def render_html(document: Mapping[str, Any]) -> str:
     emit(document["comments"], 0)
     out.append("</section>")
     return "\n".join(out) + "\n"
+
+
+def _blog_mark(node: Mapping[str, Any]) -> str:
+    """ "on the blog", linking the comment's anchor there when it has one."""
+    url = node.get("url")
+    if url and _is_http_url(url):
+        return ' <span class="matinee-source">' + _link(html.escape(url), "on the blog") + "</span>"
+    return ' <span class="matinee-source">on the blog</span>'
 
 
 _RENDERERS = {"json": render_json, "md": render_markdown, "html": render_html}

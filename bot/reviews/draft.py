@@ -94,6 +94,10 @@ class ReviewDraft:
     published_at: dt.datetime | None = None
     excerpt_text: str | None = None
     slug: str | None = None  # the address the source gives it (front matter `slug`), already slugified
+    # Where the post's own comments are published as a feed, and how many it has (bot/bridge):
+    # not part of the review's content, so changing them is not an edit of the announcement.
+    comments_feed: str | None = None
+    comment_count: int | None = None
 
     def normalise(self, *, now: dt.datetime | None = None) -> ReviewDraft:
         """Clean every display field and clamp what could break Discord or the database."""
@@ -111,6 +115,8 @@ class ReviewDraft:
             self.url = None
         if self.image_url and len(self.image_url) > MAX_URL_CHARS:
             self.image_url = None
+        if self.comments_feed and len(self.comments_feed) > MAX_URL_CHARS:
+            self.comments_feed = None
         self.tags = [t for t in dict.fromkeys(one_line(str(t))[:50] for t in self.tags) if t][:25]
         if self.published_at is not None:
             if self.published_at.tzinfo is None:

@@ -27,7 +27,7 @@ from ..text import clean_text
 from .draft import ReviewDraft, parse_rating
 from .html import html_to_markdown, safe_url
 
-__all__ = ["FeedParseError", "ParsedFeed", "entry_keys", "parse_feed"]
+__all__ = ["FeedParseError", "ParsedFeed", "comments_feed_of", "entry_keys", "load_document", "parse_feed"]
 
 MAX_ENTRIES = 200  # a feed with more items than this is truncated (newest first, as feeds list them)
 
@@ -144,8 +144,12 @@ def entry_keys(raw: list[tuple[str | None, str | None, str, str]]) -> list[str |
     return out
 
 
-def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
-    """Parse a fetched feed body (CPU-bound: call it in a worker thread)."""
+def load_document(data: bytes, *, url: str | None = None, content_type: str | None = None) -> Any:
+    """A fetched body read as an RSS or Atom document (feedparser's result); FeedParseError if it is none.
+
+    The one way Matinee reads a feed, a review feed or a comment feed (bot/bridge).
+    CPU-bound: call it in a worker thread.
+    """
     if not data or not data.strip():
         raise FeedParseError("the feed is empty (no content)")
     _refuse_entities(data)
@@ -153,14 +157,37 @@ def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None 
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=True)
-    version = parsed.get("version") or ""
-    entries = list(parsed.get("entries") or [])
-    feed_info = parsed.get("feed") or {}
-    if not version and not entries:
+    if not (parsed.get("version") or "") and not parsed.get("entries"):
         if parsed.get("bozo"):
             reason = type(parsed.get("bozo_exception")).__name__ if parsed.get("bozo_exception") else "malformed"
             raise FeedParseError(f"this is not a valid RSS or Atom feed ({reason})")
         raise FeedParseError("this is not an RSS or Atom feed")
+    return parsed
+
+
+def comments_feed_of(entry: Any, base: str | None) -> str | None:
+    """Where the post's own comments are published as a feed: ``<wfw:commentRss>``, or Atom's ``rel="replies"``."""
+    url = safe_url(_text(entry.get("wfw_commentrss")).strip(), base)
+    if url:
+        return url
+    for link in entry.get("links") or []:
+        kind = (link.get("type") or "").lower()
+        if link.get("rel") == "replies" and kind.endswith(("atom+xml", "rss+xml", "/xml")):
+            return safe_url(link.get("href"), base)
+    return None
+
+
+def _comment_count(entry: Any) -> int | None:
+    """``<slash:comments>``: how many comments the post has, as the blog says."""
+    text = _text(entry.get("slash_comments")).strip()
+    return min(int(text), 10**9) if text.isdigit() and len(text) < 12 else None
+
+
+def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
+    """Parse a fetched feed body (CPU-bound: call it in a worker thread)."""
+    parsed = load_document(data, url=url, content_type=content_type)
+    entries = list(parsed.get("entries") or [])
+    feed_info = parsed.get("feed") or {}
     base = feed_info.get("link") or url
     result = ParsedFeed(title=_strip_tags(_text(feed_info.get("title"))).strip()[:200] or None)
     if parsed.get("bozo") and entries:
@@ -195,6 +222,8 @@ def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None 
             categories=[c for c in categories if c],
             spoilers="spoiler" in " ".join(categories).lower() or "(contains spoilers)" in title.lower(),
             published_at=published,
+            comments_feed=comments_feed_of(entry, link or base),
+            comment_count=_comment_count(entry),
         )
         guid = _text(entry.get("id") or entry.get("guid")).strip() or None
         fallback = _fallback_key(title, published, html)

@@ -1,7 +1,8 @@
 """Reviews written as Markdown files with YAML front matter (the files a Hugo or Jekyll blog is built from).
 
 Front matter fields: ``title``, ``film``, ``year``, ``rating``, ``author``, ``date``,
-``url``, ``slug``, ``spoilers``, ``tags`` and ``image``. YAML is read with ``safe_load``
+``url``, ``slug``, ``spoilers``, ``tags``, ``image`` and ``comments_feed`` (the post's comments
+as an RSS/Atom feed, mirrored into its thread: bot/bridge). YAML is read with ``safe_load``
 (no arbitrary Python objects). The folder is scanned by the bot's poll loop;
 a file is re-read only when its size or mtime changed, and only counts as edited
 when its content hash changed, so touching a file does nothing visible. Each scan
@@ -138,6 +139,7 @@ def parse_review_file(text: str, *, source_key: str) -> ReviewDraft:
         categories=_as_tags(meta.get("categories")),
         spoilers=_as_bool(meta.get("spoilers", False)),
         published_at=_as_datetime(meta.get("date")),
+        comments_feed=safe_url(str(meta["comments_feed"]), url) if meta.get("comments_feed") else None,
     )
 
 

@@ -53,6 +53,7 @@ from ..storage import (
     Subscription,
     Target,
 )
+from ..storage.blog_comments import CommentFeedRepository
 from ..storage.entries import Entry, EntryRepository
 from ..text import clean_text, neutralize_mentions, one_line
 from ..timestamps import parse_utc_iso, utc_iso
@@ -191,6 +192,7 @@ class ReviewService:
         self.films = FilmRepository(db)
         self.meta = MetaRepository(db)
         self.entries = EntryRepository(db)
+        self.comment_feeds = CommentFeedRepository(db)
         self.announcements = AnnouncementRepository(db)
         self.scanner = MarkdownScanner(reviews_dir) if reviews_dir is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -301,7 +303,19 @@ class ReviewService:
         (the Markdown folder hands over changed files only); by default, the drafts' keys.
         """
         async with self._ingest_lock:
-            return await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit, listed=listed)
+            result = await self._ingest(source, drafts, initialized=initialized, feed=feed, limit=limit, listed=listed)
+            await self._link_comment_feeds(source, drafts)
+            return result
+
+    async def _link_comment_feeds(self, source: str, drafts: list[ReviewDraft]) -> None:
+        """Give each stored review the comment feed its entry names, and the post's comment count (bot/bridge)."""
+        links = []
+        for draft in drafts:
+            if draft.comments_feed and draft.source_key:
+                entry = await self.entries.get(source, draft.source_key)
+                if entry is not None:  # not stored yet (waiting for a later poll): linked when it is
+                    links.append((entry.review_id, draft.comments_feed, draft.comment_count))
+        await self.comment_feeds.link(links)
 
     async def _known_by_slug(self, source: str, slug: str | None) -> Review | None:
         """The review this source gave the address ``slug`` (a Markdown file moved or renamed), if any."""

@@ -32,6 +32,11 @@ _COLUMNS = (
     "message_id, review_id, guild_id, thread_id, author_id, author_name, content, created_at, edited_at, "
     "reply_to_id, attachments, reactions, deleted"
 )
+# What reads select: the stored columns and where the comment comes from (a member, or the blog).
+_READ_COLUMNS = _COLUMNS + ", source, source_url"
+# A reply to Matinee's mirror of a blog comment (bot/bridge) is a reply to that blog comment:
+# the mirror's Discord id becomes the blog comment's own id in the same write.
+_MIRRORED = "coalesce((SELECT -p.comment_id FROM blog_comment_posts AS p WHERE p.message_id = {0}), {0})"
 
 # An upsert, so a backfill re-reading a message we already have refreshes it
 # (edits made while we were away) instead of failing. A comment marked deleted
@@ -48,7 +53,7 @@ _ON_CONFLICT = (
 )
 _UPSERT = (
     f"INSERT INTO comments ({_COLUMNS}) SELECT "
-    + ", ".join(f"?{i}" for i in range(1, 13))
+    + ", ".join(_MIRRORED.format("?10") if i == 10 else f"?{i}" for i in range(1, 13))
     + f", 0 WHERE {not_forgotten(user='?5', guild='?3', snowflake='?1')} {_ON_CONFLICT}"
 )
 # The same upsert for a whole run of rows at once, fed as one JSON array of the
@@ -57,7 +62,7 @@ _UPSERT = (
 # The WHERE clause also keeps SQLite's parser from reading ON CONFLICT as a join constraint.
 _UPSERT_BULK = (
     f"INSERT INTO comments ({_COLUMNS}) SELECT "  # noqa: S608
-    + ", ".join(f"value ->> {i}" for i in range(12))
+    + ", ".join(_MIRRORED.format("value ->> 9") if i == 9 else f"value ->> {i}" for i in range(12))
     + f", 0 FROM json_each(?) WHERE {not_forgotten(user='value ->> 4', guild='value ->> 2', snowflake='value ->> 0')} "
     f"ORDER BY key {_ON_CONFLICT}"
 )
@@ -189,28 +194,30 @@ class CommentRepository:
     # -- reads --------------------------------------------------------------------
 
     async def get(self, message_id: int) -> Comment | None:
-        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM comments WHERE message_id = ?", (message_id,))  # noqa: S608
+        row = await self._db.fetchone(
+            f"SELECT {_READ_COLUMNS} FROM comments WHERE message_id = ?", (message_id,)  # noqa: S608
+        )
         return Comment.from_row(row) if row else None
 
     async def for_review(self, review_id: int, *, guild_id: int | None = None) -> list[Comment]:
-        """The review's live (not deleted) comments, oldest first."""
+        """The review's live (not deleted) comments, oldest first: one server's (with ``guild_id``) and the blog's."""
         if guild_id is None:
             rows = await self._db.fetchall(
-                f"SELECT {_COLUMNS} FROM comments WHERE review_id = ? AND deleted = 0 "  # noqa: S608
+                f"SELECT {_READ_COLUMNS} FROM comments WHERE review_id = ? AND deleted = 0 "  # noqa: S608
                 "ORDER BY created_at, message_id",
                 (review_id,),
             )
         else:
             rows = await self._db.fetchall(
-                f"SELECT {_COLUMNS} FROM comments WHERE review_id = ? AND guild_id = ? AND deleted = 0 "  # noqa: S608
-                "ORDER BY created_at, message_id",
+                f"SELECT {_READ_COLUMNS} FROM comments WHERE review_id = ? "  # noqa: S608
+                "AND (guild_id = ? OR source = 'blog') AND deleted = 0 ORDER BY created_at, message_id",
                 (review_id, guild_id),
             )
         return [Comment.from_row(r) for r in rows]
 
     async def for_thread(self, thread_id: int) -> list[Comment]:
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM comments WHERE thread_id = ? AND deleted = 0 ORDER BY message_id",  # noqa: S608
+            f"SELECT {_READ_COLUMNS} FROM comments WHERE thread_id = ? AND deleted = 0 ORDER BY message_id",  # noqa: S608
             (thread_id,),
         )
         return [Comment.from_row(r) for r in rows]

@@ -39,7 +39,7 @@ T = TypeVar("T")
 
 _COMMENT_COLUMNS = (
     "message_id, review_id, guild_id, thread_id, author_id, author_name, content, created_at, edited_at, "
-    "reply_to_id, attachments, reactions, deleted"
+    "reply_to_id, attachments, reactions, deleted, source, source_url"
 )
 
 
@@ -291,10 +291,20 @@ class WebRepository:
 
     # -- staff hides ------------------------------------------------------------------------
 
-    async def comment_location(self, message_id: int) -> tuple[int, int] | None:
-        """(review id, guild id) if the message is a stored comment; None otherwise."""
-        row = await self._db.fetchone("SELECT review_id, guild_id FROM comments WHERE message_id = ?", (message_id,))
-        return (int(row[0]), int(row[1])) if row else None
+    async def comment_location(self, message_id: int) -> tuple[int, int, int] | None:
+        """(comment id, review id, guild id) of the comment a Discord message shows; None if it shows none.
+
+        A member's message is its own comment. Matinee's mirror of a blog comment
+        (bot/bridge) shows that blog comment: staff hide it from the blog through the
+        mirror, in the server the mirror is in.
+        """
+        row = await self._db.fetchone(
+            "SELECT message_id, review_id, guild_id FROM comments WHERE message_id = ?1 AND source = 'discord' "
+            "UNION ALL SELECT c.message_id, c.review_id, p.guild_id FROM blog_comment_posts AS p "
+            "JOIN comments AS c ON c.message_id = -p.comment_id WHERE p.message_id = ?1 LIMIT 1",
+            (message_id,),
+        )
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
     async def set_hidden(self, message_id: int, hidden: bool) -> bool:
         """Hide a comment from the blog or show it again; returns whether anything changed."""

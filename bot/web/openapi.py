@@ -96,7 +96,21 @@ _COMMENT = {
     "type": "object",
     "required": ["id", "author", "content", "content_html", "created_at", "attachments", "reactions", "replies"],
     "properties": {
-        "id": {"type": "string", "description": "The Discord message id, as a string."},
+        "id": {
+            "type": "string",
+            "pattern": "^(?:[0-9]{1,20}|blog-[0-9]{1,20})$",
+            "description": "The Discord message id, as a string; `blog-<n>` for a comment left on the blog.",
+        },
+        "source": {
+            "type": "string",
+            "enum": ["discord", "blog"],
+            "description": "Where the comment was written: in the review's Discord thread, or on the blog.",
+        },
+        "url": {
+            "type": "string",
+            "nullable": True,
+            "description": "Blog comments only: the comment's own address on the blog (its anchor).",
+        },
         "author": {"type": "string", "description": "Display name at the time (never a user id)."},
         "content": {"type": "string", "description": "Markdown as written: untrusted, escape it."},
         "content_html": {"type": "string", "description": "The same, made safe: a fixed set of tags only."},

@@ -27,7 +27,7 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from ..discussions.export import build_document, nest_comments, rating_summary, render_html
+from ..discussions.export import build_document, nest_comments, public_id, rating_summary, render_html
 from ..storage.web import Change, PublicSnapshot, WebRepository
 from ..urls import normalize_post_url
 
@@ -48,7 +48,7 @@ SORTS = ("oldest", "newest", "top")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
-RENDER_VERSION = f"{__version__}.1"  # bump when the rendering changes, so old ETags stop matching
+RENDER_VERSION = f"{__version__}.2"  # bump when the rendering changes, so old ETags stop matching
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 _MAX_NAMES = 4096
 _MAX_BASES = 256
@@ -393,10 +393,10 @@ class PublicDiscussions:
             for message_id, seq in sorted(last_seq.items(), key=lambda item: item[1]):
                 comment = public.get(message_id)
                 if comment is None:
-                    events.append(Event(seq, "remove", {"id": str(message_id), "comment_count": count}))
+                    events.append(Event(seq, "remove", {"id": public_id(message_id), "comment_count": count}))
                 else:
                     node = nest_comments([comment])[0]
-                    parent = str(comment.reply_to_id) if comment.reply_to_id is not None else None
+                    parent = public_id(comment.reply_to_id) if comment.reply_to_id is not None else None
                     data = {"comment": node, "parent_id": parent, "comment_count": count}
                     events.append(Event(seq, "comment", data))
         ratings = [c.seq for c in changes if c.kind == "rating"]

@@ -95,7 +95,8 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.type not in CONVERSATIONAL_TYPES or not self._addressed(message):
+        automated = message.author.bot or message.webhook_id is not None  # a webhook's author may not say it's a bot
+        if automated or message.type not in CONVERSATIONAL_TYPES or not self._addressed(message):
             return
         target = ChannelTarget(message.channel, reply_to=message)
         if message.guild is None and not self.bot.settings.chat_allow_dms:

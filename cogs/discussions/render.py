@@ -102,4 +102,6 @@ def is_member_edit(payload: discord.RawMessageUpdateEvent) -> bool:
     data = payload.data
     if payload.guild_id is None or "content" not in data or not data.get("edited_timestamp"):
         return False
-    return not (data.get("author") or {}).get("bot")
+    # A webhook's message (Matinee's mirror of a blog comment, or anyone's) is nobody's comment; its author
+    # is the webhook, whose "bot" flag Discord may leave out.
+    return not (data.get("author") or {}).get("bot") and not data.get("webhook_id")

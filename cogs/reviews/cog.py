@@ -26,6 +26,7 @@ from bot.problems import ANNOUNCEMENT, THREAD, Problem, describe_problem
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, MAX_CATEGORY_CHARS, loggable_url
 from bot.storage import AnnouncementRepository, Feed
+from bot.storage.blog_comments import CommentFeedRepository, CommentFeedStatus
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
 from cogs._ui import EMBED_COLOUR
@@ -40,6 +41,7 @@ MAX_TICK_SECONDS = 15.0
 FEED = AdminSubgroup("feed", "Review feeds this server follows")
 REVIEW = AdminSubgroup("review", "Reviews written here")
 PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
+COMMENT_FEED_LINES = 12  # comment feeds listed by /matinee feed list, failing first (the rest are counted)
 FIELD_VALUE = 1024
 WITHDRAWN_LINES = 5  # withdrawn or restored reviews named in one log note (the rest are counted)
 
@@ -119,6 +121,7 @@ class Reviews(commands.Cog):
         self.transport = DiscordTransport(bot, self.service.guilds)
         self.problems = self.service.problems
         self.announcements = AnnouncementRepository(bot.db)
+        self.comment_feeds = CommentFeedRepository(bot.db)  # the blog-comment bridge's feeds, for /matinee feed list
         self.delivery = DeliveryService(
             self.service.outbox,
             self.service.reviews,
@@ -380,7 +383,7 @@ class Reviews(commands.Cog):
         assert interaction.guild_id is not None
         statuses = await self.service.feed_statuses(interaction.guild_id)
         problems = await self.service.problems_for(interaction.guild_id)
-        if not statuses and not problems:
+        if not statuses and not problems and not await self.comment_feeds.statuses(interaction.guild_id):
             await interaction.response.send_message(
                 "This server follows no feeds yet. Add one with `/matinee feed add`.", ephemeral=True
             )
@@ -411,6 +414,7 @@ class Reviews(commands.Cog):
             if feed.last_error:
                 value += f"\nLast error: {feed.last_error}"
             fields.append((clean_text(feed.title or f"Feed #{feed.id}"), value))
+        fields.extend(comment_feed_fields(await self.comment_feeds.statuses(interaction.guild_id)))
         description = "" if statuses else "This server follows no feeds yet. Add one with `/matinee feed add`."
         title, description, fitted, footer, _ = fit_embed(
             "Review feeds", description, fields, "Feeds are polled every few minutes.", ""
@@ -458,6 +462,48 @@ class Reviews(commands.Cog):
         await interaction.response.send_modal(ReviewModal(self))
 
 
+def comment_feed_fields(statuses: list[CommentFeedStatus]) -> list[tuple[str, str]]:
+    """The blog-comment bridge's feeds in a few lines: a summary, then failing feeds first, one line each."""
+    if not statuses:
+        return []
+    failing = sum(1 for s in statuses if s.feed.failure_count)
+    stored = sum(s.comments for s in statuses)
+    summary = f"{len(statuses)} comment feed(s) · {stored} blog comment(s) stored"
+    summary += f" · ⚠ {failing} failing" if failing else " · ✅ all read fine"
+    lines = [summary]
+    for status in statuses[:COMMENT_FEED_LINES]:
+        feed = status.feed
+        title = discord.utils.escape_markdown(truncate(clean_text(feed.review_title or f"Review #{feed.review_id}"),
+                                                       60))  # fmt: skip
+        read = f"read {_timestamp(feed.last_fetch_at)}" if feed.last_fetch_at else "not read yet"
+        if feed.failure_count:
+            error = truncate(clean_text(feed.last_error or "?"), 120)
+            line = f"⚠ **{title}**: {error} ({feed.failure_count} in a row) · {read}"
+            line += f" · next {_timestamp(feed.next_poll_at)}"
+        else:
+            line = f"✅ **{title}**: {status.comments} comment(s) · {read}"
+        if status.failed_posts or status.post_error:
+            line += f" · ⚠ {status.failed_posts} not posted here: {truncate(clean_text(status.post_error or '?'), 100)}"
+        lines.append(line)
+    if len(statuses) > COMMENT_FEED_LINES:
+        lines.append(f"…and {len(statuses) - COMMENT_FEED_LINES} more.")
+    return _pack("Blog comments", lines)
+
+
+def _pack(name: str, lines: list[str]) -> list[tuple[str, str]]:
+    """Lines packed into as few embed fields as fit (each value ≤1024 characters)."""
+    fields: list[tuple[str, str]] = []
+    chunk = ""
+    for line in lines:
+        line = truncate(line, FIELD_VALUE)
+        if chunk and len(chunk) + 1 + len(line) > FIELD_VALUE:
+            fields.append((name, chunk))
+            name, chunk = f"{name} (continued)", ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    fields.append((name, chunk))
+    return fields
+
+
 def _which_entries(category: str | None) -> str:
     """What a subscription takes, in words (the category as staff typed it, escaped)."""
     if not category:
@@ -476,12 +522,5 @@ def problem_fields(problems: list[Problem]) -> list[tuple[str, str]]:
         lines = [describe_problem(p, escape=discord.utils.escape_markdown) for p in section[:PROBLEM_LINES]]
         if len(section) > PROBLEM_LINES:
             lines.append(f"…and {len(section) - PROBLEM_LINES} more.")
-        chunk = ""
-        for line in lines:
-            line = truncate(line, FIELD_VALUE)
-            if chunk and len(chunk) + 1 + len(line) > FIELD_VALUE:
-                fields.append((name, chunk))
-                name, chunk = f"{name} (continued)", ""
-            chunk = f"{chunk}\n{line}" if chunk else line
-        fields.append((name, chunk))
+        fields.extend(_pack(name, lines))
     return fields

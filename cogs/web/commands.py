@@ -165,13 +165,14 @@ class WebCommands(commands.Cog):
     async def _set_hidden(self, interaction: discord.Interaction, message: discord.Message, hidden: bool) -> None:
         _can_moderate(interaction)
         location = await self.repository.comment_location(message.id)
-        if location is None or location[1] != interaction.guild_id:
+        if location is None or location[2] != interaction.guild_id:
             raise UserFacingError("That message isn't a comment on a review, so it is not on the blog.")
-        changed = await self.repository.set_hidden(message.id, hidden)
+        comment_id, _review_id, guild_id = location
+        changed = await self.repository.set_hidden(comment_id, hidden)
         if hidden:
             text = "Hidden from the blog; it stays here in Discord." if changed else "It was already hidden."
         else:
             text = "It may appear on the blog again (if its author consents)." if changed else "It wasn't hidden."
-        if not await self.repository.is_publishing(location[1]):
+        if not await self.repository.is_publishing(guild_id):
             text += " (This server isn't publishing on the blog right now.)"
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

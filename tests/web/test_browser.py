@@ -314,6 +314,38 @@ async def test_publishing_turned_off_empties_the_open_page(
         assert REVIEW_URL
 
 
+async def test_a_blog_readers_comment_arrives_live_marked_and_linked_to_the_blog(
+    published: Published, blog: BlogServer, tmp_path: Path
+) -> None:
+    """The bridge stores a blog comment: the open page shows it as one from the blog, linked to its anchor."""
+    import datetime as dt
+
+    from playwright.async_api import expect
+
+    from bot.storage.blog_comments import CommentChanges, CommentFeedRepository, NewComment
+
+    p = published
+    await _seed(p)
+    anchor = REVIEW_URL + "#comment-12"
+    async with chromium(tmp_path) as context:
+        page = await _open(context, blog, p)
+        await page.live()
+        now = dt.datetime.now(dt.UTC)
+        hostile = 'Ana <img src=x onerror="window.pwned=1">'
+        new = NewComment("c12", hostile, "Saw it at the **Lux** <script>window.pwned=1</script>", anchor,
+                         now.strftime("%Y-%m-%dT%H:%M:%S.000Z"), mirror=False)  # fmt: skip
+        await CommentFeedRepository(p.bot.db).apply(p.review.id, CommentChanges(new=[new]), now=now)
+        comment = page.widget(".list > .comment.from-blog")
+        await expect(comment).to_have_count(1, timeout=WAIT_MS)
+        await expect(comment.locator(".body strong")).to_have_text("Lux")
+        await expect(comment.locator(".source a")).to_have_attribute("href", anchor)
+        await expect(comment.locator(".source")).to_have_text("on the blog")
+        await expect(comment.locator(".author")).to_have_text(hostile)  # a name is text, never markup
+        await expect(page.widget("h2 .count")).to_have_text("4 comments", timeout=WAIT_MS)
+        assert await page.page.evaluate("window.pwned === undefined")
+        assert await comment.locator("img, script").count() == 0
+
+
 @pytest.mark.parametrize("live", ["event stream", "polling"])
 async def test_a_withdrawn_review_empties_the_open_page(
     published: Published, blog: BlogServer, tmp_path: Path, live: str

@@ -19,10 +19,12 @@ from bot.discord_double.routes.polls import PollRoutes
 from bot.discord_double.routes.reactions import ReactionRoutes
 from bot.discord_double.routes.threads import ThreadRoutes
 from bot.discord_double.routes.users import UserRoutes
+from bot.discord_double.routes.webhooks import WebhookRoutes
 from bot.discord_double.world import World
 
 
 def route_table(world: World, interactions: Interactions, gateway_url: Callable[[], str]) -> list[RouteSpec]:
+    interaction_routes = InteractionRoutes(world, interactions)
     resources = [
         UserRoutes(world, gateway_url),
         CommandRoutes(world),
@@ -32,6 +34,8 @@ def route_table(world: World, interactions: Interactions, gateway_url: Callable[
         MessageRoutes(world),
         ReactionRoutes(world),
         PollRoutes(world),
-        InteractionRoutes(world, interactions),
+        # Before the interaction routes: channel webhooks share the /webhooks/{id}/{token} paths with follow-ups.
+        WebhookRoutes(world, interaction_routes),
+        interaction_routes,
     ]
     return [route for resource in resources for route in resource.routes()]

@@ -46,6 +46,8 @@
       invite: "Not a member yet? Join the server",
       edited: "(edited)",
       editedAt: "Edited {time}",
+      fromBlog: "on the blog",
+      fromBlogTitle: "Left on the blog, not in Discord",
       spoiler: "Spoiler: click to reveal",
       attachment: "Attachment: {name}",
       reactions: "Reactions",
@@ -136,7 +138,9 @@
     "  display: flex; align-items: center; justify-content: center; font-size: .85em; font-weight: 700; }",
     ".meta { display: flex; flex-wrap: wrap; gap: .5em; align-items: baseline; }",
     ".author { font-weight: 600; }",
-    ".meta time, .edited { color: var(--_muted); font-size: .85em; }",
+    ".meta time, .edited, .source { color: var(--_muted); font-size: .85em; }",
+    ".source a { color: inherit; }",
+    ".from-blog > .avatar { background: var(--_surface); color: var(--_text); border: 1px solid var(--_border); }",
     ".body { overflow-wrap: anywhere; }",
     ".body pre { background: var(--_surface); padding: .5em; border-radius: 6px; overflow: auto; }",
     ".body code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }",
@@ -419,7 +423,7 @@
   };
 
   Widget.prototype.comment = function (node) {
-    var item = el("li", "comment");
+    var item = el("li", node.source === "blog" ? "comment from-blog" : "comment");
     item.dataset.id = node.id;
     item.appendChild(el("div", "avatar", initials(node.author))).setAttribute("aria-hidden", "true");
     var main = el("div", "main");
@@ -443,6 +447,13 @@
     entry.el.querySelector(".avatar").textContent = initials(node.author);
     var meta = el("div", "meta");
     meta.appendChild(el("span", "author", node.author));
+    if (node.source === "blog") {
+      // A blog reader's comment (mirrored into Discord); said as text, linked to its place on the blog.
+      var source = el("span", "source");
+      source.title = s.fromBlogTitle;
+      source.appendChild(isHttp(node.url) ? link(node.url, "", s.fromBlog) : document.createTextNode(s.fromBlog));
+      meta.appendChild(source);
+    }
     var time = el("time", "", relativeTime(node.created_at, this.lang, s));
     time.dateTime = node.created_at;
     time.title = exactTime(node.created_at, this.lang);
