@@ -215,3 +215,20 @@ async def test_every_slash_command_is_in_the_map_beside_the_module_that_defines_
         assert seen >= 20
     finally:
         await bot.close()
+
+
+# -- links between the documents ---------------------------------------------------------------------
+
+_LOCAL_LINK = re.compile(r"\]\(((?![a-z]+:|#)[^)\s#]+)(?:#[^)]*)?\)")
+
+
+def test_every_local_link_and_image_in_the_docs_exists() -> None:
+    """The README and docs/ link to files and screenshots by relative path; each one is there."""
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = [
+        f"{doc.relative_to(ROOT)} -> {target}"
+        for doc in documents
+        for target in _LOCAL_LINK.findall(doc.read_text(encoding="utf-8"))
+        if not (doc.parent / target).exists()
+    ]
+    assert not broken, broken
