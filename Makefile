@@ -1,5 +1,5 @@
 # Two set-up commands for a fresh clone:
-#   make run    creates .venv, installs Matinee and runs the bot
+#   make run    creates .venv, installs Matinee and runs the bot (without DISCORD_TOKEN: the sandbox)
 #   make test   creates .venv, installs Matinee with its test extra and runs the tests
 PYTHON ?= python3
 VENV := .venv
@@ -37,7 +37,7 @@ install: $(INSTALLED)
 install-test: $(INSTALLED_TEST)
 
 run: install
-	$(BIN)/matinee run
+	$(BIN)/matinee start
 
 test: install-test
 	$(BIN)/python -m pytest -q

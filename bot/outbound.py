@@ -22,7 +22,7 @@ So the policy lives in the session itself:
 Each use names its :class:`Purpose`, and the purpose decides the policy once
 (:func:`policy_for`): URLs that server admins, feeds or blogs supply are held to
 the private-network rule (lifted by ``FEED_ALLOW_PRIVATE_NETWORKS``); endpoints
-only the operator configures (``TMDB_API_BASE``, ``OPENAI_BASE_URL``) are trusted
+only the operator configures (``TMDB_API_BASE``, ``OPENAI_BASE_URL``, ``DISCORD_API_BASE``) are trusted
 as configured, so a TMDB proxy or a local model on loopback keeps working.
 
 :class:`OutboundHttp` owns the bot's long-lived sessions, one per purpose,
@@ -137,9 +137,12 @@ class Purpose(enum.StrEnum):
     """The operator's ``TMDB_API_BASE``: trusted as configured (a cache or proxy on loopback works)."""
     LLM = "llm"
     """The operator's ``OPENAI_BASE_URL`` (``doctor``'s probe; chat itself goes through the openai SDK)."""
+    DISCORD = "discord"
+    """Discord's REST API or the operator's ``DISCORD_API_BASE``: ``doctor``'s token check and ``matinee run``'s
+    wait for the network (:mod:`bot.discord_api`); the bot itself talks to Discord through discord.py."""
 
 
-_OPERATOR_CONFIGURED = frozenset({Purpose.TMDB, Purpose.LLM})
+_OPERATOR_CONFIGURED = frozenset({Purpose.TMDB, Purpose.LLM, Purpose.DISCORD})
 
 
 def policy_for(settings: Settings, purpose: Purpose) -> NetworkPolicy:

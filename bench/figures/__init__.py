@@ -14,4 +14,5 @@ FIGURES = (
     "bench.figures.feeds",
     "bench.figures.footprint",
     "bench.figures.web",
+    "bench.figures.sandbox",
 )

@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export one review's whole discussion (--review), or, with --all --dir DIR, one file per review "
         "holding what the read API publishes (servers that publish, members who consented), for Hugo's data/ or "
         "Jekyll's _data/. --all rewrites only files whose review changed.",
+        epilog="Examples:\n  matinee export --review chungking-express-a-love-letter-to-loneliness --format md\n"
+        "  matinee export --all --dir site/data/comments",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--review", help="the review's slug or numeric id")

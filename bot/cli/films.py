@@ -9,28 +9,44 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from ..films.importer import FORMATS, FilmImportError, ImportProgress, ImportReport, import_films
+from ..films.importer import (
+    CSV_COLUMNS,
+    DEFAULT_BATCH,
+    FORMATS,
+    FilmImportError,
+    ImportProgress,
+    ImportReport,
+    import_films,
+)
 from ..storage import Database, StorageError
 from ..storage.films import FilmRepository
 from ._common import fail, load_or_exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("films", help="manage the film catalog")
+    parser = subparsers.add_parser(
+        "films",
+        help="manage the film catalog",
+        description="Manage the film catalog that /film, /rate and autocomplete search.",
+        epilog="Example:\n  matinee films import films.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="films_command", metavar="ACTION", required=True)
     importer = actions.add_parser(
         "import",
         help="import films from IMDb dataset files, CSV or JSON (safe to run again)",
         description=(
-            "Import films. IMDb: a folder with title.basics.tsv[.gz] (plus title.crew, name.basics and, "
-            "optionally, title.ratings and title.akas); movies only. CSV/JSON columns: title, year, "
-            "original_title, directors, cast, runtime, genres, overview, poster_url, imdb_id, tmdb_id, "
-            "popularity, vote_count, alt_titles. Running it again adds nothing."
+            "Import films into the catalog that /film and autocomplete search. IMDb: a folder with "
+            "title.basics.tsv[.gz] (plus title.crew, name.basics and, optionally, title.ratings and "
+            "title.akas); movies only. CSV (comma, semicolon or tab separated) and JSON columns: "
+            f"{', '.join(CSV_COLUMNS)}; only title is required. Running it again adds nothing."
         ),
+        epilog="Example:\n  matinee films import ~/imdb/ --batch-size 10000\n  matinee films import films.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     importer.add_argument("path", type=Path, help="an IMDb folder (or its title.basics file), a .csv or a .json/.jsonl")
     importer.add_argument("--format", choices=FORMATS, help="file format (default: guessed from the path)")
-    importer.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
+    importer.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="rows per transaction (default 5000)")
     importer.set_defaults(handler=handle_import)
 
 
@@ -73,13 +89,15 @@ async def run_import(
     db = await Database.open(database_path)
     try:
         await db.migrate()
-        return await import_films(FilmRepository(db), path, fmt, batch_size=max(100, batch_size), progress=bar)
+        return await import_films(FilmRepository(db), path, fmt, batch_size=batch_size, progress=bar)
     finally:
         await db.close()
 
 
 def handle_import(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file, require_token=False)
+    if args.batch_size < 1:
+        return fail(f"--batch-size must be at least 1 (rows per transaction; the default is {DEFAULT_BATCH})")
     bar = ProgressBar()
     try:
         report = asyncio.run(run_import(settings.database_path, args.path, args.format, args.batch_size, bar))

@@ -9,16 +9,25 @@ from pathlib import Path
 from ..privacy import ForgetReport, cli_summary, member_data_registry
 from ..storage import Database, StorageError
 from ..storage.writer import BatchedWriter
-from ._common import fail, load_or_exit
+from ._common import discord_id, fail, load_or_exit
 
 __all__ = ["register", "run_forget"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "forget", help="erase a member's comments, poll votes, ratings, watchlist and chat (all servers)"
+        "forget",
+        help="erase a member's comments, poll votes, ratings, watchlist and chat (all servers)",
+        description=(
+            "Erase everything Matinee stores about one member, in every server and in direct messages: "
+            "comments, poll votes, film ratings, watchlist and chat messages, and keep them from being "
+            "stored again by a backfill. Prints what each feature erased. To find the id, turn on "
+            "Developer Mode in Discord (Settings → Advanced), then right-click the member → Copy User ID."
+        ),
+        epilog="Example:\n  matinee forget 123456789012345678",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("user_id", help="the member's Discord user id")
+    parser.add_argument("user_id", help="the member's Discord user id (a number of up to 19 digits)")
     parser.set_defaults(handler=handle)
 
 
@@ -36,12 +45,16 @@ async def run_forget(database_path: Path, user_id: int) -> ForgetReport:
 
 def handle(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file, require_token=False)
-    if not args.user_id.isdigit():
-        return fail("user_id must be a Discord user id (digits only)")
+    user_id = discord_id(args.user_id)
+    if user_id is None:
+        return fail(
+            f"{args.user_id[:40]!r} is not a Discord user id, which is a number of up to 19 digits such as "
+            "123456789012345678 (in Discord: Developer Mode on, then right-click the member → Copy User ID)"
+        )
     if not Path(settings.database_path).is_file():
         return fail(f"no database at {settings.database_path}", 1)
     try:
-        report = asyncio.run(run_forget(settings.database_path, int(args.user_id)))
+        report = asyncio.run(run_forget(settings.database_path, user_id))
     except StorageError as exc:
         return fail(str(exc))
     print(cli_summary(report))

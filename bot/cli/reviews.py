@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reviews",
         help="list stored reviews with the slugs and ids to name them by",
         description="Stored reviews: what Matinee knows about and what it calls them.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="reviews_command", metavar="ACTION", required=True)
     lister = actions.add_parser(

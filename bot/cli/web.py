@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "web",
         help="serve the read API and comments widget without the bot (read-only; run as many as you like)",
         description="Serve /v1/comments, /v1/counts, /v1/events, /embed.js and /healthz from the database, "
-        "without connecting to Discord. Example: matinee web --port 8781",
+        "without connecting to Discord.",
+        epilog="Example:\n  matinee web --port 8781",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", help="address to listen on (default: WEB_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default: WEB_PORT; 0 picks a free one)")

@@ -42,9 +42,11 @@ The parts, and how they fit
 forwards its methods to them.  ``state`` holds the world as Discord's JSON;
 ``world`` changes it and tells the ``gateway``; ``interactions`` sends a member's
 commands and clicks; ``rest`` records each request and passes it through
-``faults`` and ``ratelimits`` to a handler in ``routes``.
+``faults`` and ``ratelimits`` to a handler in ``routes``; ``changes`` tells observers other
+than the bot (the sandbox's page) about every change, ephemeral answers included.
 """
 
+from bot.discord_double.changes import INTERACTION_CHANGED, Change
 from bot.discord_double.double import DiscordDouble
 from bot.discord_double.faults import Fault
 from bot.discord_double.interactions import InteractionRecord
@@ -53,6 +55,8 @@ from bot.discord_double.responses import DiscordError
 from bot.discord_double.snowflakes import make_snowflake, snowflake_time
 
 __all__ = [
+    "INTERACTION_CHANGED",
+    "Change",
     "DiscordDouble",
     "DiscordError",
     "Fault",

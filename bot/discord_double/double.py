@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.discord_double.changes import Change, ChangeFeed
 from bot.discord_double.faults import Fault, Faults
 from bot.discord_double.gateway import Gateway, Session
 from bot.discord_double.interactions import InteractionRecord, Interactions
@@ -55,6 +56,7 @@ class DiscordDouble:
     bot_user_id: int = _forward("_state", "bot_user_id")
     bot_user: JSON = _forward("_state", "bot_user")
     token: str | None = _forward("_state", "token", writable=True)
+    application_flags: int | None = _forward("_state", "application_flags", writable=True)
     # The world (State), keyed by integer id.
     users: dict[int, JSON] = _forward("_state", "users")
     guilds: dict[int, JSON] = _forward("_state", "guilds")
@@ -96,6 +98,7 @@ class DiscordDouble:
         bucket_limit: int = 50,
         bucket_window: float = 1.0,
         enforce_bucket_limits: bool = False,
+        application_flags: int | None = None,
     ) -> None:
         """Create the double (not started).
 
@@ -103,14 +106,18 @@ class DiscordDouble:
         ``privileged_intents_enabled``: False makes IDENTIFY with privileged intents close with 4014.
         ``bucket_limit``/``bucket_window``: per-route X-RateLimit-* values we advertise.
         ``enforce_bucket_limits``: answer 429 (scope "user") when a client ignores them.
+        ``application_flags``: the ``flags`` of ``GET /applications/@me`` (protocol's ``APP_FLAG_*``); None
+        follows ``privileged_intents_enabled`` (the _LIMITED intent flags when enabled, else 0).
         """
         application_id = application_id or make_snowflake()
+        self._changes = ChangeFeed()
         self._state = State(application_id=application_id, bot_user_id=bot_user_id or application_id,
                             bot_name=bot_name, token=token, base_url=lambda: self.base_url)
+        self._state.application_flags = application_flags
         self._gateway = Gateway(self._state, url=lambda: self.gateway_url, heartbeat_interval_ms=heartbeat_interval_ms,
-                                privileged_intents_enabled=privileged_intents_enabled)
+                                privileged_intents_enabled=privileged_intents_enabled, changes=self._changes)
         self._world = World(self._state, Composer(self._state), self._gateway)
-        self._interactions = Interactions(self._state, self._gateway)
+        self._interactions = Interactions(self._state, self._gateway, self._changes)
         self._log = RequestLog()
         self._limits = RateLimits(bucket_limit=bucket_limit, bucket_window=bucket_window,
                                   enforce_bucket_limits=enforce_bucket_limits)
@@ -123,15 +130,19 @@ class DiscordDouble:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> DiscordDouble:
-        """Bind to 127.0.0.1 on an ephemeral port and start serving."""
+    async def start(self, port: int = 0) -> DiscordDouble:
+        """Bind to 127.0.0.1 on ``port`` (0: an ephemeral one) and start serving.
+
+        A fixed port lets a test start Discord where a client already expects it (a bot
+        that was started while "the network was down").
+        """
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway.handle)
         app.router.add_get("/attachments/{attachment_id}/{filename}", self._attachment_handler)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest.handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._site = web.TCPSite(self._runner, "127.0.0.1", port)
         await self._site.start()
         server = self._site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
@@ -286,6 +297,31 @@ class DiscordDouble:
         return await self._world.add_thread(channel_id, name, owner_id=owner_id, message_id=message_id,
                                             private=private, archived=archived, locked=locked,
                                             applied_tags=applied_tags, starter_content=starter_content)
+
+    def member_permissions(self, guild_id: int, user_id: int) -> int:
+        """A member's guild-level permission bits (the owner and administrators have all)."""
+        return self._state.member_permissions(int(guild_id), int(user_id))
+
+    def dm_channel(self, user_id: int) -> JSON:
+        """The DM channel between the bot and a user, opened on first use."""
+        return self._state.dm_channel(int(user_id))
+
+    # ------------------------------------------------------------------ watching the world (ChangeFeed)
+
+    def subscribe(self, observer: Callable[[Change], None]) -> Callable[[], None]:
+        """Tell ``observer`` about every change (dispatches and interaction answers); returns the unsubscriber.
+
+        For pages that show the world (the sandbox); see :mod:`bot.discord_double.changes`.
+        """
+        return self._changes.subscribe(observer)
+
+    def find_message(self, message_id: int) -> JSON | None:
+        """A message by id, rendered as over REST: from any channel, or an ephemeral answer; None if unknown."""
+        stored = self._state.find_message(int(message_id))
+        if stored is not None:
+            return self._state.render_message(stored)
+        ephemeral = self._interactions.find_ephemeral(int(message_id))
+        return self._state.render_message(ephemeral) if ephemeral is not None else None
 
     # ------------------------------------------------------------------ what members do (World)
 

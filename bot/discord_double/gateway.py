@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from bot.discord_double.changes import ChangeFeed
 from bot.discord_double.intents import intent_for, redact_for
 from bot.discord_double.protocol import (
     INTENT_GUILDS,
@@ -82,9 +83,11 @@ class Gateway:
     """Sessions, dispatch and the websocket handler; counters tell tests what the client did."""
 
     def __init__(self, state: State, *, url: Callable[[], str], heartbeat_interval_ms: int = 41250,
-                 privileged_intents_enabled: bool = True) -> None:
-        """``url`` gives the running gateway's ws:// URL (sent as ``resume_gateway_url``)."""
+                 privileged_intents_enabled: bool = True, changes: ChangeFeed | None = None) -> None:
+        """``url`` gives the running gateway's ws:// URL (sent as ``resume_gateway_url``);
+        ``changes`` hears every dispatch before intents filter it."""
         self.state = state
+        self.changes = changes or ChangeFeed()
         self._url = url
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.privileged_intents_enabled = privileged_intents_enabled
@@ -122,6 +125,7 @@ class Gateway:
         await self._dispatch_now(event, data)
 
     async def _dispatch_now(self, event: str, data: JSON) -> None:
+        self.changes.dispatched(event, data)  # observers see every change, even where the bot is away
         if self.state.is_away(data.get("guild_id")):
             return  # the bot is out of that guild (or it is unavailable): Discord sends nothing of it
         for session in list(self.sessions.values()):

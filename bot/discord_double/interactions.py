@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.discord_double.changes import ChangeFeed
 from bot.discord_double.command_options import CHANNEL, MENTIONABLE, ROLE, USER, command_data, resolve_value
 from bot.discord_double.gateway import Gateway
-from bot.discord_double.protocol import ADMINISTRATOR, ALL_PERMISSIONS, FLAG_LOADING, JSON
+from bot.discord_double.protocol import ADMINISTRATOR, ALL_PERMISSIONS, FLAG_EPHEMERAL, FLAG_LOADING, JSON
 from bot.discord_double.snowflakes import make_snowflake
 from bot.discord_double.state import State
 
@@ -55,6 +56,7 @@ class InteractionRecord:
     followups: list[JSON] = field(default_factory=list)
     followup_edits: list[JSON] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _observer: Callable[[InteractionRecord], None] | None = field(default=None, repr=False)
 
     @property
     def response(self) -> JSON | None:
@@ -84,8 +86,21 @@ class InteractionRecord:
         resp = self.response
         return resp.get("data") if resp and resp["type"] == 9 else None
 
+    @property
+    def user_id(self) -> int:
+        """Who ran the command or clicked (a member in a guild, a user in a DM)."""
+        user = (self.payload.get("member") or {}).get("user") or self.payload["user"]
+        return int(user["id"])
+
+    def messages(self) -> list[JSON]:
+        """The messages this interaction answered with: ``@original`` (unless deleted), then follow-ups."""
+        out = [self.original] if self.original is not None and not self.original_deleted else []
+        return out + [m for m in self.followups if m is not self.original]
+
     def _notify(self) -> None:
         self._changed.set()
+        if self._observer is not None:
+            self._observer(self)
 
     async def _wait(self, predicate: Callable[[], Any], timeout: float) -> Any:
         async def loop() -> Any:
@@ -144,10 +159,19 @@ def walk_components(components: list[JSON]) -> Iterator[JSON]:
 class Interactions:
     """Sends interactions to the bot as a member and keeps their records (``records``, by id)."""
 
-    def __init__(self, state: State, gateway: Gateway) -> None:
+    def __init__(self, state: State, gateway: Gateway, changes: ChangeFeed | None = None) -> None:
         self.state = state
         self.gateway = gateway
+        self.changes = changes or gateway.changes
         self.records: dict[int, InteractionRecord] = {}
+
+    def find_ephemeral(self, message_id: int) -> JSON | None:
+        """An ephemeral answer by id: it lives only on its interaction's record, never in a channel."""
+        for record in reversed(list(self.records.values())):
+            for msg in record.messages():
+                if int(msg["id"]) == int(message_id) and msg.get("flags", 0) & FLAG_EPHEMERAL:
+                    return msg
+        return None
 
     # ------------------------------------------------------------------ the test API
 
@@ -188,7 +212,8 @@ class Interactions:
 
         ``message``: the message dict (e.g. from ``messages_in``/a record) or its id.
         """
-        msg = message if isinstance(message, dict) else self.state.find_message(int(message))
+        msg = message if isinstance(message, dict) else (
+            self.state.find_message(int(message)) or self.find_ephemeral(int(message)))
         if msg is None:
             raise ValueError(f"unknown message {message}")
         stored = self.state.find_message(int(msg["id"]))
@@ -266,6 +291,7 @@ class Interactions:
                                    payload=payload,
                                    channel_id=int(payload["channel_id"]) if payload.get("channel_id") else None,
                                    guild_id=int(payload["guild_id"]) if payload.get("guild_id") else None)
+        record._observer = self.changes.interaction_changed
         self.records[record.id] = record
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return record

@@ -37,6 +37,9 @@ class State:
         self.application_id = application_id
         self.bot_user_id = bot_user_id
         self.token = token
+        # The application's ``flags``; None follows the gateway: the privileged intents' _LIMITED
+        # flags when they are enabled (an app in fewer than 100 servers), none when they are not.
+        self.application_flags: int | None = None
         self._base_url = base_url
 
         self.users: dict[int, JSON] = {}

@@ -28,6 +28,8 @@ from typing import Any, TextIO
 from ..storage.films import FilmRecord, FilmRepository, ImportCounts
 
 __all__ = [
+    "CSV_COLUMNS",
+    "DEFAULT_BATCH",
     "FORMATS",
     "FilmImportError",
     "ImportProgress",
@@ -40,6 +42,11 @@ __all__ = [
 ]
 
 FORMATS = ("imdb", "csv", "json", "vega")
+TITLE_COLUMNS = ("title", "name")
+CSV_COLUMNS = (
+    "title", "year", "original_title", "directors", "cast", "runtime", "genres", "overview", "poster_url",
+    "imdb_id", "tmdb_id", "popularity", "vote_count", "alt_titles",
+)  # fmt: skip
 DEFAULT_BATCH = 5000
 _NULL = "\\N"
 _YEAR = re.compile(r"(?<!\d)(18[89]\d|19\d\d|20\d\d|21\d\d)(?!\d)")
@@ -233,12 +240,38 @@ def record_from_vega(row: dict[str, Any]) -> FilmRecord | None:
 # -- row sources ----------------------------------------------------------------------
 
 
+def _has_title(columns: list[str]) -> bool:
+    return bool({c.strip().lower() for c in columns} & set(TITLE_COLUMNS))
+
+
 def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a comma-separated file, or of one separated by ``;``, tab or ``|`` (a spreadsheet's export)."""
     with _open_text(path) as handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames or "title" not in {f.strip().lower() for f in reader.fieldnames if f}:
-            raise FilmImportError(f"{path.name} has no 'title' column (columns: title, year, directors, …)")
+        columns = [f for f in reader.fieldnames or [] if f]
+        if not _has_title(columns):
+            sample = "\n".join(handle.readline() for _ in range(20))
+            try:
+                dialect = csv.Sniffer().sniff(",".join(columns) + "\n" + sample, delimiters=";\t|")
+            except csv.Error:
+                dialect = None
+            if dialect is not None:
+                handle.seek(0)
+                reader = csv.DictReader(handle, delimiter=dialect.delimiter)
+                columns = [f for f in reader.fieldnames or [] if f]
+        if not _has_title(columns):
+            raise FilmImportError(_wrong_columns(path, columns))
         yield from reader
+
+
+def _wrong_columns(path: Path, columns: list[str]) -> str:
+    """Which columns the file has, and which ones Matinee needs and reads, on one line."""
+    shown = ", ".join(repr(c.strip()[:40]) for c in columns[:12]) + (", …" if len(columns) > 12 else "")
+    has = f"its columns are {shown}" if columns else "it has no header row"
+    return (
+        f"{path.name} has no title column: {has}. Matinee needs a 'title' (or 'name') column, "
+        f"and also reads {', '.join(CSV_COLUMNS[1:])}"
+    )
 
 
 def _json_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -161,6 +161,15 @@ class TmdbClient:
             raise TmdbUnavailable("bad_response")
         return data
 
+    async def check(self) -> None:
+        """One cheap authenticated call (``/configuration``), for ``matinee doctor``; raises :class:`TmdbUnavailable`.
+
+        ``bad_response`` here means the base URL answered, but not as TMDB's API does.
+        """
+        data = await self._get("/configuration", {})
+        if not isinstance(data.get("images"), dict):
+            raise TmdbUnavailable("bad_response")
+
     async def search(self, query: str, *, year: int | None = None, limit: int = 10) -> list[FilmRecord]:
         """Films matching ``query`` (summary fields only: no cast or directors)."""
         params = {"query": query[:200], "include_adult": "false"}

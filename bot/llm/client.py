@@ -8,7 +8,8 @@ the three calls the features make:
   discussion prompts and summaries, which always have a fallback that needs no
   model and must not keep a member waiting;
 * :meth:`LLM.stream`: a streamed chat completion, optionally with tools;
-* :meth:`LLM.moderate`: the moderation check chat can run first.
+* :meth:`LLM.moderate`: the moderation check chat can run first;
+* :meth:`LLM.list_models`: the one cheap authenticated call ``matinee doctor`` makes.
 
 Every provider failure comes out as one classified :class:`ModelError`
 (:mod:`bot.llm.errors`); what it *means* is the caller's decision. Output is
@@ -122,6 +123,17 @@ class LLM:
             request["tools"] = list(tools)
             request["tool_choice"] = tool_choice or "auto"
         return ModelStream(self.client, request)
+
+    async def list_models(self, *, timeout: float = 10.0) -> list[str]:
+        """The model ids the provider offers: one cheap authenticated call, no retries (``matinee doctor``).
+
+        A failure is raised as a classified :class:`ModelError` (``auth``, ``connection``, ``timeout``, …).
+        """
+        try:
+            page = await self.client.with_options(timeout=timeout, max_retries=0).models.list()
+            return [model.id for model in page.data]
+        except openai.OpenAIError as exc:
+            raise ModelError.of(exc) from exc
 
     async def moderate(self, text: str) -> bool:
         """Whether the moderation endpoint flags ``text``; a failure raises :class:`ModelError`."""

@@ -54,7 +54,15 @@ ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text
 
 
 class FeedFetchError(Exception):
-    """A feed could not be fetched; the message is safe to show to a server admin."""
+    """A feed could not be fetched; the message is safe to show to a server admin.
+
+    ``unreachable`` is True when no server answered at all (a name that does not resolve,
+    a refused connection, a timeout): the network may be down rather than the feed wrong.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,14 +185,14 @@ class FeedFetcher:
         except FeedFetchError:
             raise
         except TimeoutError:
-            raise FeedFetchError("the feed did not answer in time") from None
+            raise FeedFetchError("the feed did not answer in time", unreachable=True) from None
         except aiohttp.ClientError as exc:
             if (refusal := private_address_refusal(exc)) is not None:
                 raise FeedFetchError(_refusal_message(refusal)) from None
             if isinstance(exc, aiohttp.ClientConnectorDNSError):
-                raise FeedFetchError(f"cannot resolve {exc.host}") from None
+                raise FeedFetchError(f"cannot resolve {exc.host}", unreachable=True) from None
             if isinstance(exc, aiohttp.ClientConnectorError):
-                raise FeedFetchError(f"cannot connect to {exc.host}") from None
+                raise FeedFetchError(f"cannot connect to {exc.host}", unreachable=True) from None
             raise FeedFetchError(f"network error ({type(exc).__name__})") from None
         except (ValueError, OSError) as exc:  # bad URLs from hostile Location headers, socket errors
             raise FeedFetchError(f"network error ({type(exc).__name__})") from None

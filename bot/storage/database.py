@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..urls import normalize_post_url
+from .access import database_access_problem
 from .reader import ReadConnection
 from .review_names import adopt_url_slugs
 
@@ -103,7 +104,7 @@ class Migration:
         return statements
 
 
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN = 3, 5, 6, 8, 10, 14
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -112,6 +113,24 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     if code is not None:
         return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _open_failure(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
+    """What a failed open means for the operator: only a file SQLite cannot read is "restore a backup".
+
+    A read-only file or directory, or a lock held elsewhere, is not damage, and saying
+    "corrupt" would send the operator to restore a database that is fine.
+    """
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_IOERR):
+        problem = database_access_problem(path)
+        return StorageError(problem or f"cannot open the database {path} for writing ({exc})")
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StorageError(f"the database {path} is locked by another program ({exc}); stop it and try again")
+    return StorageError(
+        f"the database file {path} is unreadable or not a SQLite database ({exc}); "
+        "Matinee will not overwrite it: restore it from a backup or point DATABASE_PATH elsewhere"
+    )
 
 
 def _only_comments(text: str) -> bool:
@@ -171,7 +190,13 @@ class Database:
             file = scratch / "matinee.db"
         else:
             file = Path(path)
-            file.parent.mkdir(parents=True, exist_ok=True)
+            # Said in words before SQLite says it in codes: which of path, directory or file is wrong.
+            if (problem := database_access_problem(file)) is not None:
+                raise StorageError(problem)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the directory {file.parent}: {exc.strerror or exc}") from exc
             if file.exists() and not file.is_file():
                 raise StorageError(f"database path {file} is not a file")
         try:
@@ -195,10 +220,7 @@ class Database:
             await db.pragma("synchronous", "NORMAL")
         except sqlite3.DatabaseError as exc:
             await db.close()
-            raise StorageError(
-                f"the database file {path} is unreadable or not a SQLite database ({exc}); "
-                "Matinee will not overwrite it: restore it from a backup or point DATABASE_PATH elsewhere"
-            ) from exc
+            raise _open_failure(file, exc) from exc
         return db
 
     @property

@@ -105,7 +105,10 @@ class Chat(commands.Cog):
         request = self._request_from_message(message)
         try:
             with self._tracked():
-                await self.service.respond(request, target)
+                if not self.service.configured:
+                    await self._answer_from_reviews(message, request, target)
+                else:
+                    await self.service.respond(request, target)
         except Exception:
             log.exception("chat reply failed in channel %s", message.channel.id)
             await self._notice(target, "Something went wrong on my side while answering. Please try again.")
@@ -128,6 +131,20 @@ class Chat(commands.Cog):
             quoted_text=quoted_text,
             quoted_author=quoted_author,
             message_id=message.id,
+        )
+
+    async def _answer_from_reviews(self, message: discord.Message, request: ChatRequest, target: ChannelTarget) -> None:
+        """No model: a mention gets what /ask gives, the matching reviews and the film's card."""
+        refusal = await self.service.check_rate_limit(request.guild_id, request.author_id)
+        if refusal is not None:
+            await self._notice(target, refusal)
+            return
+        answer = await self.service.fallback_answer(request)
+        await message.channel.send(
+            embeds=fallback_embeds(answer, request.content or message.content),
+            reference=message.to_reference(fail_if_not_exists=False),
+            mention_author=False,
+            allowed_mentions=NO_MENTIONS,
         )
 
     async def _notice(self, target: ChannelTarget, text: str) -> None:

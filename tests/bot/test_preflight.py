@@ -8,7 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from bot.preflight import application_id_from_token, check_database, invite_permissions, invite_url, run_checks
+from bot.preflight import (
+    Status,
+    application_id_from_token,
+    check_database,
+    invite_permissions,
+    invite_url,
+    run_checks,
+)
+from bot.reviews.fetch import PRIVATE_NETWORKS_REFUSED
 from bot.settings import Secret, Settings
 from tests._environment import child_environment
 
@@ -46,11 +54,16 @@ def test_doctor_reports_unreachable_integrations_without_hanging(tmp_path: Path)
         "TMDB_API_KEY": "tmdb-doctor-secret",
         "TMDB_API_BASE": "http://127.0.0.1:9/3",
     }
+    env["REVIEWS_DIR"] = str(tmp_path)
+    env["FEED_ALLOW_PRIVATE_NETWORKS"] = "true"
+    env["DISCORD_API_BASE"] = "http://127.0.0.1:9/api/v10"
     result = run_doctor(env, tmp_path)
-    assert result.returncode == 0  # integrations are optional: reported, not fatal
-    assert "[ok  ] discord token" in result.stdout
-    assert "[FAIL] feed http://127.0.0.1:9/feed" in result.stdout
-    assert "[FAIL] openai" in result.stdout and "[FAIL] tmdb" in result.stdout
+    # Nothing answered: the machine looks offline, so nothing is "ok" and nothing is blamed either.
+    assert result.returncode == 3, result.stdout
+    assert "[??  ] discord token" in result.stdout and "could not check" in result.stdout
+    assert "[??  ] feed http://127.0.0.1:9/feed" in result.stdout
+    assert "[??  ] openai" in result.stdout and "[??  ] tmdb" in result.stdout
+    assert "[ok  ] discord token" not in result.stdout
     assert "client_id=123456789012345678" in result.stdout
     for secret in ("sk-doctor-secret", "tmdb-doctor-secret", env["DISCORD_TOKEN"]):
         assert secret not in result.stdout + result.stderr
@@ -80,16 +93,22 @@ def test_token_shape_and_corrupt_database_are_reported(tmp_path: Path) -> None:
 async def test_doctor_refuses_a_private_feed_exactly_as_the_bot_does(tmp_path: Path) -> None:
     """The feed check goes through the bot's feeds session, so its policy (and message) is the bot's."""
     feed = "http://127.0.0.1:9/feed"
-    base = Settings(discord_token=None, database_path=tmp_path / "m.db", reviews_dir=tmp_path, review_feeds=(feed,))
+    base = Settings(
+        discord_token=None, database_path=tmp_path / "m.db", reviews_dir=tmp_path, review_feeds=(feed,),
+        discord_api_base="http://127.0.0.1:9/api/v10",
+    )  # fmt: skip
     refused = {r.name: r for r in await run_checks(base)}[f"feed {feed}"]
-    assert not refused.ok
-    assert refused.detail == "refused: 127.0.0.1 is on a private network (FEED_ALLOW_PRIVATE_NETWORKS is off)"
+    assert refused.status is Status.FAIL
+    assert refused.detail.startswith(PRIVATE_NETWORKS_REFUSED)  # the bot's own words (/matinee feed add)
     allowed = {r.name: r for r in await run_checks(replace(base, feed_allow_private_networks=True))}[f"feed {feed}"]
-    assert not allowed.ok and allowed.detail.startswith("unreachable")  # nothing listens on port 9
+    # Nothing listens on port 9 and nothing else answered: "could not check", never ok.
+    assert allowed.status is Status.UNCHECKED and "cannot connect to 127.0.0.1" in allowed.detail
 
 
 async def test_no_reviews_dir_is_reported_as_none_not_as_the_samples(tmp_path: Path) -> None:
-    settings = Settings(discord_token=None, database_path=tmp_path / "m.db")
+    settings = Settings(
+        discord_token=None, database_path=tmp_path / "m.db", discord_api_base="http://127.0.0.1:9/api/v10"
+    )
     assert settings.reviews_dir is None
     found = {r.name: r for r in await run_checks(settings)}["reviews dir"]
     assert found.ok and "no Markdown folder" in found.detail and "data/reviews" not in found.detail

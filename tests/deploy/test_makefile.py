@@ -75,7 +75,7 @@ def test_second_install_does_nothing_until_pyproject_changes(project: Path) -> N
 
 def test_run_and_test_targets_use_the_stamps(project: Path) -> None:
     make(project, "install-test")
-    for target, command in (("run", ".venv/bin/matinee run"), ("test", ".venv/bin/python -m pytest -q")):
+    for target, command in (("run", ".venv/bin/matinee start"), ("test", ".venv/bin/python -m pytest -q")):
         planned = subprocess.run(
             ["make", "--no-print-directory", "-n", target, f"PYTHON={project / 'fake-python'}"],
             cwd=project, capture_output=True, text=True, timeout=60,

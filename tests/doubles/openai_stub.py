@@ -112,9 +112,12 @@ class OpenAIStub:
         default_text: str = "This is the stub's default reply.",
         models: Sequence[str] = ("gpt-4o-mini", "gpt-4o", "omni-moderation-latest"),
         host: str = "127.0.0.1",
+        api_key: str | None = None,
     ) -> None:
+        """``api_key``: when set, ``GET /v1/models`` answers 401 to any other bearer token, like OpenAI."""
         self.default_text = default_text
         self.models = list(models)
+        self.api_key = api_key
         self.host = host
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[ScriptedReply] = deque()
@@ -348,6 +351,10 @@ class OpenAIStub:
 
     async def _models(self, request: web.Request) -> web.Response:
         await self._record(request)
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            error = {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                     "code": "invalid_api_key", "param": None}
+            return self._error_response(401, error)
         data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "stub"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
 

@@ -1,4 +1,4 @@
-"""A loopback TMDB v3 stub serving TMDB-shaped JSON for /search/movie and /movie/{id}.
+"""A loopback TMDB v3 stub serving TMDB-shaped JSON for /search/movie, /movie/{id} and /configuration.
 
 Faults are queued per request: an HTTP status (429 with Retry-After, 401, 5xx) or a
 hang (to trigger the client's timeout). Every request is recorded, so tests can
@@ -100,6 +100,7 @@ class TmdbStub:
         app = web.Application()
         app.router.add_get("/3/search/movie", self._search)
         app.router.add_get("/3/movie/{id}", self._details)
+        app.router.add_get("/3/configuration", self._configuration)
         self._runner = web.AppRunner(app, access_log=None)  # TMDB's own logs are not ours to check
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -153,6 +154,14 @@ class TmdbStub:
                 summary["genre_ids"] = [g["id"] for g in movie["genres"]]
                 results.append(summary)
         return web.json_response({"page": 1, "results": results, "total_pages": 1, "total_results": len(results)})
+
+    async def _configuration(self, request: web.Request) -> web.Response:
+        """What ``matinee doctor`` asks: the cheapest authenticated call TMDB has."""
+        if (failed := await self._gate(request)) is not None:
+            return failed
+        images = {"base_url": "http://image.tmdb.org/t/p/", "secure_base_url": "https://image.tmdb.org/t/p/",
+                  "poster_sizes": ["w92", "w500", "original"]}
+        return web.json_response({"images": images, "change_keys": ["title"]})
 
     async def _details(self, request: web.Request) -> web.Response:
         if (failed := await self._gate(request)) is not None:

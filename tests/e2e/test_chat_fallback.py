@@ -1,11 +1,11 @@
-"""Chat e2e: with no model configured, /ask answers from the reviews and mentions get a pointer."""
+"""Chat e2e: with no model configured, /ask and mentions answer from the reviews (with a pointer to /film)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.storage import FilmRepository, ReviewRepository
-from tests.e2e._chat import mention, start_chat_bot, wait_reply_text
+from tests.e2e._chat import bot_messages, mention, start_chat_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -67,11 +67,21 @@ async def test_ask_without_a_model_and_without_matches_says_so(double, world, ru
     assert not message["flags"] & EPHEMERAL
 
 
-async def test_mention_without_a_model_points_to_film_and_reviews(double, world, run_bot) -> None:
-    await start_chat_bot(run_bot, None)
-    await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} hi!")
-    text = await wait_reply_text(double, world.text_channel_id, lambda t: bool(t))
-    assert "/film" in text and "/reviews" in text
+async def test_mention_without_a_model_answers_from_reviews_and_points_to_film_and_reviews(
+    double, world, run_bot
+) -> None:
+    bot = await start_chat_bot(run_bot, None)
+    await stored_review_with_film(bot)
+    question = await double.post_message(world.text_channel_id, world.member_id, f"{mention(double)} pineapple tins?")
+    replies = await double.wait_until(lambda: bot_messages(double, world.text_channel_id))
+    reply = replies[0]
+    assert reply["message_reference"]["message_id"] == question["id"]
+    review_embed, film_embed = reply["embeds"]
+    assert "isn't set up" in review_embed["description"]
+    assert "Chungking Express: A Love Letter to Loneliness" in review_embed["description"]
+    assert "/film" in review_embed["footer"]["text"] and "/reviews" in review_embed["footer"]["text"]
+    assert film_embed["title"] == "Chungking Express (1994)"
+    assert reply["mentions"] == []  # the reply pings no one
 
 
 async def test_ask_without_a_model_in_a_review_thread_shows_that_review(double, world, run_bot) -> None:

@@ -1,8 +1,8 @@
 """The widget in a real headless Chromium, on a copy of a WordPress review post, against the real bot.
 
-Chromium is Debian's package (/usr/bin/chromium) driven by Playwright for Python.
-Without it these tests are skipped with the reason, except in CI (CI=true, or
-MATINEE_REQUIRE_BROWSER=1), where a missing browser is a failure.
+Chromium is Debian's package (/usr/bin/chromium) driven by Playwright for Python, started by
+:func:`tests.browser.chromium`: without it these tests are skipped with the reason, except in
+CI (CI=true, or MATINEE_REQUIRE_BROWSER=1), where a missing browser is a failure.
 
 Screenshots of the widget (light and dark) are taken on every run; with
 MATINEE_UPDATE_SCREENSHOTS=1 they are also written to docs/images/ for the README.
@@ -10,10 +10,6 @@ MATINEE_UPDATE_SCREENSHOTS=1 they are also written to docs/images/ for the READM
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,56 +17,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.storage.web import WebRepository
+from tests.browser import chromium, keep_screenshot
 from tests.e2e._discussions import eventually, wait_rows
 from tests.web.conftest import INDEX_PATH, REVIEW_URL, BlogServer, Published
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("MATINEE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 WAIT_MS = 15_000
-
-
-def _browser_required() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true") or os.environ.get("MATINEE_REQUIRE_BROWSER") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if _browser_required():
-        pytest.fail(f"browser tests must run here, but {reason}")
-    pytest.skip(f"{reason}; install it with `apt-get install -y chromium` to run the widget's browser tests")
-
-
-@contextlib.asynccontextmanager
-async def chromium(tmp_path: Path, **context_options: Any) -> AsyncIterator[Any]:
-    """A fresh Chromium profile (no cookies, no cache), closed afterwards."""
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium is not installed at {CHROMIUM}")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install -e '.[test]')")
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            **{"viewport": {"width": 900, "height": 1200}, **context_options},
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
 
 
 class Page:
@@ -305,9 +258,7 @@ async def test_dark_mode_applies_and_the_blog_css_stays_out(
                 shots[theme] = path
     for theme, path in shots.items():
         assert path.stat().st_size > 10_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        if os.environ.get("MATINEE_UPDATE_SCREENSHOTS") == "1":
-            DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, DOCS_IMAGES / f"widget-{theme}.png")
+        keep_screenshot(path, f"widget-{theme}.png")
 
 
 async def test_without_event_source_the_widget_polls(published: Published, blog: BlogServer, tmp_path: Path) -> None:

@@ -128,8 +128,12 @@ class InteractionRoutes(Resource):
             record.original = message
             await self._publish(message)
         elif ctype in (DEFERRED_UPDATE, UPDATE_MESSAGE):
+            # The clicked message: in its channel, or (ephemeral) on the record of the interaction it answered.
             target = record.payload.get("message")
-            stored = self.state.find_message(int(target["id"])) if target else None
+            stored = None
+            if target:
+                stored = self.state.find_message(int(target["id"])) or self.interactions.find_ephemeral(
+                    int(target["id"]))
             if stored is not None:
                 record.original = stored
                 if ctype == UPDATE_MESSAGE:

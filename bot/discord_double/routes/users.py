@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from bot.discord_double.protocol import JSON
+from bot.discord_double.protocol import JSON, PRIVILEGED_INTENT_APP_FLAGS_LIMITED
 from bot.discord_double.recording import Files, RecordedRequest
 from bot.discord_double.responses import unknown
 from bot.discord_double.rest import ID, RouteSpec
@@ -72,7 +72,7 @@ class UserRoutes(Resource):
             "verify_key": secrets.token_hex(32),
             "owner": owner,
             "team": None,
-            "flags": 0,
+            "flags": self._application_flags(),
             "bot": state.bot_user,
             "rpc_origins": [],
             "tags": [],
@@ -84,3 +84,9 @@ class UserRoutes(Resource):
             "install_params": None,
             "custom_install_url": None,
         }
+
+    def _application_flags(self) -> int:
+        """What the Developer Portal's intent switches set: as the test chose, else as the gateway enforces."""
+        if self.state.application_flags is not None:
+            return self.state.application_flags
+        return PRIVILEGED_INTENT_APP_FLAGS_LIMITED if self.gateway.privileged_intents_enabled else 0
