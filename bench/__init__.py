@@ -1,1 +1,1 @@
-"""Matinee benchmarks: ``python -m bench`` writes BENCHMARKS.md (see the README's Performance section)."""
+"""Matinee benchmarks: ``python -m bench`` writes BENCHMARKS.md (see docs/benchmarks.md)."""

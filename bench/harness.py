@@ -241,7 +241,7 @@ def render_markdown(
         lines.append("Every figure met its target.")
     lines += [f"- **{r.figure} {r.name}** missed its target ({r.target}): {_cell(r.value)}." for r in misses]
     lines += [f"- **{r.figure} {r.name}**: {r.verdict}." for r in gaps]
-    lines += ["", "The README's *Performance* section gives the reason and the next step for each.", ""]
+    lines += ["", "[docs/benchmarks.md](docs/benchmarks.md) gives the reason and the next step for each.", ""]
     lines += ["", "## Method", ""]
     seen: set[str] = set()
     for row in rows:

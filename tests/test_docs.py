@@ -125,16 +125,15 @@ def test_readme_states_the_rest_limiter_the_bot_uses() -> None:
     assert f"under Discord's global {DISCORD_GLOBAL_REST_LIMIT}/s" in readme
 
 
-# -- the module map at the top of the README's Architecture section -------------------------------
+# -- the module map at the top of docs/architecture.md -------------------------------
 
 MAPPED_ROOTS = ("bot", "cogs")
 _MAP_ROW = re.compile(r"^\| `([^`]+)` \| (.+) \|$")
 
 
 def architecture_map() -> dict[str, str]:
-    """The map's rows, path -> description, read from the table that opens the Architecture section."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    """The map's rows, path -> description, read from the table that opens docs/architecture.md."""
+    section = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").split("\n## ", 1)[0]
     before_table, table = section.split("\n| module | what it is |\n|---|---|\n", 1)
     assert "- **" not in before_table and "```" not in before_table, "the Architecture section opens with the map"
     rows: dict[str, str] = {}
@@ -166,7 +165,7 @@ def _is_folder(path: Path) -> bool:
 def test_the_map_lists_every_module_and_only_paths_that_exist() -> None:
     rows = architecture_map()
     missing = sorted(mapped_paths() - set(rows))
-    assert not missing, f"add these to the map in the README's Architecture section: {missing}"
+    assert not missing, f"add these to the map in docs/architecture.md: {missing}"
     gone = sorted(p for p in rows if not (ROOT / p).exists())
     assert not gone, f"the map lists paths that do not exist: {gone}"
     assert list(rows) == sorted(rows, key=_map_order), "the map is in path order, each folder before its modules"
@@ -216,3 +215,20 @@ async def test_every_slash_command_is_in_the_map_beside_the_module_that_defines_
         assert seen >= 20
     finally:
         await bot.close()
+
+
+# -- links between the documents ---------------------------------------------------------------------
+
+_LOCAL_LINK = re.compile(r"\]\(((?![a-z]+:|#)[^)\s#]+)(?:#[^)]*)?\)")
+
+
+def test_every_local_link_and_image_in_the_docs_exists() -> None:
+    """The README and docs/ link to files and screenshots by relative path; each one is there."""
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = [
+        f"{doc.relative_to(ROOT)} -> {target}"
+        for doc in documents
+        for target in _LOCAL_LINK.findall(doc.read_text(encoding="utf-8"))
+        if not (doc.parent / target).exists()
+    ]
+    assert not broken, broken
