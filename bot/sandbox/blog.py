@@ -261,7 +261,7 @@ class SampleBlog:
     def _layout(self, title: str, main: str, *, canonical: str) -> str:
         widget = ""
         if self.widget_url:
-            widget = f'<script src="{html.escape(self.widget_url)}/embed.js" async></script>'
+            widget = f'<script src="{html.escape(self.widget_url)}/embed.js" crossorigin="anonymous" async></script>'
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -303,6 +303,9 @@ async def embed_js(request: web.Request) -> web.Response:
     body, gzipped, etag = request.app[ASSETS_KEY]["embed.js"]
     response = _cached_response(request, body, etag, "text/javascript; charset=utf-8", gzipped)
     response.headers["Cache-Control"] = "public, max-age=300, stale-while-revalidate=86400"
+    # A public script: any page may load it in CORS mode (`crossorigin="anonymous"`, as the README's
+    # snippet does), so the blog's cookies never travel with it, even on a sibling subdomain.
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -86,7 +86,7 @@ async def test_the_blogs_pages_carry_the_widget_and_matinee_publishes_the_thread
             policy = response.headers["Content-Security-Policy"]
         assert f'<link rel="canonical" href="{page_url}">' in html
         assert '<div class="matinee-comments"></div>' in html
-        assert f'<script src="{sandbox.web_url}/embed.js" async></script>' in html
+        assert f'<script src="{sandbox.web_url}/embed.js" crossorigin="anonymous" async></script>' in html
         assert f"script-src {sandbox.web_url}" in policy and f"connect-src {sandbox.web_url}" in policy
 
         async def published() -> list[str]:

@@ -234,6 +234,9 @@ async def test_health_openapi_and_the_widget_script(published: Published) -> Non
     assert status == 200 and headers["Content-Type"].startswith("text/javascript")
     assert b"attachShadow" in script and b"document.cookie" not in script
     assert headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    # Loaded with crossorigin="anonymous" from any page, so no cookie ever travels with it.
+    _, _, headers = await p.get("/embed.js", headers={"Origin": "https://elsewhere.example"})
+    assert headers["Access-Control-Allow-Origin"] == "*"
 
 
 async def test_publishing_off_serves_the_review_without_its_discussion(published: Published) -> None:
