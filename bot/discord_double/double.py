@@ -336,11 +336,12 @@ class DiscordDouble:
     async def post_message(self, channel_id: int, author_id: int, content: str = "", *,
                            reference: int | JSON | None = None, attachments: list[JSON] | None = None,
                            embeds: list[JSON] | None = None, dispatch: bool = True,
-                           message_id: int | None = None, at: dt.datetime | None = None) -> JSON:
+                           message_id: int | None = None, at: dt.datetime | None = None,
+                           webhook_id: int | None = None) -> JSON:
         """A member posts (MESSAGE_CREATE); see :meth:`World.post_message` for the options."""
         return await self._world.post_message(channel_id, author_id, content, reference=reference,
                                               attachments=attachments, embeds=embeds, dispatch=dispatch,
-                                              message_id=message_id, at=at)
+                                              message_id=message_id, at=at, webhook_id=webhook_id)
 
     async def edit_message(self, channel_id: int, message_id: int, content: str) -> JSON:
         """A member edits their message (MESSAGE_UPDATE)."""

@@ -227,12 +227,14 @@ class World:
     async def post_message(self, channel_id: int, author_id: int, content: str = "", *,
                            reference: int | JSON | None = None, attachments: list[JSON] | None = None,
                            embeds: list[JSON] | None = None, dispatch: bool = True,
-                           message_id: int | None = None, at: dt.datetime | None = None) -> JSON:
+                           message_id: int | None = None, at: dt.datetime | None = None,
+                           webhook_id: int | None = None) -> JSON:
         """A member posts a message (MESSAGE_CREATE unless ``dispatch=False``).
 
         ``reference``: message id (same channel) or a message_reference dict.
         ``attachments``: dicts with at least ``filename`` (``size``, ``content_type``, ``url`` optional).
         ``at``: backdate the message (its id is derived from the time, so history ordering stays right).
+        ``webhook_id``: the message comes through a webhook (another integration's, or a blog mirror).
         """
         cid = int(channel_id)
         self.state.channel(cid)
@@ -242,7 +244,7 @@ class World:
             payload["message_reference"] = reference if isinstance(reference, dict) else {"message_id": reference}
         if message_id is None and at is not None:
             message_id = make_snowflake(at.timestamp())
-        msg = self.composer.compose(cid, author, payload, message_id=message_id, validate=False)
+        msg = self.composer.compose(cid, author, payload, message_id=message_id, webhook_id=webhook_id, validate=False)
         if at is not None:
             msg["timestamp"] = iso(at)
         for att in attachments or []:

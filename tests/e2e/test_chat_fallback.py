@@ -84,6 +84,21 @@ async def test_mention_without_a_model_answers_from_reviews_and_points_to_film_a
     assert reply["mentions"] == []  # the reply pings no one
 
 
+async def test_a_webhook_message_that_mentions_matinee_is_never_answered(double, world, run_bot) -> None:
+    """Webhook messages (the bridge's blog mirrors, other integrations) are never chat: no reply loops."""
+    bot = await start_chat_bot(run_bot, None)
+    await stored_review_with_film(bot)
+    channel = world.text_channel_id
+    await double.post_message(channel, world.member_id, f"{mention(double)} pineapple tins?", webhook_id=4242)
+    question = await double.post_message(channel, world.member_id, f"{mention(double)} pineapple tins?")
+    await double.wait_until(lambda: bot_messages(double, channel))
+    # One more member question, answered after the others were handled: by then a reply to the webhook would be there.
+    again = await double.post_message(channel, world.member_id, f"{mention(double)} and the jukebox?")
+    await double.wait_until(lambda: len(bot_messages(double, channel)) >= 2)
+    replied_to = [r["message_reference"]["message_id"] for r in bot_messages(double, channel)]
+    assert replied_to == [question["id"], again["id"]]  # the members' only
+
+
 async def test_ask_without_a_model_in_a_review_thread_shows_that_review(double, world, run_bot) -> None:
     from tests.e2e._chat import review_thread
 
