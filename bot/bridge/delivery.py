@@ -95,7 +95,13 @@ class MirrorDelivery:
             by_thread: dict[int, list[MirrorJob]] = {}
             for job in await self.feeds.jobs(self._clock()):
                 by_thread.setdefault(job.thread_id, []).append(job)
-            await asyncio.gather(*(self._thread(jobs, report) for jobs in by_thread.values()))
+            # Every thread's turn ends before the lock is released (a failure in one must not free the
+            # lock while others still send, or the next pass could send their comments again).
+            results = await asyncio.gather(*(self._thread(jobs, report) for jobs in by_thread.values()),
+                                           return_exceptions=True)  # fmt: skip
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
             return report
 
     async def _thread(self, jobs: list[MirrorJob], report: MirrorReport) -> None:

@@ -25,6 +25,7 @@ import discord
 from bot.bot import MatineeBot
 from bot.bridge import Posted
 from bot.bridge.render import NEUTRAL_AVATAR, card, carries, webhook_text
+from bot.lost_response import single_attempt
 from bot.reviews import DeliveryError, Failure
 from bot.storage.blog_comments import MirrorJob
 from cogs._ui import EMBED_COLOUR, NO_MENTIONS
@@ -130,11 +131,14 @@ class DiscordMirrorTransport:
             if hook is not None:
                 text = webhook_text(job.author_name, job.content, job.anchor)
                 await self.bot.rest_limiter.acquire()  # webhooks bypass discord.py's HTTP client, not Discord's limit
-                message = await hook.send(
-                    content=text.content, username=text.username, avatar_url=NEUTRAL_AVATAR,
-                    thread=discord.Object(job.thread_id), wait=True, allowed_mentions=NO_MENTIONS,
-                    suppress_embeds=True,
-                )  # fmt: skip
+                # A webhook message takes no nonce: a 5xx is never retried blindly (it may have been posted);
+                # the delivery looks for it in the thread before sending again.
+                with single_attempt(self.bot.http):
+                    message = await hook.send(
+                        content=text.content, username=text.username, avatar_url=NEUTRAL_AVATAR,
+                        thread=discord.Object(job.thread_id), wait=True, allowed_mentions=NO_MENTIONS,
+                        suppress_embeds=True,
+                    )  # fmt: skip
                 return Posted(message.id, hook.id)
             message = await self._thread(job).send(embed=self._embed(job), nonce=job.nonce,
                                                    allowed_mentions=NO_MENTIONS)  # fmt: skip

@@ -7,6 +7,7 @@ post is announced; its thread opens; its comment feed is read.
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 
 import discord
@@ -272,3 +273,23 @@ async def test_hostile_blog_comments_never_ping_or_run_and_broken_feeds_show_the
 def _anchor(site: WordPressSite, author: str) -> str:
     comment = next(c for c in site.posts[SLUG].comments if c.author == author)
     return site.anchor(SLUG, comment.id)
+
+
+async def test_a_lost_answer_to_the_webhook_post_leaves_one_mirror(
+    double: DiscordDouble, world, run_bot, site: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord posts the mirror, then answers 502: not re-sent blindly; found in the thread and recorded."""
+    monkeypatch.setattr("bot.bridge.delivery.RETRY_FIRST", dt.timedelta(seconds=0.2))  # the next turn looks
+    review = await discussed_review(double, world, run_bot, site)
+    lost = double.lose_response("POST", r"^/webhooks/\d+/[^/]+$", 502)
+    ana = site.add_comment(SLUG, "Ana", "<p>Loved the <b>pineapple</b> scene</p>")
+    site.publish()
+    [mirror] = await wait_mirrors(double, review.thread_id, 1)
+    row = await eventually_row(review.bot, "SELECT message_id FROM blog_comment_posts WHERE state = 'sent'", ())
+    await bridge_turns(review.bot, 3)
+    assert lost.hits == 1, "the fault was not hit; the test proved nothing"
+    [hook] = double.webhooks_in(world.text_channel_id)
+    assert [r.status for r in double.find_requests("POST", rf"^/webhooks/{hook['id']}/[^/]+$")] == [502]  # one POST
+    assert mirrors(double, review.thread_id) == [mirror]  # one mirror, the one Discord made
+    assert row[0] == int(mirror["id"]) and site.anchor(SLUG, ana.id) in mirror["content"]
+    await run_bot.stop(review.bot)
