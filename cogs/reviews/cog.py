@@ -29,7 +29,7 @@ from bot.storage import AnnouncementRepository, Feed
 from bot.storage.blog_comments import CommentFeedRepository, CommentFeedStatus
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
-from cogs._ui import EMBED_COLOUR
+from cogs._ui import EMBED_COLOUR, inert
 
 from .transport import DiscordTransport
 
@@ -198,7 +198,7 @@ class Reviews(commands.Cog):
             (restored, "↩ **{}** is back: its Markdown file returned, and it shows everywhere again."),
         ):  # fmt: skip
             for review in reviews:
-                title = discord.utils.escape_markdown(truncate(clean_text(review.title), 120))
+                title = inert(review.title, 120)
                 for channel_id in await self.service.withdrawal_log_channels(review):
                     notes.setdefault(channel_id, []).append(line.format(title))
         for channel_id, lines in notes.items():
@@ -242,7 +242,7 @@ class Reviews(commands.Cog):
         self.wake()
 
     async def _tell_disabled(self, feed: Feed, channels: list[int]) -> None:
-        label = discord.utils.escape_markdown(truncate(feed.label, 200))
+        label = inert(feed.label, 200)
         text = (
             f"I stopped reading the feed **{label}** (<{loggable_url(feed.url)}>) after {feed.failure_count} failed "
             "attempts "
@@ -332,7 +332,7 @@ class Reviews(commands.Cog):
         self.wake()
         count = await self.service.feeds.entry_count(feed.id)
         where = channel.mention if channel else "the announcement channel"
-        name = discord.utils.escape_markdown(truncate(clean_text(feed.label), 200))
+        name = inert(feed.label, 200)
         sub = await self.service.feeds.subscription(interaction.guild_id, feed.id)
         which = _which_entries(sub.category if sub else None)
         if not new:
@@ -370,7 +370,7 @@ class Reviews(commands.Cog):
         if not feed.strip().isdigit():
             raise UserFacingError("Pick a feed from the list.")
         removed = await self.service.remove_feed(interaction.guild_id, int(feed))
-        name = discord.utils.escape_markdown(truncate(clean_text(removed.label), 200))
+        name = inert(removed.label, 200)
         await interaction.response.send_message(
             f"Stopped following **{name}**. Reviews already announced stay where they are.",
             ephemeral=True,
@@ -473,8 +473,7 @@ def comment_feed_fields(statuses: list[CommentFeedStatus]) -> list[tuple[str, st
     lines = [summary]
     for status in statuses[:COMMENT_FEED_LINES]:
         feed = status.feed
-        title = discord.utils.escape_markdown(truncate(clean_text(feed.review_title or f"Review #{feed.review_id}"),
-                                                       60))  # fmt: skip
+        title = inert(feed.review_title or f"Review #{feed.review_id}", 60)
         read = f"read {_timestamp(feed.last_fetch_at)}" if feed.last_fetch_at else "not read yet"
         if feed.failure_count:
             error = truncate(clean_text(feed.last_error or "?"), 120)
@@ -508,7 +507,7 @@ def _which_entries(category: str | None) -> str:
     """What a subscription takes, in words (the category as staff typed it, escaped)."""
     if not category:
         return "every entry"
-    return f"only entries in category **{discord.utils.escape_markdown(truncate(clean_text(category), 100))}**"
+    return f"only entries in category **{inert(category, 100)}**"
 
 
 def problem_fields(problems: list[Problem]) -> list[tuple[str, str]]:
