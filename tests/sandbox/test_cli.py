@@ -167,11 +167,14 @@ async def test_a_taken_port_is_a_clear_message(tmp_path: Path) -> None:
     assert err.decode().strip().splitlines()[-1] == f"matinee: port {port} is in use; pick another with --port"
 
 
-def test_the_readme_opens_with_the_sandbox_and_its_screenshot() -> None:
+def test_the_readme_s_first_commands_start_the_sandbox_and_its_section_shows_it() -> None:
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text(encoding="utf-8")
     sections = [line for line in readme.splitlines() if line.startswith("## ")]
-    assert sections[0] == "## Try it without Discord"
+    assert sections[0] == "## Set-up on a fresh clone" and "## Try it without Discord" in sections
+    setup = readme.split("## Set-up on a fresh clone", 1)[1].split("\n## ", 1)[0]
+    [run_line] = [line for line in setup.splitlines() if line.startswith("make run")]
+    assert "DISCORD_TOKEN" in run_line and "sandbox" in run_line  # without a token, make run is the sandbox
     section = readme.split("## Try it without Discord", 1)[1].split("\n## ", 1)[0]
     assert "](docs/images/sandbox.png)" in section and (root / "docs/images/sandbox.png").stat().st_size > 10_000
     assert "simplifies compared with Discord" in section

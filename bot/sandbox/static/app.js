@@ -845,6 +845,8 @@
     let timer = null;
     let sequence = 0;
     const load = async () => {
+      // A timer set by typing or focus may fire after the command was sent or cancelled.
+      if (!S.command || S.command.entry !== entry || !control.isConnected) return;
       const mine = ++sequence;
       const options = {};
       for (const [name, v] of Object.entries(S.command.values)) options[name] = v.value;
