@@ -36,6 +36,7 @@ __all__ = [
     "FIELD_NAME",
     "FIELD_VALUE",
     "FOOTER",
+    "HISTORY_PAGE",
     "INVISIBLE_CHARS",
     "MESSAGE_LIMIT",
     "MODAL_TITLE",
@@ -86,6 +87,7 @@ SELECT_OPTION_DESCRIPTION = 100
 SELECT_PLACEHOLDER = 150
 BUTTON_LABEL = 80
 WEBHOOK_USERNAME = 80  # the name a webhook message is posted under (1–80)
+HISTORY_PAGE = 100  # messages per channel-history request, at most
 
 ELLIPSIS = "…"
 ZWSP = "\u200b"

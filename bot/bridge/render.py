@@ -46,6 +46,7 @@ BLOG_SUFFIX = " (blog)"
 NEUTRAL_AVATAR = "https://cdn.discordapp.com/embed/avatars/0.png"
 READ_THE_REST = "read the rest on the blog"
 EMPTY = "*(no text)*"
+CARD_NAME = 100  # characters of the commenter's name on a bot card
 # Discord refuses webhook names containing these words (case-insensitive) or characters.
 _RESERVED_NAMES = re.compile(r"clyde|discord", re.IGNORECASE)
 _RESERVED_CHARS = re.compile(r"[@#:]|```")
@@ -107,8 +108,8 @@ def webhook_text(author: str, content: str, anchor: str | None) -> MirrorText:
 
 def card(author: str, content: str, anchor: str | None) -> MirrorCard:
     """The embed of a bot message, where Matinee may not manage webhooks."""
-    name = escape_markdown(neutralize_mentions(one_line(author) or "A blog reader"))
-    name = truncate(name, 100)
+    # Cut before escaping, so a cut never leaves a stray backslash before the ellipsis.
+    name = escape_markdown(neutralize_mentions(truncate(one_line(author) or "A blog reader", CARD_NAME)))
     where = f"[on the blog]{link_to(anchor, embed=True)}" if anchor else "on the blog"
     head = f"💬 *{name}* commented {where}\n\n"
     return MirrorCard(head + _body(content, EMBED_DESCRIPTION - len(head), anchor, embed=True), anchor)

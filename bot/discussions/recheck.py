@@ -34,6 +34,7 @@ from typing import Protocol
 
 from ..storage import DiscussionThreadRepository
 from ..storage.comments import RecheckPosition
+from ..text import HISTORY_PAGE
 from .backfill import retry_delay
 from .service import CommentService
 from .transport import ThreadTransport, TransportError
@@ -42,7 +43,7 @@ __all__ = ["IDLE_WAKE", "PAGE_INTERVAL", "RECHECK_PAGE", "YIELD_DELAY", "OlderCo
 
 log = logging.getLogger(__name__)
 
-RECHECK_PAGE = 100  # messages per history request: Discord's largest page
+RECHECK_PAGE = HISTORY_PAGE  # messages per history request: Discord's largest page
 # One page a second at most: about 2% of the bot's 45 requests/s, so a thread of
 # 10,000 messages is re-checked in about 100 s when nothing else needs Discord.
 PAGE_INTERVAL = 1.0

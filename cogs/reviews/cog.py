@@ -27,7 +27,7 @@ from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, MAX_CATEGORY_CHARS, loggable_url
 from bot.storage import AnnouncementRepository, Feed
 from bot.storage.blog_comments import CommentFeedRepository, CommentFeedStatus
-from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, clean_text, fit_embed, truncate
+from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, FIELD_VALUE, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
 from cogs._ui import EMBED_COLOUR, inert
 
@@ -42,7 +42,6 @@ FEED = AdminSubgroup("feed", "Review feeds this server follows")
 REVIEW = AdminSubgroup("review", "Reviews written here")
 PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
 COMMENT_FEED_LINES = 12  # comment feeds listed by /matinee feed list, failing first (the rest are counted)
-FIELD_VALUE = 1024
 WITHDRAWN_LINES = 5  # withdrawn or restored reviews named in one log note (the rest are counted)
 
 
