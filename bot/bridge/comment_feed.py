@@ -13,17 +13,15 @@ guid, else its link, else a hash of author and date.
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import hashlib
 import html
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..reviews.feeds import entry_keys, load_document
+from ..reviews.feeds import best_content, entry_keys, feed_datetime, feed_text, load_document
 from ..reviews.html import html_to_markdown, safe_url
-from ..text import clean_text, one_line, truncate
+from ..text import one_line, truncate
 from ..timestamps import utc_iso
 
 __all__ = ["MAX_COMMENTS", "MAX_COMMENT_CHARS", "BlogCommentEntry", "parse_comment_feed"]
@@ -48,35 +46,16 @@ class BlogCommentEntry:
     published_at: str | None  # the stored time format (bot/timestamps), None when the feed gives no date
 
 
-def _text(value: Any) -> str:
-    return clean_text(str(value)) if value else ""
-
-
 def _published(entry: Any) -> str | None:
-    value = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not value:
-        return None
-    try:
-        return utc_iso(dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC))
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def _best_html(entry: Any) -> str:
-    """``content:encoded`` / Atom ``content`` when present (the longest), else the summary."""
-    best = ""
-    for item in entry.get("content") or []:
-        value = item.get("value") or ""
-        if len(value) > len(best):
-            best = value
-    return best or entry.get("summary") or entry.get("description") or ""
+    value = feed_datetime(entry.get("published_parsed") or entry.get("updated_parsed"))
+    return utc_iso(value) if value is not None else None
 
 
 def _author(entry: Any) -> str:
     """The commenter's name: the feed's author, else WordPress's "By: Name" title."""
-    name = _text(entry.get("author") or (entry.get("author_detail") or {}).get("name"))
+    name = feed_text(entry.get("author") or (entry.get("author_detail") or {}).get("name"))
     if not name:
-        name = _BY_PREFIX.sub("", _text(entry.get("title")))
+        name = _BY_PREFIX.sub("", feed_text(entry.get("title")))
     # A name is plain text wherever Matinee shows it (escaped there): no markup, one line.
     name = one_line(html.unescape(_TAG.sub("", name)))
     return truncate(name, MAX_AUTHOR_CHARS) or ANONYMOUS
@@ -105,9 +84,9 @@ def parse_comment_feed(
             link = None
         author = _author(entry)
         published = _published(entry)
-        markup = _best_html(entry)
+        markup = best_content(entry)
         content = truncate(html_to_markdown(markup, link or base).markdown, MAX_COMMENT_CHARS)
-        guid = _text(entry.get("id") or entry.get("guid")).strip() or None
+        guid = feed_text(entry.get("id") or entry.get("guid")).strip() or None
         content_hash = hashlib.sha256(f"{author}\x00{markup}".encode("utf-8", "surrogatepass")).hexdigest()
         raw_keys.append((guid, link, _fallback_key(author, published, markup), content_hash))
         found.append((author, content, link, published))

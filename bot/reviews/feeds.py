@@ -27,7 +27,17 @@ from ..text import clean_text
 from .draft import ReviewDraft, parse_rating
 from .html import html_to_markdown, safe_url
 
-__all__ = ["FeedParseError", "ParsedFeed", "comments_feed_of", "entry_keys", "load_document", "parse_feed"]
+__all__ = [
+    "FeedParseError",
+    "ParsedFeed",
+    "best_content",
+    "comments_feed_of",
+    "entry_keys",
+    "feed_datetime",
+    "feed_text",
+    "load_document",
+    "parse_feed",
+]
 
 MAX_ENTRIES = 200  # a feed with more items than this is truncated (newest first, as feeds list them)
 
@@ -56,7 +66,8 @@ def _refuse_entities(data: bytes) -> None:
             raise FeedParseError("the feed declares XML entities, which are refused") from None
 
 
-def _struct_to_datetime(value: Any) -> dt.datetime | None:
+def feed_datetime(value: Any) -> dt.datetime | None:
+    """A feedparser time struct (UTC) as a datetime; None when absent or out of range."""
     if not value:
         return None
     try:
@@ -65,7 +76,8 @@ def _struct_to_datetime(value: Any) -> dt.datetime | None:
         return None
 
 
-def _text(value: Any) -> str:
+def feed_text(value: Any) -> str:
+    """A feed field as clean one-piece text (control and invisible characters removed)."""
     return clean_text(str(value)) if value else ""
 
 
@@ -73,7 +85,7 @@ def _strip_tags(value: str) -> str:
     return html_to_markdown(value).markdown.replace("\\", "") if "<" in value or "&" in value else value
 
 
-def _best_content(entry: Any) -> str:
+def best_content(entry: Any) -> str:
     """``content:encoded`` / Atom ``content`` when present (the longest HTML one), else the summary."""
     contents = entry.get("content") or []
     best = ""
@@ -167,7 +179,7 @@ def load_document(data: bytes, *, url: str | None = None, content_type: str | No
 
 def comments_feed_of(entry: Any, base: str | None) -> str | None:
     """Where the post's own comments are published as a feed: ``<wfw:commentRss>``, or Atom's ``rel="replies"``."""
-    url = safe_url(_text(entry.get("wfw_commentrss")).strip(), base)
+    url = safe_url(feed_text(entry.get("wfw_commentrss")).strip(), base)
     if url:
         return url
     for link in entry.get("links") or []:
@@ -179,7 +191,7 @@ def comments_feed_of(entry: Any, base: str | None) -> str | None:
 
 def _comment_count(entry: Any) -> int | None:
     """``<slash:comments>``: how many comments the post has, as the blog says."""
-    text = _text(entry.get("slash_comments")).strip()
+    text = feed_text(entry.get("slash_comments")).strip()
     return min(int(text), 10**9) if text.isdigit() and len(text) < 12 else None
 
 
@@ -189,7 +201,7 @@ def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None 
     entries = list(parsed.get("entries") or [])
     feed_info = parsed.get("feed") or {}
     base = feed_info.get("link") or url
-    result = ParsedFeed(title=_strip_tags(_text(feed_info.get("title"))).strip()[:200] or None)
+    result = ParsedFeed(title=_strip_tags(feed_text(feed_info.get("title"))).strip()[:200] or None)
     if parsed.get("bozo") and entries:
         result.warnings.append("the feed is not well-formed; parsed it leniently")
     if len(entries) > MAX_ENTRIES:
@@ -200,14 +212,14 @@ def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None 
     raw_keys: list[tuple[str | None, str | None, str, str]] = []
     for entry in entries:
         link = safe_url(entry.get("link"), base)
-        title = _strip_tags(_text(entry.get("title"))).strip()
-        published = _struct_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed"))
-        html = _best_content(entry)
+        title = _strip_tags(feed_text(entry.get("title"))).strip()
+        published = feed_datetime(entry.get("published_parsed") or entry.get("updated_parsed"))
+        html = best_content(entry)
         doc = html_to_markdown(html, link or base)
-        categories = [_text(t.get("term") or t.get("label")) for t in entry.get("tags") or [] if t]
-        author = _text(entry.get("author") or (entry.get("author_detail") or {}).get("name"))
-        film = _text(entry.get("letterboxd_filmtitle"))
-        year_text = _text(entry.get("letterboxd_filmyear"))
+        categories = [feed_text(t.get("term") or t.get("label")) for t in entry.get("tags") or [] if t]
+        author = feed_text(entry.get("author") or (entry.get("author_detail") or {}).get("name"))
+        film = feed_text(entry.get("letterboxd_filmtitle"))
+        year_text = feed_text(entry.get("letterboxd_filmyear"))
         draft = ReviewDraft(
             source_key="",
             title=title or _untitled(doc.markdown),
@@ -225,7 +237,7 @@ def parse_feed(data: bytes, *, url: str | None = None, content_type: str | None 
             comments_feed=comments_feed_of(entry, link or base),
             comment_count=_comment_count(entry),
         )
-        guid = _text(entry.get("id") or entry.get("guid")).strip() or None
+        guid = feed_text(entry.get("id") or entry.get("guid")).strip() or None
         fallback = _fallback_key(title, published, html)
         content_hash = hashlib.sha256(f"{title}\x00{html}".encode("utf-8", "surrogatepass")).hexdigest()
         raw_keys.append((guid, link, fallback, content_hash))
