@@ -35,6 +35,7 @@ import aiohttp
 from bot.bot import MatineeBot
 from bot.discord_double import DiscordDouble
 from bot.films.importer import import_films
+from bot.outbound import NetworkPolicy, create_session
 from bot.settings import Secret, Settings
 from bot.storage import Database
 from bot.storage.films import FilmRepository
@@ -55,6 +56,7 @@ SAMPLE_FILMS = Path(__file__).with_name("content") / "films.json"
 READY_TIMEOUT = 60.0  # the bot's first connection, on a loaded machine
 SEED_TIMEOUT = 30.0  # the sample reviews' announcements, threads and polls
 CLOSE_TIMEOUT = 10.0
+HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=5)  # the web server's first answer, on loopback
 
 
 def free_loopback_port() -> int:
@@ -164,9 +166,10 @@ class Sandbox:
     async def _web_server_answers(self) -> bool:
         """Whether the bot's web server came up (it logs and runs on without it when its port is taken)."""
         try:
-            async with aiohttp.ClientSession() as session, session.get(f"{self.web_url}/healthz") as response:
+            session = create_session(NetworkPolicy(allow_private=True), timeout=HEALTH_TIMEOUT)  # loopback
+            async with session, session.get(f"{self.web_url}/healthz") as response:
                 return response.status == 200
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):
             log.warning("Matinee's web server is not answering at %s; the blog pages show no comments", self.web_url)
             return False
 
