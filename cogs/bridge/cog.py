@@ -9,8 +9,6 @@ status (cogs/reviews reads it from storage).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 
 from discord.ext import commands
 
@@ -18,14 +16,11 @@ from bot.bot import MatineeBot
 from bot.bridge import BlogCommentBridge, CommentPoll, MirrorDelivery, MirrorReport
 from bot.outbound import Purpose
 from bot.reviews import FeedFetcher
+from cogs._loop import PollingLoop, feed_tick
 
 from .transport import DiscordMirrorTransport
 
 __all__ = ["Bridge"]
-
-log = logging.getLogger(__name__)
-
-MAX_TICK_SECONDS = 15.0
 
 
 class Bridge(commands.Cog):
@@ -39,36 +34,18 @@ class Bridge(commands.Cog):
         )
         self.transport = DiscordMirrorTransport(bot)
         self.delivery = MirrorDelivery(self.service.feeds, self.transport)
-        self.tick = max(0.2, min(settings.feed_poll_seconds / 4, MAX_TICK_SECONDS))
-        self._wake = asyncio.Event()
         self._turn_lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self.loop = PollingLoop(bot, "bridge-loop", self.run_once, tick=feed_tick(settings.feed_poll_seconds))
 
     async def cog_load(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="bridge-loop")
+        self.loop.start()
 
     async def cog_unload(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self.loop.stop()
 
     def wake(self) -> None:
         """Run a turn now."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        await self.bot.wait_until_ready()
-        while not self.bot.is_closed():
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("bridge loop iteration failed; continuing")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick)
-            self._wake.clear()
+        self.loop.wake()
 
     async def run_once(self) -> tuple[list[CommentPoll], MirrorReport]:
         """One turn: deliver what is owed, read the due comment feeds, deliver what they brought."""

@@ -29,6 +29,7 @@ from bot.storage import AnnouncementRepository, Feed
 from bot.storage.blog_comments import CommentFeedRepository, CommentFeedStatus
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, FIELD_VALUE, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
+from cogs._loop import PollingLoop, feed_tick
 from cogs._ui import EMBED_COLOUR, inert
 
 from .transport import DiscordTransport
@@ -37,7 +38,6 @@ __all__ = ["Reviews"]
 
 log = logging.getLogger(__name__)
 
-MAX_TICK_SECONDS = 15.0
 FEED = AdminSubgroup("feed", "Review feeds this server follows")
 REVIEW = AdminSubgroup("review", "Reviews written here")
 PROBLEM_LINES = 10  # problems listed by /matinee feed list (the rest are counted)
@@ -129,43 +129,28 @@ class Reviews(commands.Cog):
             on_sent=self._on_sent,
             reroute=self.service.channel_gone,
         )
-        self.tick = max(0.2, min(settings.feed_poll_seconds / 4, MAX_TICK_SECONDS))
-        self._wake = asyncio.Event()
         self._turn_lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self.loop = PollingLoop(bot, "reviews-loop", self.run_once, tick=feed_tick(settings.feed_poll_seconds),
+                                before_first=self._register_builtin_feeds)  # fmt: skip
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def cog_load(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reviews-loop")
+        self.loop.start()
 
     async def cog_unload(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self.loop.stop()
 
     def wake(self) -> None:
         """Run the loop now (a new feed, a review posted from Discord)."""
-        self._wake.set()
+        self.loop.wake()
 
-    async def _run(self) -> None:
-        await self.bot.wait_until_ready()
+    async def _register_builtin_feeds(self) -> None:
         try:
             await self.service.sync_builtin_feeds(self.bot.settings.review_feeds)
             await self.problems.prune()
         except Exception:
             log.exception("could not register REVIEW_FEEDS; continuing with the feeds already known")
-        while not self.bot.is_closed():
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reviews loop iteration failed; continuing")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick)
-            self._wake.clear()
 
     async def run_once(self) -> None:
         """One turn: deliver what is due (reconciling), read sources, deliver and edit, retry, report problems."""
