@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gzip
 import hashlib
 import json
 import logging
 import math
 import re
+from collections.abc import Mapping
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -93,15 +96,31 @@ def _error_response(status: int, message: str, headers: dict[str, str] | None = 
     return response
 
 
-def _query(request: web.Request, allowed: frozenset[str], repeatable: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The query string, strictly: known names only, each once (unless repeatable), valid UTF-8, no control chars."""
+def _query(
+    request: web.Request, allowed: frozenset[str], repeatable: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
+    """The query string, strictly: known names only, each once (unless repeatable), valid UTF-8, no control chars.
+
+    Repeatable names map to a tuple of values. The answer is read-only: for short query
+    strings (every widget on a page sends the same few) it is shared by later requests.
+    """
+    raw = request.rel_url.raw_query_string
+    if len(raw) <= _REMEMBERED_QUERY_LENGTH:
+        return _parsed_query(raw, allowed, repeatable)
+    return _parse_query(raw, allowed, repeatable)
+
+
+_REMEMBERED_QUERY_LENGTH = 1024
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed_query(raw: str, allowed: frozenset[str], repeatable: frozenset[str]) -> Mapping[str, Any]:
+    return _parse_query(raw, allowed, repeatable)  # an ApiError is raised again each time, never remembered
+
+
+def _parse_query(raw: str, allowed: frozenset[str], repeatable: frozenset[str]) -> Mapping[str, Any]:
     try:
-        pairs = parse_qsl(
-            request.rel_url.raw_query_string,
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_QUERY_FIELDS,
-        )
+        pairs = parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=MAX_QUERY_FIELDS)
     except UnicodeDecodeError:
         raise ApiError(400, "The query string is not valid UTF-8.") from None
     except ValueError:
@@ -118,15 +137,15 @@ def _query(request: web.Request, allowed: frozenset[str], repeatable: frozenset[
         if _CONTROL.search(value):
             raise ApiError(400, f"`{name}` contains control characters.")
         if name in repeatable:
-            values.setdefault(name, []).append(value)
+            values[name] = (*values.get(name, ()), value)
         elif name in values:
             raise ApiError(400, f"`{name}` is given more than once.")
         else:
             values[name] = value
-    return values
+    return MappingProxyType(values)
 
 
-def _int_param(values: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+def _int_param(values: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     raw = values.get(name)
     if raw is None:
         return default
@@ -135,7 +154,7 @@ def _int_param(values: dict[str, Any], name: str, default: int, low: int, high: 
     return int(raw)
 
 
-def _page(values: dict[str, Any]) -> Page:
+def _page(values: Mapping[str, Any]) -> Page:
     sort = values.get("sort", "oldest")
     if sort not in SORTS:
         raise ApiError(400, f"`sort` must be one of {', '.join(SORTS)}.")

@@ -7,6 +7,7 @@ address, caps on live streams per address and in total, and the CORS decision.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -72,7 +73,21 @@ def parse_networks(values: Sequence[str]) -> tuple[IPNetwork, ...]:
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in a peer name or a forwarded hop, or None if it is not one.
+
+    Every request asks this of the same few peers, and parsing is the costly part of
+    naming the client, so short texts (every real address) are remembered; longer ones
+    cannot be addresses and are not kept, so invented headers cannot grow the memory.
+    """
     text = text.strip()
+    return _parse_address(text) if len(text) <= _LONGEST_ADDRESS else None
+
+
+_LONGEST_ADDRESS = 64  # "[v6%zone]:port" fits
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # v4:port

@@ -19,6 +19,10 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
     assert client_address("10.0.0.2", [], PROXIES) == "10.0.0.2"
     assert client_address("127.0.0.1", ["[2001:db8::1]:443"], PROXIES) == "2001:db8::1"
     assert client_address("10.0.0.2", ["1.2.3.4"], ()) == "10.0.0.2"
+    # Hops are remembered only when short enough to be an address; padding is not length.
+    assert client_address("10.0.0.2", [" " * 200 + "1.2.3.4" + " " * 200], PROXIES) == "1.2.3.4"
+    assert client_address("10.0.0.2", ["1.2.3.4, " + "9" * 5000], PROXIES) == "10.0.0.2"
+    assert client_address("10.0.0.2", ["1.2.3.4"], PROXIES) == "1.2.3.4"  # asked again: the same answer
 
 
 def test_rate_limiter_is_per_address_and_forgets_old_addresses() -> None:
