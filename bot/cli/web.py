@@ -3,7 +3,8 @@
 Any number of these can serve one database file next to a running bot (WAL lets
 readers share it), so a busy blog scales its read side out without touching the
 bot. Each tails the same change log the bot's own server tails, so live updates
-reach every process the same way.
+reach every process the same way. ``--workers N`` runs N of them on one port
+(:mod:`bot.web.workers`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from ..settings import Settings
 from ..storage import Database, StorageError, load_migrations
 from ..web.app import WebServer
 from ..web.security import WebConfig
+from ..web.workers import FATAL, MAX_WORKERS, Supervisor, bind_sockets
 from ._common import fail, load_or_exit
 
 __all__ = ["register", "serve"]
@@ -33,11 +36,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve the read API and comments widget without the bot (read-only; run as many as you like)",
         description="Serve /v1/comments, /v1/counts, /v1/events, /embed.js and /healthz from the database, "
         "without connecting to Discord.",
-        epilog="Example:\n  matinee web --port 8781",
+        epilog="Examples:\n  matinee web --port 8781\n  matinee web --port 8781 --workers 4   # one process per core",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", help="address to listen on (default: WEB_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default: WEB_PORT; 0 picks a free one)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help=f"processes serving the one port, for more than one core (default 1, at most {MAX_WORKERS})",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -58,7 +67,7 @@ async def open_read_only(path: Path) -> Database:
     return db
 
 
-async def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+def _config(settings: Settings, host: str | None, port: int | None) -> WebConfig:
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host
@@ -66,16 +75,29 @@ async def serve(settings: Settings, *, host: str | None = None, port: int | None
         overrides["port"] = port
     elif not settings.web_enabled:
         overrides["port"] = 8780  # WEB_PORT=0 turns off the bot's server, not this one
+    return WebConfig.from_settings(settings, **overrides)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    sock: socket.socket | None = None,
+    announce: bool = True,
+) -> None:
+    """Serve until SIGTERM or SIGINT; on ``sock`` (bound already) when a supervisor gives one."""
     db = await open_read_only(settings.database_path)
     try:
-        server = WebServer(db, WebConfig.from_settings(settings, **overrides), role="standalone")
+        server = WebServer(db, _config(settings, host, port), role="standalone")
     except BaseException:
         await db.close()
         raise
     try:
-        await server.start()
-        public = settings.public_address
-        print(f"matinee web: serving {server.url} (read-only; public address {public})", file=sys.stderr)
+        await server.start(sock)
+        if announce:
+            public = settings.public_address
+            print(f"matinee web: serving {server.url} (read-only; public address {public})", file=sys.stderr)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,14 +110,55 @@ async def serve(settings: Settings, *, host: str | None = None, port: int | None
         await db.close()
 
 
+def _run(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    sock: socket.socket | None = None,
+    announce: bool = True,
+) -> int:
+    """One server in this process: 0 when it stopped as asked, :data:`FATAL` with one clear line otherwise."""
+    try:
+        asyncio.run(serve(settings, host=host, port=port, sock=sock, announce=announce))
+    except StorageError as exc:
+        return fail(str(exc), FATAL)
+    except OSError as exc:
+        return fail(f"cannot listen on the web address: {exc.strerror or exc}", FATAL)
+    return 0
+
+
+async def _check_database(settings: Settings) -> None:
+    await (await open_read_only(settings.database_path)).close()
+
+
+def _supervise(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
+    """``workers`` processes on one port: checked and bound here, then forked and watched."""
+    try:
+        asyncio.run(_check_database(settings))  # one clear message, before any worker starts
+    except StorageError as exc:
+        return fail(str(exc))
+    config = _config(settings, host, port)
+    try:
+        sockets = bind_sockets(config.host, config.port, workers)
+    except OSError as exc:
+        return fail(f"cannot listen on the web address: {exc.strerror or exc}")
+    bound = sockets[0].getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    print(
+        f"matinee web: serving http://{shown}:{bound[1]} with {workers} workers "
+        f"(read-only; public address {settings.public_address})",
+        file=sys.stderr,
+    )
+    return Supervisor(sockets, lambda sock: _run(settings, sock=sock, announce=False)).run()
+
+
 def handle(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file, require_token=False)
     if args.port is not None and not 0 <= args.port <= 65535:
         return fail("--port must be from 0 to 65535")
-    try:
-        asyncio.run(serve(settings, host=args.host, port=args.port))
-    except StorageError as exc:
-        return fail(str(exc))
-    except OSError as exc:
-        return fail(f"cannot listen on the web address: {exc.strerror or exc}")
-    return 0
+    if not 1 <= args.workers <= MAX_WORKERS:
+        return fail(f"--workers must be from 1 to {MAX_WORKERS}")
+    if args.workers > 1:
+        return _supervise(settings, args.host, args.port, args.workers)
+    return _run(settings, host=args.host, port=args.port)

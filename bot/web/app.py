@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+import socket
 from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
@@ -484,10 +485,10 @@ class WebServer:
         self.hub = ChangeHub(self.repository, self.service, interval=config.tail_interval)
         self.app = build_app(self.service, self.hub, config, role=role)
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: web.BaseSite | None = None
 
-    async def start(self) -> None:
-        """Tail the change log and listen; raises OSError when the address is taken."""
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Tail the change log and listen (on ``sock`` if given, bound already); OSError if the address is taken."""
         await self.hub.start()
         runner = web.AppRunner(
             self.app,
@@ -504,7 +505,11 @@ class WebServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.config.host, self.config.port, backlog=1024, reuse_address=True)
+            site: web.BaseSite
+            if sock is not None:
+                site = web.SockSite(runner, sock, backlog=1024)
+            else:
+                site = web.TCPSite(runner, self.config.host, self.config.port, backlog=1024, reuse_address=True)
             await site.start()
         except BaseException:
             await runner.cleanup()

@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -35,10 +35,12 @@ def _env(database: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def matinee_web(database: Path, **extra: str) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """A `matinee web --port 0` process; yields its URL once it serves."""
+async def matinee_web(
+    database: Path, *args: str, **extra: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """A `matinee web --port 0` process (with ``args``); yields its URL once it serves."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", os.devnull, "web", "--port", "0",
+        sys.executable, "-m", "bot", "--env-file", os.devnull, "web", "--port", "0", *args,
         env=_env(database, **extra), cwd=database.parent,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -93,6 +95,94 @@ async def test_several_read_only_processes_serve_one_database_with_live_updates(
     assert await db.fetchval("SELECT count(*) FROM comments") == 2
     await db.close()
     assert database.stat().st_size >= before
+
+
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(child) for child in path.read_text().split()} if path.exists() else set()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs: a zombie (ended, not yet reaped by whoever adopted it) counts as ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def _served(url: str, connections: int) -> list[int]:
+    """The statuses of ``/v1/comments`` asked on ``connections`` separate connections."""
+    statuses = []
+    params = {"review": "chungking-express"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        for _ in range(connections):
+            async with session.get(url + "/v1/comments", params=params) as response:
+                statuses.append(response.status)
+    return statuses
+
+
+async def test_workers_share_one_port_a_dead_one_is_restarted_and_sigterm_stops_them_all(tmp_path: Path) -> None:
+    database = tmp_path / "matinee.db"
+    seeded = await seed(database)
+    await seeded.comment("served by every worker")
+    async with matinee_web(database, "--workers", "2") as (url, process):
+        await _until(lambda: len(_children(process.pid)) == 2, "two workers")
+        workers = _children(process.pid)
+        assert await _served(url, 6) == [200] * 6
+
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        await _until(lambda: victim not in _children(process.pid) and len(_children(process.pid)) == 2,
+                     "the dead worker to be replaced")  # fmt: skip
+        assert await _served(url, 6) == [200] * 6  # the survivor and the new worker both serve
+        assert process.returncode is None
+
+        workers = _children(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+        await _until(lambda: not any(_alive(pid) for pid in workers), "every worker to stop")
+    await seeded.db.close()
+
+
+async def test_workers_end_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    database = tmp_path / "matinee.db"
+    seeded = await seed(database)
+    async with matinee_web(database, "--workers", "2") as (url, process):
+        await _until(lambda: len(_children(process.pid)) == 2, "two workers")
+        workers = _children(process.pid)
+        process.kill()  # SIGKILL: the supervisor cannot stop anyone itself
+        await process.wait()
+        await _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers to stop")
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await _served(url, 1)
+    await seeded.db.close()
+
+
+async def test_workers_are_refused_outside_their_range_and_a_bad_database_stops_before_any_fork(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "old.db"
+    db = await Database.open(database)
+    await db.execute("PRAGMA user_version = 3")
+    await db.close()
+    for args, message in ((["--workers", "0"], "--workers must be from 1 to 64"),
+                          (["--workers", "2"], "older than this Matinee")):  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "--env-file", os.devnull, "web", "--port", "0", *args,
+            env=_env(database), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 2, err
+        assert err.decode().count(message) == 1, err
 
 
 async def test_matinee_web_refuses_a_database_it_would_have_to_migrate(tmp_path: Path) -> None:
