@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import random
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import aiohttp
 
 from bench.harness import Row, Stat, percentile, ratio_of, verdict
 from bench.world import FeatureMissing, connect, migrated_database, require, running_bot
@@ -45,6 +48,9 @@ NOTES = [
     "Memory = the growth of the bench process's RSS (bot, double and server) from 0 to 1,000 open streams ÷ 1,000.",
     "7e/7f: nginx as a caching reverse proxy (proxy_cache honouring the API's Cache-Control, stale-while-revalidate "
     "via proxy_cache_background_update, proxy_cache_lock) in front of the same server; same wrk load.",
+    "7h: the real `matinee web --workers 2` process against one `matinee web` process, both as deployed behind "
+    "a proxy (WEB_TRUSTED_PROXIES=127.0.0.1, every request from its own client address through X-Forwarded-For, "
+    "so the default per-address rate limits apply and never refuse); the same wrk load and URL as 7a.",
     "7g: the floor of the framework on this machine: a bare aiohttp application (no middleware, no Matinee code) "
     "in the same process answering the same bytes from memory, under the same wrk load. It shows what any "
     "single aiohttp process can reach here, which bounds 7a/7b.",
@@ -63,6 +69,8 @@ PLANNED = [
     ("7e", "/v1/comments through nginx's cache: requests/s", "report (ratio to direct)"),
     ("7f", "/v1/comments through nginx's cache: p99 latency", "report (ratio to direct)"),
     ("7g", "aiohttp's floor here (bare handler, same bytes from memory, same load): p99 latency", "report"),
+    ("7h", "`matinee web --workers 2`: requests/s", "report (ratio to one process)"),
+    ("7i", "`matinee web --workers 2`: p99 latency", "report (ratio to one process)"),
 ]
 REVIEW_URL = "https://blog.example/2026/11/24/chungking-express/"
 GUILD, THREAD, CHANNEL = 900, 5000, 4000
@@ -127,9 +135,19 @@ def _parse_wrk(output: str) -> tuple[float, float]:
     return rps, float(p99.group(1)) * _UNITS[p99.group(2)]
 
 
-async def _wrk(url: str, clients: int, seconds: int) -> tuple[float, float]:
+# Each request from its own client address, as a proxy in front would say (10.x.y.z, 16 million of them).
+WRK_FORWARDED = """
+request = function()
+  local ip = "10." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+  return wrk.format("GET", nil, {["X-Forwarded-For"] = ip, ["Accept-Encoding"] = "identity"})
+end
+"""
+
+
+async def _wrk(url: str, clients: int, seconds: int, script: Path | None = None) -> tuple[float, float]:
+    options = ["-s", str(script)] if script is not None else ["-H", "Accept-Encoding: identity"]
     process = await asyncio.create_subprocess_exec(
-        "wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: identity", url,
+        "wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", *options, url,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await process.communicate()
@@ -231,6 +249,72 @@ async def _bare_aiohttp(body: bytes):
     return runner
 
 
+@contextlib.asynccontextmanager
+async def _matinee_web(database: Path, workers: int):
+    """The real ``matinee web`` command on ``database``, behind-a-proxy settings; yields its URL."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(database.parent),
+        "DATABASE_PATH": str(database),
+        "WEB_TRUSTED_PROXIES": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--env-file", os.devnull, "web", "--port", "0", "--workers", str(workers),
+        env=env, cwd=database.parent, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        while True:
+            line = (await asyncio.wait_for(process.stderr.readline(), 60)).decode()
+            if not line:
+                raise RuntimeError("matinee web exited before serving")
+            found = re.search(r"serving (http://\S+)", line)
+            if found:
+                break
+        url = found.group(1)
+        # The address is announced before the workers serve; 16 answers on fresh connections, which the
+        # kernel spreads across the workers' sockets, mean every worker is serving (2 workers: p ≈ 1 - 2⁻¹⁵).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            for _ in range(16):
+                async with session.get(url + "/healthz", timeout=aiohttp.ClientTimeout(total=60)) as response:
+                    response.raise_for_status()
+        yield url
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _workers(sizes: dict, database: Path, tmp: Path, query: str) -> list[Row]:
+    """7h/7i: one `matinee web` process against `--workers 2`, each request from its own address."""
+    script = tmp / "forwarded.lua"
+    script.write_text(WRK_FORWARDED, encoding="utf-8")
+    rps: dict[int, list[float]] = {1: [], 2: []}
+    p99: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(sizes["runs"]):
+        for workers in (1, 2):
+            async with _matinee_web(database, workers) as url:
+                await _wrk(url + query, sizes["clients"], 1, script)
+                got_rps, got_p99 = await _wrk(url + query, sizes["clients"], sizes["seconds"], script)
+            rps[workers].append(got_rps)
+            p99[workers].append(got_p99)
+    one_rps, two_rps = Stat.of(rps[1], "req/s"), Stat.of(rps[2], "req/s")
+    one_p99, two_p99 = Stat.of(p99[1], "ms"), Stat.of(p99[2], "ms")
+    method = (f"each run starts the command afresh (it forks its workers); {os.cpu_count()} cores, shared with "
+              "wrk's two threads, so the ratio shows the path rather than a many-core machine's gain.")  # fmt: skip
+    return [
+        Row("7h", PLANNED[7][1], two_rps, one_rps, "one `matinee web` process", ratio_of(two_rps, one_rps),
+            PLANNED[7][2], "reported", method=method),
+        Row("7i", PLANNED[8][1], two_p99, one_p99, "one `matinee web` process", ratio_of(two_p99, one_p99),
+            PLANNED[8][2], "reported"),
+    ]  # fmt: skip
+
+
 async def _read_api(sizes: dict, tmp: Path) -> list[Row]:
     if shutil.which("wrk") is None:
         raise FeatureMissing("wrk is not installed (apt-get install wrk)")
@@ -313,6 +397,10 @@ async def _read_api(sizes: dict, tmp: Path) -> list[Row]:
         await floor_runner.cleanup()
         await server.close()
         await db.close()
+    if importlib.util.find_spec("bot.web.workers") is None:
+        rows += [Row.not_measured(f, n, t, "matinee web has no --workers") for f, n, t in PLANNED if f in ("7h", "7i")]
+    else:
+        rows += await _workers(sizes, database, tmp, "/v1/comments?review=chungking-express&sort=newest&limit=50")
     return rows
 
 
