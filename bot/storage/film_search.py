@@ -17,13 +17,16 @@ __all__ = [
     "MAX_QUERY_TOKENS",
     "any_position_match",
     "correction_groups",
+    "deletions",
     "edit_variants",
     "fold",
     "match_with_alternatives",
     "normalize_title",
+    "one_edit_apart",
     "search_tokens",
     "title_prefix_match",
     "typo_variants",
+    "typo_words",
 ]
 
 MAX_QUERY_TOKENS = 8
@@ -107,17 +110,61 @@ def edit_variants(word: str) -> set[str]:
     return variants
 
 
-def typo_variants(tokens: list[str], skip: Set[str] = frozenset()) -> dict[str, set[str]]:
-    """The one-edit variants of the words worth correcting (long enough, at most a few words).
+def typo_words(tokens: list[str], skip: Set[str] = frozenset()) -> list[str]:
+    """The words worth correcting (long enough, at most a few words), in order.
 
-    Words in ``skip`` still count towards that limit but get no variants: callers
-    pass words already known not to need them (a known word that is not the last).
+    Words in ``skip`` still count towards that limit but are left out: callers
+    pass words already known not to need correcting (a known word that is not the last).
     """
     chosen: set[str] = set()
     for token in tokens:
         if _MIN_FUZZY_LENGTH <= len(token) <= _MAX_FUZZY_LENGTH and len(chosen) < _MAX_FUZZY_WORDS:
             chosen.add(token)
-    return {token: edit_variants(token) for token in tokens if token in chosen and token not in skip}
+    return [token for token in dict.fromkeys(tokens) if token in chosen and token not in skip]
+
+
+def typo_variants(tokens: list[str], skip: Set[str] = frozenset()) -> dict[str, set[str]]:
+    """The one-edit variants (:func:`edit_variants`) of each of :func:`typo_words`."""
+    return {token: edit_variants(token) for token in typo_words(tokens, skip)}
+
+
+def deletions(word: str) -> set[str]:
+    """``word`` and every spelling of it with one letter deleted: its keys in the deletion neighbourhood.
+
+    Two words are at most one edit apart only if their key sets meet (migration
+    0015 stores every vocabulary word under its keys), so a typed word needs
+    ``len(word) + 1`` look-ups instead of :func:`edit_variants`' hundreds.
+    """
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def one_edit_apart(word: str, other: str) -> bool:
+    """True exactly when ``other`` is in :func:`edit_variants` of ``word``, without building that set.
+
+    One letter deleted, two neighbours swapped, or one letter replaced or inserted;
+    a replaced or inserted letter must be a-z, 0-9 or one of ``word``'s own letters.
+    """
+    if not other or other == word:
+        return False
+    size, other_size = len(word), len(other)
+    if abs(size - other_size) > 1:
+        return False
+    start = 0  # the first position where they differ
+    limit = min(size, other_size)
+    while start < limit and word[start] == other[start]:
+        start += 1
+    if size == other_size:
+        if word[start + 1 :] == other[start + 1 :]:  # replaced
+            return other[start] in _ALPHABET or other[start] in word
+        return (  # swapped neighbours
+            start + 1 < size
+            and word[start] == other[start + 1]
+            and word[start + 1] == other[start]
+            and word[start + 2 :] == other[start + 2 :]
+        )
+    if other_size < size:  # deleted
+        return word[start + 1 :] == other[start:]
+    return word[start:] == other[start + 1 :] and (other[start] in _ALPHABET or other[start] in word)  # inserted
 
 
 def correction_groups(

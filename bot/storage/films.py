@@ -18,14 +18,13 @@ from ..models import Film
 from .database import Database
 from .film_autocomplete import FilmSuggestion
 from .film_autocomplete import autocomplete as _autocomplete
+from .film_autocomplete import corrections as _corrections
 from .film_search import (
     any_position_match,
-    correction_groups,
     match_with_alternatives,
     normalize_title,
     search_tokens,
     title_prefix_match,
-    typo_variants,
 )
 
 __all__ = ["FilmHit", "FilmRecord", "FilmRepository", "ImportCounts"]
@@ -324,21 +323,9 @@ class FilmRepository:
         Words with no known spelling are left out; returns None when no word is left.
         The last word may be a prefix ("expres" is fine while typing "express").
         """
-        variants = typo_variants(tokens)
-        lookups = sorted(set(tokens).union(*variants.values()))
-        placeholders = ", ".join("?" for _ in lookups)
-        rows = await self._db.fetchall(
-            f"SELECT term, films FROM film_terms WHERE term IN ({placeholders})",  # noqa: S608
-            lookups,
-        )
-        known = {r[0]: int(r[1]) for r in rows}
-        last = tokens[-1]
-        last_is_prefix = last in known or bool(
-            await self._db.fetchval(
-                "SELECT 1 FROM film_terms WHERE term >= ? AND term < ? LIMIT 1", (last, last + "\U0010ffff")
-            )
-        )
-        return correction_groups(tokens, variants, known, last_is_prefix)
+        if not tokens:
+            return None
+        return await self._db.read(lambda conn: _corrections(conn, tokens))
 
     async def suggest(self, query: str, *, limit: int = 5) -> list[Film]:
         """Films that share any word (or a corrected word) with ``query``, for "did you mean"."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.storage import Database
-from bot.storage.film_search import edit_variants, match_with_alternatives, normalize_title, search_tokens
+from bot.storage.film_search import (
+    deletions,
+    edit_variants,
+    match_with_alternatives,
+    normalize_title,
+    one_edit_apart,
+    search_tokens,
+)
 from bot.storage.films import TIER_EXACT, TIER_FUZZY, TIER_PREFIX, TIER_WORDS, FilmRecord, FilmRepository
 
 CATALOG = [
@@ -50,6 +57,16 @@ def test_tokens_fold_case_and_accents_and_drop_syntax() -> None:
     assert search_tokens("🎬🍿") == []
     assert "chungking" in edit_variants("chunking")
     assert match_with_alternatives([["a", "b"], ["c"]]) == '("a" OR "b") AND "c"*'
+
+
+@pytest.mark.parametrize("word", ["chunking", "ab", "abba", "amélie", "七人の侍", "x1917", "aaa"])
+def test_one_edit_neighbours_are_exactly_edit_variants_and_share_a_deletion_key(word: str) -> None:
+    """The deletion-neighbourhood search (migration 0015) finds what generating every variant found."""
+    variants = edit_variants(word)
+    others = {"", word, word[::-1], word + "é", "é" + word[1:], word[:-1] + "ж", "zz" + word, word[1:-1]}
+    for other in variants | others:
+        assert one_edit_apart(word, other) == (other in variants), other
+    assert all(deletions(word) & deletions(variant) for variant in variants)
 
 
 async def test_exact_then_prefix_then_words_then_votes(catalog: FilmRepository) -> None:
