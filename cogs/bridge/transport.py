@@ -28,6 +28,7 @@ from bot.bridge.render import NEUTRAL_AVATAR, card, carries, webhook_text
 from bot.lost_response import single_attempt
 from bot.reviews import DeliveryError, Failure
 from bot.storage.blog_comments import MirrorJob
+from cogs._discord_errors import LostResponse
 from cogs._ui import EMBED_COLOUR, NO_MENTIONS
 
 __all__ = ["WEBHOOK_NAME", "DiscordMirrorTransport"]
@@ -133,7 +134,7 @@ class DiscordMirrorTransport:
                 await self.bot.rest_limiter.acquire()  # webhooks bypass discord.py's HTTP client, not Discord's limit
                 # A webhook message takes no nonce: a 5xx is never retried blindly (it may have been posted);
                 # the delivery looks for it in the thread before sending again.
-                with single_attempt(self.bot.http):
+                with single_attempt(self.bot.http, LostResponse):
                     message = await hook.send(
                         content=text.content, username=text.username, avatar_url=NEUTRAL_AVATAR,
                         thread=discord.Object(job.thread_id), wait=True, allowed_mentions=NO_MENTIONS,

@@ -17,10 +17,11 @@ import aiohttp
 import discord
 
 from bot.discussions.thread_names import review_thread_name
-from bot.lost_response import LostResponse, single_attempt
+from bot.lost_response import single_attempt
 from bot.models import Announcement, Review
 from bot.reviews import Delivered, DeliveryError, Failure
 from bot.storage import GuildSettingsRepository
+from cogs._discord_errors import LostResponse
 
 from .embeds import build_review_embed, ping_for, review_embed_matches
 
@@ -75,7 +76,7 @@ class DiscordTransport:
                 tags: list = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
                 if not tags and channel.flags.require_tag and channel.available_tags:
                     tags = [channel.available_tags[0]]  # a forum that demands a tag would refuse the post
-                with single_attempt(self.bot.http):  # no nonce: a retried 5xx would post it twice
+                with single_attempt(self.bot.http, LostResponse):  # no nonce: a retried 5xx would post it twice
                     created = await channel.create_thread(
                         name=review_thread_name(review, spoilers=review.spoilers),
                         content=content,
