@@ -6,8 +6,8 @@ drawn from the upper part of its step (``jitter`` is the fraction that may be ta
 off), so the wait still grows as expected and never exceeds ``cap``.
 
 :func:`capped` is the step itself, without jitter or state, for callers that store the
-failure count (a comment feed, a mirror in the outbox) and add their own jitter: one
-formula for every back-off in Matinee.
+failure count (review and comment feeds, mirrors, announcement retries, thread backfills)
+and add their own jitter, if any: one formula for every back-off in Matinee.
 """
 
 from __future__ import annotations
