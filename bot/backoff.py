@@ -4,14 +4,36 @@ Why jitter: a fleet of bots that lost the same network retries in lock-step with
 it, and Discord (or a blog) gets every reconnect in the same second. Each delay is
 drawn from the upper part of its step (``jitter`` is the fraction that may be taken
 off), so the wait still grows as expected and never exceeds ``cap``.
+
+:func:`capped` is the step itself, without jitter or state, for callers that store the
+failure count (review and comment feeds, mirrors, announcement retries, thread backfills)
+and add their own jitter, if any: one formula for every back-off in Matinee.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "capped"]
+
+_Span = TypeVar("_Span", float, dt.timedelta)
+
+MAX_DOUBLINGS = 64  # beyond this every step is the cap anyway; keeps the power finite
+
+
+def capped(first: _Span, attempts: int, cap: _Span, *, factor: float = 2.0) -> _Span:
+    """``first * factor ** attempts``, at most ``cap``: the wait after ``attempts`` earlier ones.
+
+    Works on seconds or on ``timedelta`` alike; the cap is compared before multiplying,
+    so a long run of failures never overflows a ``timedelta``.
+    """
+    multiple = factor ** min(max(attempts, 0), MAX_DOUBLINGS)
+    if first and multiple >= cap / first:
+        return cap
+    return min(first * multiple, cap)
 
 
 @dataclass(slots=True)
@@ -31,7 +53,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The next wait, in seconds."""
-        step = min(self.cap, self.first * self.factor ** min(self.attempts, 64))
+        step = capped(self.first, self.attempts, self.cap, factor=self.factor)
         self.attempts += 1
         return step * (1 - self.jitter * self.rng.random())
 

@@ -52,6 +52,7 @@ from .settings import Settings
 from .storage import Database, FeedRepository, StorageError, load_migrations
 from .storage.access import database_access_problem
 from .storage.feeds import feed_url_key
+from .storage.reader import read_only_uri
 from .text import one_line, truncate
 
 __all__ = [
@@ -207,7 +208,7 @@ def check_database(path: Path) -> CheckResult:
             "database", Status.OK, f"{path} does not exist yet; its directory is writable, so start-up will create it"
         )
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=2)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -258,7 +259,7 @@ async def feeds_to_check(settings: Settings, database: CheckResult) -> tuple[lis
     if database.status is not Status.OK:
         return feeds, f"{unread}: the database needs fixing first"
     try:
-        db = await Database.open(path)
+        db = await Database.open(path, read_only=True)  # looks only: no switch to WAL, no -wal/-shm beside it
         try:
             if await db.user_version() != load_migrations()[-1].version:
                 return feeds, f"{unread}: the database will be migrated at the next start; run doctor again then"

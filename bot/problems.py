@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .backoff import capped
 from .storage import Database
 from .storage.problems import ANNOUNCEMENT, CHANNEL, THREAD, FailedAttempt, Problem, ProblemKind, ProblemRepository
 from .text import truncate
@@ -55,7 +56,7 @@ class RetryPolicy:
         deadline = first_failed + self.window
         if now >= deadline:
             return None
-        delay = min(self.first * (2 ** max(attempts - 1, 0)), self.cap)
+        delay = capped(self.first, attempts - 1, self.cap)
         return min(now + delay, deadline)
 
 

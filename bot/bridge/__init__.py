@@ -9,6 +9,7 @@ own small card (:mod:`.render`). Services only (no discord.py types); the bridge
 (``cogs/bridge``) runs the loop and implements :class:`MirrorTransport`.
 """
 
+from ..storage.blog_comments import CommentFeedStatus
 from .comment_feed import BlogCommentEntry, parse_comment_feed
 from .delivery import MirrorDelivery, MirrorReport, MirrorTransport, Posted
 from .service import BlogCommentBridge, CommentPoll, gone_from_blog
@@ -16,6 +17,7 @@ from .service import BlogCommentBridge, CommentPoll, gone_from_blog
 __all__ = [
     "BlogCommentBridge",
     "BlogCommentEntry",
+    "CommentFeedStatus",
     "CommentPoll",
     "MirrorDelivery",
     "MirrorReport",

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from ..backoff import capped
 from ..reviews.delivery import DeliveryError, Failure
 from ..storage.blog_comments import CommentFeedRepository, MirrorJob
 
@@ -169,7 +170,7 @@ class MirrorDelivery:
             log.warning("giving up mirroring blog comment %s into thread %s: %s", job.comment_id, job.thread_id, exc)
             await self.feeds.settle(job, "failed", error=str(exc))
             return True
-        delay = min(RETRY_FIRST * 2**job.failures, RETRY_MAX)
+        delay = capped(RETRY_FIRST, job.failures, RETRY_MAX)
         await self.feeds.record_post_failure(job, error=str(exc), next_try=self._clock() + delay)
         log.warning("mirroring blog comment %s into thread %s failed (will retry): %s", job.comment_id,
                     job.thread_id, exc)  # fmt: skip

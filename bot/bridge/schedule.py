@@ -25,6 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from ..backoff import capped
+
 __all__ = ["DISCUSSED", "DOUBLING", "MAX_FAILURE_BACKOFF", "MAX_INTERVAL", "YOUNG", "next_poll", "poll_interval"]
 
 YOUNG = dt.timedelta(days=30)
@@ -59,8 +61,7 @@ def next_poll(
 ) -> dt.datetime:
     """When to read the comment feed next: the schedule above, or the failure back-off."""
     if failures:
-        delay = base * 2 ** min(failures, 20)
-        delay = min(delay, max(base, MAX_FAILURE_BACKOFF))
+        delay = capped(base, failures, max(base, MAX_FAILURE_BACKOFF))
     else:
         delay = poll_interval(base, now=now, published=published, last_activity=last_activity)
     return now + delay * (rng or random).uniform(0.85, 1.15)

@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from ..backoff import capped
 from ..storage import DiscussionThreadRepository, PollRepository
 from ..timestamps import utc_iso
 from .service import CommentService, DiscussionIndex, IncomingMessage, PollService
@@ -74,7 +75,7 @@ CatchUpReason = Literal["ready", "resumed", "manual"]
 
 def retry_delay(attempts: int, first: float = RETRY_FIRST_DELAY, most: float = RETRY_MAX_DELAY) -> float:
     """Seconds before retrying a backfill that has failed ``attempts`` times in a row (doubling, capped)."""
-    return min(first * 2 ** max(attempts - 1, 0), most)
+    return capped(first, attempts - 1, most)
 
 
 @dataclass(slots=True)

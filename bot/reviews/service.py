@@ -37,6 +37,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
+from ..backoff import capped
 from ..errors import UserFacingError
 from ..models import Review
 from ..problems import ANNOUNCEMENT, CHANNEL, Problem, ProblemLog
@@ -394,7 +395,7 @@ class ReviewService:
 
     def _next_poll(self, now: dt.datetime, failures: int = 0) -> dt.datetime:
         base = dt.timedelta(seconds=self.poll_seconds)
-        delay = min(base * (2**failures), MAX_BACKOFF) if failures else base
+        delay = capped(base, failures, MAX_BACKOFF) if failures else base
         return now + delay * self._rng.uniform(0.85, 1.15)
 
     async def sync_builtin_feeds(self, urls: tuple[str, ...] | list[str]) -> list[Feed]:

@@ -45,7 +45,7 @@ import aiosqlite
 
 from ..urls import normalize_post_url
 from .access import database_access_problem
-from .reader import ReadConnection
+from .reader import ReadConnection, read_only_uri
 from .review_names import adopt_url_slugs
 
 __all__ = ["Database", "Migration", "MigrationError", "StorageError", "load_migrations"]
@@ -167,25 +167,35 @@ class Database:
     storage layer writes SQL.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path, *, scratch: Path | None = None) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: Path, *, scratch: Path | None = None, read_only: bool = False
+    ) -> None:
         self._conn = conn
         self.path = path
         self._scratch = scratch  # the temporary directory of a ":memory:" database
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None  # the task inside transaction(), if any
         self._closed = False
-        self._reader = ReadConnection(path)
+        self._reader = ReadConnection(path, read_only=read_only)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Database:
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> Database:
         """Open (creating if needed) and configure the database at ``path``.
 
         A file that exists but is not a readable SQLite database raises
         :class:`StorageError`; we never create a fresh database over it.
         ``":memory:"`` opens a fresh database in a temporary file, removed on close.
+
+        ``read_only`` opens an existing file to look at it (``matinee doctor``): every
+        connection is ``mode=ro``, and the journal mode is left as it is, so no ``-wal``
+        or ``-shm`` file appears beside a database in rollback-journal mode.
         """
         scratch = None
-        if str(path) == MEMORY:
+        if read_only:
+            file = Path(path)
+            if not file.is_file():
+                raise StorageError(f"there is no database file at {file}")
+        elif str(path) == MEMORY:
             scratch = Path(tempfile.mkdtemp(prefix="matinee-memory-"))
             file = scratch / "matinee.db"
         else:
@@ -200,12 +210,15 @@ class Database:
             if file.exists() and not file.is_file():
                 raise StorageError(f"database path {file} is not a file")
         try:
-            conn = await aiosqlite.connect(str(file), isolation_level=None)
+            if read_only:
+                conn = await aiosqlite.connect(read_only_uri(file), uri=True, isolation_level=None)
+            else:
+                conn = await aiosqlite.connect(str(file), isolation_level=None)
         except sqlite3.Error as exc:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
             raise StorageError(f"cannot open the database at {path}: {exc}") from exc
-        db = cls(conn, file, scratch=scratch)
+        db = cls(conn, file, scratch=scratch, read_only=read_only)
         try:
             conn.row_factory = aiosqlite.Row
             # SQL that must agree with Python on what one post address is (migration 0009).
@@ -213,11 +226,12 @@ class Database:
             await db.pragma("busy_timeout", BUSY_TIMEOUT_MS)
             # Reading the schema is the first thing that fails on a corrupt or foreign file.
             await db._fetch_on_writer("SELECT count(*) FROM sqlite_master")
-            mode = await db.pragma("journal_mode", "WAL")
-            if str(mode).lower() != "wal":
-                log.warning("%s cannot use WAL (journal mode %s): reads may wait for writes", file, mode)
+            if not read_only:
+                mode = await db.pragma("journal_mode", "WAL")
+                if str(mode).lower() != "wal":
+                    log.warning("%s cannot use WAL (journal mode %s): reads may wait for writes", file, mode)
+                await db.pragma("synchronous", "NORMAL")
             await db.pragma("foreign_keys", "ON")
-            await db.pragma("synchronous", "NORMAL")
         except sqlite3.DatabaseError as exc:
             await db.close()
             raise _open_failure(file, exc) from exc

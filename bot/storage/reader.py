@@ -38,13 +38,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["READ_THREADS", "ReadConnection"]
+__all__ = ["READ_THREADS", "ReadConnection", "read_only_uri"]
 
 T = TypeVar("T")
 # Autocomplete must answer within Discord's 3 s; wait for a lock well inside that.
 # (A WAL reader only waits during recovery or a checkpoint that truncates the log.)
 READ_BUSY_TIMEOUT_MS = 1_000
 READ_THREADS = 2
+
+
+def read_only_uri(path: Path | str) -> str:
+    """The SQLite URI that opens the existing file ``path`` read-only: it never creates or writes it."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
 
 
 class ReadConnection:
@@ -54,8 +59,9 @@ class ReadConnection:
     closes them all once the threads are idle.
     """
 
-    def __init__(self, path: Path | str, *, threads: int = READ_THREADS) -> None:
+    def __init__(self, path: Path | str, *, threads: int = READ_THREADS, read_only: bool = False) -> None:
         self.path = str(path)
+        self._read_only = read_only  # open the file with mode=ro (a database only looked at)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="matinee-read")
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
@@ -66,7 +72,11 @@ class ReadConnection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             # check_same_thread=False only so close() may close it from another thread once idle.
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            if self._read_only:
+                conn = sqlite3.connect(read_only_uri(self.path), uri=True, isolation_level=None,
+                                       check_same_thread=False)  # fmt: skip
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS:d}")
             conn.execute("PRAGMA query_only = ON")  # a bug here can never write

@@ -9,8 +9,8 @@ way the message allows no mentions and links to the comment's anchor on the blog
 Webhooks are found or created once per channel and kept in memory only: the token is
 a secret and is never stored. After a crash, :meth:`find_existing` reads the thread's
 recent messages for Matinee's own (its webhook's, or the bot's) carrying the comment's
-anchor. Every ``discord.HTTPException`` becomes a :class:`DeliveryError` saying what a
-retry can do.
+anchor. Every Discord error becomes a :class:`DeliveryError` saying what a retry can do
+(:func:`cogs._discord_errors.delivery_error`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.bridge.render import NEUTRAL_AVATAR, card, carries, webhook_text
 from bot.lost_response import single_attempt
 from bot.reviews import DeliveryError, Failure
 from bot.storage.blog_comments import MirrorJob
+from cogs._discord_errors import DISCORD_ERRORS, LostResponse, delivery_error
 from cogs._ui import EMBED_COLOUR, NO_MENTIONS
 
 __all__ = ["WEBHOOK_NAME", "DiscordMirrorTransport"]
@@ -38,19 +39,7 @@ WEBHOOK_NAME = "Matinee blog comments"
 HISTORY_LIMIT = 50  # how far back a thread is searched for a mirror sent before a crash
 RETRY_WEBHOOK_AFTER = 600.0  # seconds before trying again to get a webhook Discord refused
 UNKNOWN_WEBHOOK = 10015
-
-
-def _failure(exc: discord.HTTPException, what: str) -> DeliveryError:
-    """403: a permission staff can grant; 404: the thread or message is gone; other 4xx: refused for good."""
-    detail = f"Discord {exc.status}: {exc.text[:200]}" if exc.text else f"Discord {exc.status}"
-    if isinstance(exc, discord.Forbidden):
-        return DeliveryError(f"I'm missing a permission to {what} ({detail})", failure=Failure.FORBIDDEN,
-                             status=exc.status)  # fmt: skip
-    if isinstance(exc, discord.NotFound):
-        return DeliveryError(f"the thread or message is gone ({detail})", failure=Failure.GONE, status=exc.status)
-    if 400 <= exc.status < 500 and exc.status != 429:
-        return DeliveryError(f"Discord refused to {what} ({detail})", failure=Failure.REFUSED, status=exc.status)
-    return DeliveryError(f"Discord error ({detail})", status=exc.status)
+GONE = "the thread or message is gone"
 
 
 class DiscordMirrorTransport:
@@ -72,7 +61,7 @@ class DiscordMirrorTransport:
             except discord.NotFound:
                 return None
             except discord.HTTPException as exc:
-                raise _failure(exc, "see the thread's channel") from None
+                raise delivery_error(exc, what="see the thread's channel", gone=GONE) from None
         return channel  # type: ignore[return-value]
 
     async def _webhook(self, channel: discord.abc.GuildChannel | None) -> discord.Webhook | None:
@@ -133,7 +122,7 @@ class DiscordMirrorTransport:
                 await self.bot.rest_limiter.acquire()  # webhooks bypass discord.py's HTTP client, not Discord's limit
                 # A webhook message takes no nonce: a 5xx is never retried blindly (it may have been posted);
                 # the delivery looks for it in the thread before sending again.
-                with single_attempt(self.bot.http):
+                with single_attempt(self.bot.http, LostResponse):
                     message = await hook.send(
                         content=text.content, username=text.username, avatar_url=NEUTRAL_AVATAR,
                         thread=discord.Object(job.thread_id), wait=True, allowed_mentions=NO_MENTIONS,
@@ -147,11 +136,9 @@ class DiscordMirrorTransport:
             if hook is not None and exc.code == UNKNOWN_WEBHOOK:  # staff deleted the webhook: make another next time
                 self._webhooks.pop(job.channel_id, None)
                 raise DeliveryError("the channel's webhook was deleted; trying again") from None
-            raise _failure(exc, "post in the thread") from None
-        except discord.HTTPException as exc:
-            raise _failure(exc, "post in the thread") from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
+            raise delivery_error(exc, what="post in the thread", gone=GONE) from None
+        except DISCORD_ERRORS as exc:
+            raise delivery_error(exc, what="post in the thread", gone=GONE) from None
 
     async def find_existing(self, job: MirrorJob) -> Posted | None:
         """Matinee's message carrying the comment's anchor among the thread's recent ones (a send before a crash)."""
@@ -170,10 +157,8 @@ class DiscordMirrorTransport:
         except discord.Forbidden:
             log.warning("can't read thread %s to look for blog comment %s", job.thread_id, job.comment_id)
             return None
-        except discord.HTTPException as exc:
-            raise _failure(exc, "read the thread") from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
+        except DISCORD_ERRORS as exc:
+            raise delivery_error(exc, what="read the thread", gone=GONE) from None
         return None
 
     async def edit(self, job: MirrorJob) -> None:
@@ -192,10 +177,8 @@ class DiscordMirrorTransport:
                 await self._thread(job).get_partial_message(job.message_id).edit(
                     embed=self._embed(job), allowed_mentions=NO_MENTIONS
                 )
-        except discord.HTTPException as exc:
-            raise _failure(exc, "edit the comment") from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
+        except DISCORD_ERRORS as exc:
+            raise delivery_error(exc, what="edit the comment", gone=GONE) from None
 
     async def delete(self, job: MirrorJob) -> None:
         assert job.message_id is not None
@@ -208,7 +191,5 @@ class DiscordMirrorTransport:
                 await self._thread(job).get_partial_message(job.message_id).delete()
         except discord.NotFound:
             return  # already gone: that is what was asked
-        except discord.HTTPException as exc:
-            raise _failure(exc, "delete the comment") from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
+        except DISCORD_ERRORS as exc:
+            raise delivery_error(exc, what="delete the comment", gone=GONE) from None

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.admin import AdminSubgroup, admin_command
 from bot.bot import MatineeBot
+from bot.bridge import BlogCommentBridge, CommentFeedStatus
 from bot.errors import UserFacingError
 from bot.models import Announcement, Review
 from bot.outbound import Purpose
@@ -25,8 +26,7 @@ from bot.permissions import ANNOUNCEMENTS, missing_permissions
 from bot.problems import ANNOUNCEMENT, THREAD, Problem, describe_problem
 from bot.reviews import DeliveryService, FeedFetcher, PollResult, ReviewService
 from bot.reviews.service import MAX_BACKFILL, MAX_CATEGORY_CHARS, loggable_url
-from bot.storage import AnnouncementRepository, Feed
-from bot.storage.blog_comments import CommentFeedRepository, CommentFeedStatus
+from bot.storage import Feed
 from bot.text import AUTOCOMPLETE_CHOICES, CHOICE_NAME, FIELD_VALUE, clean_text, fit_embed, truncate
 from bot.timestamps import parse_utc_iso
 from cogs._loop import PollingLoop, feed_tick
@@ -119,8 +119,9 @@ class Reviews(commands.Cog):
         )
         self.transport = DiscordTransport(bot, self.service.guilds)
         self.problems = self.service.problems
-        self.announcements = AnnouncementRepository(bot.db)
-        self.comment_feeds = CommentFeedRepository(bot.db)  # the blog-comment bridge's feeds, for /matinee feed list
+        self.announcements = self.service.announcements
+        # The blog-comment bridge, for its feeds' statuses in /matinee feed list (the bridge cog polls them).
+        self.comment_bridge = BlogCommentBridge(bot.db, None)
         self.delivery = DeliveryService(
             self.service.outbox,
             self.service.reviews,
@@ -367,7 +368,8 @@ class Reviews(commands.Cog):
         assert interaction.guild_id is not None
         statuses = await self.service.feed_statuses(interaction.guild_id)
         problems = await self.service.problems_for(interaction.guild_id)
-        if not statuses and not problems and not await self.comment_feeds.statuses(interaction.guild_id):
+        comment_feeds = await self.comment_bridge.statuses(interaction.guild_id)
+        if not statuses and not problems and not comment_feeds:
             await interaction.response.send_message(
                 "This server follows no feeds yet. Add one with `/matinee feed add`.", ephemeral=True
             )
@@ -398,7 +400,7 @@ class Reviews(commands.Cog):
             if feed.last_error:
                 value += f"\nLast error: {feed.last_error}"
             fields.append((clean_text(feed.title or f"Feed #{feed.id}"), value))
-        fields.extend(comment_feed_fields(await self.comment_feeds.statuses(interaction.guild_id)))
+        fields.extend(comment_feed_fields(comment_feeds))
         description = "" if statuses else "This server follows no feeds yet. Add one with `/matinee feed add`."
         title, description, fitted, footer, _ = fit_embed(
             "Review feeds", description, fields, "Feeds are polled every few minutes.", ""

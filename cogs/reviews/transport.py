@@ -1,7 +1,7 @@
 """The Discord side of the outbox: send, find after a crash or a lost answer, and edit announcements.
 
 Every ``discord.HTTPException`` becomes a :class:`DeliveryError` whose ``failure``
-says what retrying can do (see :class:`bot.reviews.delivery.Failure`).
+says what retrying can do (:func:`cogs._discord_errors.delivery_error`).
 
 A message carries a nonce Discord enforces, so discord.py's own retry of a 5xx is
 safe. A forum post takes no nonce: it is sent in a single attempt
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
 import discord
 
 from bot.discussions.thread_names import review_thread_name
-from bot.lost_response import LostResponse, single_attempt
+from bot.lost_response import single_attempt
 from bot.models import Announcement, Review
 from bot.reviews import Delivered, DeliveryError, Failure
 from bot.storage import GuildSettingsRepository
+from cogs._discord_errors import DISCORD_ERRORS, LostResponse, delivery_error
 
 from .embeds import build_review_embed, ping_for, review_embed_matches
 
@@ -29,6 +29,7 @@ __all__ = ["DiscordTransport"]
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 50  # how far back reconciliation looks in a channel
+GONE = "the channel was deleted"
 
 
 class DiscordTransport:
@@ -47,24 +48,8 @@ class DiscordTransport:
                 raise DeliveryError("the channel is hidden from me (Discord 403: missing access)",
                                     failure=Failure.FORBIDDEN, status=exc.status) from None  # fmt: skip
             except discord.HTTPException as exc:
-                raise self._classify(exc) from None
+                raise delivery_error(exc, what="see the channel", gone=GONE) from None
         return channel  # type: ignore[return-value]
-
-    @staticmethod
-    def _classify(exc: discord.HTTPException) -> DeliveryError:
-        """403: a permission staff can grant; 404: the channel is gone; other 4xx: the payload is refused."""
-        detail = f"Discord {exc.status}: {exc.text[:200]}" if exc.text else f"Discord {exc.status}"
-        if isinstance(exc, discord.Forbidden):
-            return DeliveryError(f"I'm missing a permission there ({detail})", failure=Failure.FORBIDDEN,
-                                 status=exc.status)  # fmt: skip
-        if isinstance(exc, LostResponse):
-            return DeliveryError(f"Discord's answer was lost ({detail}); the post may have been made",
-                                 status=exc.status)  # fmt: skip
-        if isinstance(exc, discord.NotFound):
-            return DeliveryError(f"the channel was deleted ({detail})", failure=Failure.GONE, status=exc.status)
-        if 400 <= exc.status < 500 and exc.status != 429:
-            return DeliveryError(f"Discord refused the post ({detail})", failure=Failure.REFUSED, status=exc.status)
-        return DeliveryError(f"Discord error ({detail})", status=exc.status)
 
     async def send(self, review: Review, announcement: Announcement) -> Delivered:
         channel = await self._channel(announcement.channel_id)
@@ -75,7 +60,7 @@ class DiscordTransport:
                 tags: list = [discord.Object(id=settings.forum_tag_id)] if settings.forum_tag_id else []
                 if not tags and channel.flags.require_tag and channel.available_tags:
                     tags = [channel.available_tags[0]]  # a forum that demands a tag would refuse the post
-                with single_attempt(self.bot.http):  # no nonce: a retried 5xx would post it twice
+                with single_attempt(self.bot.http, LostResponse):  # no nonce: a retried 5xx would post it twice
                     created = await channel.create_thread(
                         name=review_thread_name(review, spoilers=review.spoilers),
                         content=content,
@@ -90,10 +75,8 @@ class DiscordTransport:
                 content=content, embed=build_review_embed(review), nonce=announcement.nonce, allowed_mentions=allowed
             )
             return Delivered(channel.id, message.id, None)
-        except discord.HTTPException as exc:
-            raise self._classify(exc) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Discord did not answer ({type(exc).__name__})") from None
+        except DISCORD_ERRORS as exc:
+            raise delivery_error(exc, what="post there", gone=GONE) from None
 
     def _is_ours(self, message: discord.Message, review: Review, announcement: Announcement) -> bool:
         if self.bot.user is None or message.author.id != self.bot.user.id:
@@ -118,7 +101,7 @@ class DiscordTransport:
             log.warning("can't read channel %s to reconcile review %s", announcement.channel_id, review.id)
             return None
         except discord.HTTPException as exc:
-            raise self._classify(exc) from None
+            raise delivery_error(exc, what="read the channel", gone=GONE) from None
         return None
 
     async def _find_forum_post(

@@ -32,6 +32,7 @@ from bot.preflight import (
 )
 from bot.reviews.fetch import PRIVATE_NETWORKS_REFUSED
 from bot.settings import Secret, Settings
+from bot.storage import Database, FeedRepository
 from tests._environment import child_environment
 from tests.bot.conftest import run_unprivileged
 from tests.doubles.feed_server import FeedServer, rss_feed
@@ -186,6 +187,31 @@ async def test_feeds_are_fetched_through_the_bots_policy_and_parsed(
     assert allowed[f"feed {feed}"].status is Status.OK
     html = allowed[f"feed {page}"]
     assert html.status is Status.FAIL and "answered HTTP 200 (text/html), but" in html.detail
+
+
+async def test_doctor_only_looks_at_a_rollback_journal_database(tmp_path: Path) -> None:
+    """No switch to WAL, no -wal or -shm beside it: doctor reads the database (its added feed) and changes nothing."""
+    path = tmp_path / "m.db"
+    db = await Database.open(path)
+    await db.migrate()
+    feeds = FeedRepository(db)
+    added = await feeds.ensure("https://blog.example/feed/")
+    await feeds.subscribe(1, added.id, channel_id=None)
+    await db.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"  # as a fresh copy would be
+    conn.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert before == ["m.db"]
+
+    checks = by_name(await run_checks(settings_for(tmp_path)))
+
+    assert checks["database"].status is Status.OK
+    assert "feed https://blog.example/feed/" in checks  # the added feed was read from the database
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no m.db-wal, no m.db-shm
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
 
 
 def test_a_read_only_database_directory_is_not_corrupt(shared_dir: Path) -> None:

@@ -15,7 +15,8 @@ import pytest
 from discord.http import HTTPClient, Route
 
 from bot.discord_double import DiscordDouble
-from bot.lost_response import LostResponse, installed, lost_response_trace, single_attempt
+from bot.lost_response import installed, lost_response_trace, single_attempt
+from cogs._discord_errors import LostResponse
 
 TOKEN = "test-token"
 
@@ -54,7 +55,7 @@ async def test_a_lost_answer_inside_single_attempt_raises_after_one_request(doub
     try:
         lost = double.lose_response("POST", rf"^/channels/{forum_id}/threads$", 502)
         route, payload = _post(forum_id, "once")
-        with pytest.raises(LostResponse) as raised, single_attempt(http):
+        with pytest.raises(LostResponse) as raised, single_attempt(http, LostResponse):
             await http.request(route, json=payload)
         assert raised.value.status == 502
         assert isinstance(raised.value, discord.DiscordServerError)  # callers that know 5xx treat it as one
@@ -77,14 +78,14 @@ async def test_single_attempt_leaves_other_answers_and_other_tasks_alone(double:
     try:
         # A 429 said "not done": discord.py still waits and retries it, once, inside the block.
         limited = double.inject_fault("POST", rf"^/channels/{forum_id}/threads$", 429, retry_after=0.05)
-        with single_attempt(http):
+        with single_attempt(http, LostResponse):
             route, payload = _post(forum_id, "after a 429")
             created = await http.request(route, json=payload)
         assert limited.hits == 1 and created["name"] == "after a 429"
 
         # A 4xx is the usual exception.
         route, payload = _post(424242, "nowhere")
-        with pytest.raises(discord.NotFound), single_attempt(http):
+        with pytest.raises(discord.NotFound), single_attempt(http, LostResponse):
             await http.request(route, json=payload)
 
         # Another task's request, made while this one is inside the block, keeps discord.py's retry.
@@ -97,7 +98,7 @@ async def test_single_attempt_leaves_other_answers_and_other_tasks_alone(double:
             await http.request(route, json=payload)
 
         task = asyncio.create_task(elsewhere())  # created outside the block: its context has the flag off
-        with single_attempt(http):
+        with single_attempt(http, LostResponse):
             gate.set()
             await task
         assert len(_posts(double, forum_id, "another task")) == 2  # retried (no nonce): the copy proves it
@@ -109,7 +110,7 @@ async def test_single_attempt_refuses_a_client_without_the_trace(double: Discord
     http = await _client(None)
     try:
         assert not installed(http)
-        with pytest.raises(RuntimeError, match="lost_response_trace"), single_attempt(http):
+        with pytest.raises(RuntimeError, match="lost_response_trace"), single_attempt(http, LostResponse):
             pass
     finally:
         await http.close()

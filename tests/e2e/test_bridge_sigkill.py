@@ -9,11 +9,8 @@ and adopt it: exactly one mirror, and no second send.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,30 +20,11 @@ import pytest
 from bot.discord_double import DiscordDouble
 from tests.doubles.feed_server import FeedServer
 from tests.doubles.wordpress import WordPressSite
+from tests.e2e._sigkill import Held, kill_when
 from tests.e2e.bridge_support import SLUG, TITLE, bridge_turns, discussed_review, mirrors
-from tests.e2e.conftest import TEST_TOKEN
 from tests.e2e.reviews_support import FAST
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def hold(double: DiscordDouble, handler: str, release: asyncio.Event) -> list:
-    """Let the double create the message, then never answer (until ``release``)."""
-    patched = []
-    for route in double._routes:
-        if route.handler.__name__ == handler:
-            original = route.handler
-
-            async def held(*args, _original=original):
-                result = await _original(*args)
-                await release.wait()
-                return result
-
-            patched.append((route, original))
-            route.handler = held
-    return patched
 
 
 def posts(database: Path) -> list[tuple]:
@@ -74,37 +52,10 @@ async def test_sigkill_between_the_mirror_and_its_record_leaves_exactly_one_afte
 
     site.add_comment(SLUG, "Ana", "<p>Posted while Matinee was dying.</p>")
     site.publish()
-    release = asyncio.Event()
     send = "_r_execute_webhook" if mode == "webhook" else "_r_post_message"
-    patched = hold(double, send, release)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DISCORD_TOKEN": TEST_TOKEN,
-        "DISCORD_API_BASE": double.api_base,
-        "DISCORD_GATEWAY_URL": double.gateway_url,
-        "DATABASE_PATH": str(run_bot.database_path),
-        "REVIEWS_DIR": str(run_bot.reviews_dir),
-        "FEED_POLL_SECONDS": "10",  # the lowest the settings allow; the comment feed is due at once anyway
-        "FEED_ALLOW_PRIVATE_NETWORKS": "true",
-        "LOG_LEVEL": "INFO",
-        "WEB_PORT": "0",
-    }
-    log_file = (tmp_path / "bot.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), "run",
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log_file,
-    )  # fmt: skip
-    try:
-        await double.wait_until(lambda: mirrors(double, review.thread_id), timeout=60)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-        log_file.close()
-        release.set()
-        for route, original in patched:
-            route.handler = original
-    assert process.returncode == -signal.SIGKILL
+    # The new comment makes the comment feed due at once in the bot process, whatever FEED_POLL_SECONDS says.
+    code = await kill_when(double, run_bot, tmp_path, lambda: mirrors(double, review.thread_id), Held(double, send))
+    assert code == -signal.SIGKILL
     assert posts(run_bot.database_path) == [("pending", 1, None)]  # Discord has it; Matinee recorded the attempt only
     [created] = mirrors(double, review.thread_id)
     path = r"^/webhooks/\d+/[^/]+$" if mode == "webhook" else rf"^/channels/{review.thread_id}/messages$"
