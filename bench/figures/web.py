@@ -48,12 +48,12 @@ NOTES = [
     "Memory = the growth of the bench process's RSS (bot, double and server) from 0 to 1,000 open streams ÷ 1,000.",
     "7e/7f: nginx as a caching reverse proxy (proxy_cache honouring the API's Cache-Control, stale-while-revalidate "
     "via proxy_cache_background_update, proxy_cache_lock) in front of the same server; same wrk load.",
-    "7h: the real `matinee web --workers 2` process against one `matinee web` process, both as deployed behind "
-    "a proxy (WEB_TRUSTED_PROXIES=127.0.0.1, every request from its own client address through X-Forwarded-For, "
-    "so the default per-address rate limits apply and never refuse); the same wrk load and URL as 7a.",
     "7g: the floor of the framework on this machine: a bare aiohttp application (no middleware, no Matinee code) "
     "in the same process answering the same bytes from memory, under the same wrk load. It shows what any "
     "single aiohttp process can reach here, which bounds 7a/7b.",
+    "7h: the real `matinee web --workers 2` process against one `matinee web` process, both as deployed behind "
+    "a proxy (WEB_TRUSTED_PROXIES=127.0.0.1, every request from its own client address through X-Forwarded-For, "
+    "so the default per-address rate limits apply and never refuse); the same wrk load and URL as 7a.",
 ]
 SIZES = {
     "full": {"comments": 2000, "clients": 200, "seconds": 8, "runs": 3, "readers": 1000, "messages": 30,
